@@ -1,0 +1,28 @@
+//! Plain data types and the rules that need no I/O.
+//!
+//! Everything else in the crate speaks in these types: providers produce a
+//! [`RemoteSnapshot`], the engine plans a [`Plan`], the store persists
+//! [`Team`], [`Package`], [`Version`], … and the server reads them back.
+//! Nothing in here does I/O or awaits, so the rules can be unit- and
+//! property-tested directly.
+
+mod ids;
+mod plan;
+mod records;
+mod secret;
+mod snapshot;
+mod sync;
+pub mod version;
+
+pub use ids::{IdError, PackageName, RemoteId, RepoKey, SyncId, TeamKey};
+pub use plan::{Change, Plan, PlanSummary};
+pub use records::{
+    Access, Identity, Package, Permission, Problem, RunSummary, Team, TeamKind, Timestamp, Token,
+    TokenScope, Version, VersionKind,
+};
+pub use secret::Secret;
+pub use snapshot::{
+    Listing, Manifest, RefKind, RemoteAccount, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot,
+    RemoteTeam,
+};
+pub use sync::{Credential, ProviderKind, Sync};

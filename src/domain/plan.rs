@@ -1,0 +1,55 @@
+//! A Plan: the exact writes one sync run will make, computed by the pure
+//! reconcile step and applied atomically by the store.
+
+use super::{Identity, Package, PackageName, Problem, Team, TeamKey, Version};
+use serde::{Deserialize, Serialize};
+
+/// One write. The store applies every change of a plan in one transaction, so
+/// a plan names every key it touches (sled transactions cannot scan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    PutTeam(Team),
+    DeleteTeam(TeamKey),
+    PutIdentity(Identity),
+    PutPackage(Package),
+    DeletePackage(PackageName),
+    PutVersion(Version),
+    DeleteVersion { package: PackageName, version: String },
+}
+
+/// Counts shown to admins after a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub teams_added: usize,
+    pub teams_changed: usize,
+    pub teams_removed: usize,
+    pub packages_added: usize,
+    pub packages_changed: usize,
+    pub packages_removed: usize,
+    pub versions_added: usize,
+    pub versions_changed: usize,
+    pub versions_removed: usize,
+}
+
+impl PlanSummary {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub summary: PlanSummary,
+    /// Refs and repositories that were skipped, with the reason.
+    pub problems: Vec<Problem>,
+    /// Set when the plan removes more than half of the sync's packages or team
+    /// members: the engine applies it only after an admin confirms.
+    pub guard: Option<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}

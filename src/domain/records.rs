@@ -1,0 +1,180 @@
+//! The records packyard keeps: teams, identities, packages, versions, tokens.
+
+use super::{PackageName, RemoteId, SyncId, TeamKey};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Seconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self(i64::try_from(secs).unwrap_or(i64::MAX))
+    }
+
+    /// RFC 3339 in UTC, e.g. `2026-11-25T16:49:13Z`.
+    pub fn rfc3339(self) -> String {
+        time::OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| self.0.to_string())
+    }
+}
+
+/// A team's permission on a repository, ordered from least to most.
+/// Hosts with finer roles map onto these (GitHub triage → Read, maintain → Write).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Permission {
+    /// Read or better may install the package.
+    pub fn may_install(self) -> bool {
+        self >= Permission::Read
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TeamKind {
+    /// A team, group or project at the code host.
+    Remote,
+    /// The owners/admins of the remote organization itself.
+    OrgAdmins,
+}
+
+/// A team as stored: its members (by remote account id) and the repositories
+/// it may access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    pub key: TeamKey,
+    pub kind: TeamKind,
+    pub slug: String,
+    pub name: String,
+    /// Member account id → login.
+    pub members: BTreeMap<RemoteId, String>,
+    pub repos: BTreeMap<RemoteId, Permission>,
+}
+
+impl Team {
+    /// The remote id used for the pseudo-team of organization owners/admins.
+    pub const ORG_ADMINS_ID: &'static str = "org-admins";
+}
+
+/// A person's account on one sync's code host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub sync: SyncId,
+    pub remote: RemoteId,
+    pub login: String,
+    pub email: Option<String>,
+}
+
+/// A Composer package, created from a repository of its origin sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Package {
+    pub name: PackageName,
+    pub origin: SyncId,
+    pub repo: RemoteId,
+    pub repo_full_name: String,
+    pub clone_url: String,
+    pub html_url: String,
+    pub description: Option<String>,
+    pub default_branch: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VersionKind {
+    Tag,
+    Branch,
+}
+
+/// One installable version of a package: a tag or a branch at a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub package: PackageName,
+    /// Composer's pretty version: `v1.2.0`, `dev-main`, `1.x-dev`.
+    pub version: String,
+    pub normalized: String,
+    pub kind: VersionKind,
+    pub ref_name: String,
+    /// Commit SHA: the dist and source reference.
+    pub commit: String,
+    pub default_branch: bool,
+    /// The composer.json at that commit, as published.
+    pub manifest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a token may install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum TokenScope {
+    /// Every package (CI, mirrors).
+    OrgWide,
+    /// What one team may install.
+    Team { team: TeamKey },
+}
+
+/// A Composer access token. Only the SHA-256 of the secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// Short public id used to list and revoke the token.
+    pub id: String,
+    pub label: String,
+    pub scope: TokenScope,
+    /// Hex SHA-256 of the token secret.
+    pub hash: String,
+    pub created_at: Timestamp,
+    pub last_used: Option<Timestamp>,
+}
+
+/// The set of packages a request may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    All,
+    Only(BTreeSet<PackageName>),
+}
+
+impl Access {
+    pub fn allows(&self, name: &PackageName) -> bool {
+        match self {
+            Access::All => true,
+            Access::Only(names) => names.contains(name),
+        }
+    }
+}
+
+/// Something a run skipped and why, shown to admins in the run summary.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Problem {
+    /// `owner/repo` at the host, or the team/listing concerned.
+    pub subject: String,
+    /// The tag or branch, when the problem is about one ref.
+    pub reference: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of a finished run, kept on the sync for `sync list` and the TUI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    /// `None` when the run succeeded; otherwise what failed.
+    pub error: Option<String>,
+    /// True when some listing was incomplete, so nothing was removed.
+    pub partial: bool,
+    pub changes: super::PlanSummary,
+    pub problems: Vec<Problem>,
+    pub requests: u64,
+    pub not_modified: u64,
+}

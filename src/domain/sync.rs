@@ -1,0 +1,57 @@
+//! A synchronization: one remote organization at one code host.
+
+use super::{RunSummary, Secret, SyncId, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kind of code host a sync talks to. GitHub Enterprise Server is
+/// `GitHub` with another API base URL, as GitLab Self-Managed is `GitLab`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderKind {
+    Github,
+    Gitlab,
+    BitbucketCloud,
+    BitbucketServer,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Github => "github",
+            Self::Gitlab => "gitlab",
+            Self::BitbucketCloud => "bitbucket-cloud",
+            Self::BitbucketServer => "bitbucket-server",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A configured synchronization. Credentials are kept apart (see
+/// [`Credential`]) so that this record can be listed and serialized freely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sync {
+    pub id: SyncId,
+    pub provider: ProviderKind,
+    /// API base URL without a trailing slash, e.g. `https://api.github.com`
+    /// or `https://ghe.example.com/api/v3`.
+    pub api_url: String,
+    /// Remote organization (GitHub org, GitLab group, Bitbucket workspace).
+    pub org: String,
+    pub primary: bool,
+    pub created_at: Timestamp,
+    pub last_run: Option<RunSummary>,
+}
+
+/// How packyard authenticates to a code host. Never printed: every secret
+/// part is a [`Secret`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A bearer token (GitHub/GHES personal access token, GitLab token, …).
+    Token(Secret),
+}

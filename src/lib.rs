@@ -1,0 +1,3 @@
+//! packyard: a self-hosted private Composer repository kept in sync with code hosts.
+
+pub mod domain;
