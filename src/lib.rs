@@ -1,3 +1,5 @@
 //! packyard: a self-hosted private Composer repository kept in sync with code hosts.
 
 pub mod domain;
+pub mod providers;
+pub mod simulate;

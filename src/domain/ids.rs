@@ -10,7 +10,9 @@ pub enum IdError {
         "invalid synchronization name {0:?}: use 1-64 characters from a-z, 0-9, '-' and '_', starting with a letter or digit"
     )]
     SyncName(String),
-    #[error("invalid package name {0:?}: Composer names look like \"vendor/package\" (lowercase letters, digits, '-', '_', '.')")]
+    #[error(
+        "invalid package name {0:?}: Composer names look like \"vendor/package\" (lowercase letters, digits, '-', '_', '.')"
+    )]
     PackageName(String),
 }
 
@@ -23,7 +25,10 @@ impl SyncId {
     pub fn new(name: &str) -> Result<Self, IdError> {
         let ok = !name.is_empty()
             && name.len() <= 64
-            && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
             && name
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
@@ -176,7 +181,10 @@ mod tests {
 
     #[test]
     fn package_name_is_lowercased_when_valid() {
-        assert_eq!(PackageName::new("Acme/Widget").unwrap().as_str(), "acme/widget");
+        assert_eq!(
+            PackageName::new("Acme/Widget").unwrap().as_str(),
+            "acme/widget"
+        );
         for ok in ["a/b", "acme-corp/http.client", "a_b/c--d", "v1/x9"] {
             assert!(PackageName::new(ok).is_ok(), "{ok}");
         }
@@ -184,7 +192,9 @@ mod tests {
 
     #[test]
     fn package_name_is_rejected_when_malformed() {
-        for bad in ["", "acme", "acme/", "/x", "a/b/c", "-a/b", "a/b-", "a--b/c", "a/b c", "a/ü"] {
+        for bad in [
+            "", "acme", "acme/", "/x", "a/b/c", "-a/b", "a/b-", "a--b/c", "a/b c", "a/ü",
+        ] {
             assert!(PackageName::new(bad).is_err(), "{bad}");
         }
     }

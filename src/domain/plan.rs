@@ -14,7 +14,10 @@ pub enum Change {
     PutPackage(Package),
     DeletePackage(PackageName),
     PutVersion(Version),
-    DeleteVersion { package: PackageName, version: String },
+    DeleteVersion {
+        package: PackageName,
+        version: String,
+    },
 }
 
 /// Counts shown to admins after a run.

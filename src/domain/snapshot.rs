@@ -13,11 +13,17 @@ pub struct Listing<T> {
 
 impl<T> Listing<T> {
     pub fn complete(items: Vec<T>) -> Self {
-        Self { items, complete: true }
+        Self {
+            items,
+            complete: true,
+        }
     }
 
     pub fn partial(items: Vec<T>) -> Self {
-        Self { items, complete: false }
+        Self {
+            items,
+            complete: false,
+        }
     }
 }
 

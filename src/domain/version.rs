@@ -18,7 +18,9 @@ pub enum TagError {
     Invalid(String),
     #[error("tag {0:?} names a dev version; tags must name releases")]
     Dev(String),
-    #[error("composer.json at tag {tag:?} declares version {declared:?}, which does not match the tag")]
+    #[error(
+        "composer.json at tag {tag:?} declares version {declared:?}, which does not match the tag"
+    )]
     Mismatch { tag: String, declared: String },
 }
 
@@ -35,17 +37,27 @@ pub fn tag(name: &str, declared: Option<&str>) -> Result<Named, TagError> {
         return Err(TagError::Dev(name.to_owned()));
     }
     match declared {
-        Some(d) if normalize(d).as_deref().map(strip_dev) != Some(normalized.as_str()) => Err(TagError::Mismatch {
-            tag: name.to_owned(),
-            declared: d.to_owned(),
+        Some(d) if normalize(d).as_deref().map(strip_dev) != Some(normalized.as_str()) => {
+            Err(TagError::Mismatch {
+                tag: name.to_owned(),
+                declared: d.to_owned(),
+            })
+        }
+        Some(d) => Ok(Named {
+            version: strip_dev(d).to_owned(),
+            normalized,
         }),
-        Some(d) => Ok(Named { version: strip_dev(d).to_owned(), normalized }),
-        None => Ok(Named { version: name.to_owned(), normalized }),
+        None => Ok(Named {
+            version: name.to_owned(),
+            normalized,
+        }),
     }
 }
 
 fn strip_dev(v: &str) -> &str {
-    v.strip_suffix("-dev").or_else(|| v.strip_suffix(".dev")).unwrap_or(v)
+    v.strip_suffix("-dev")
+        .or_else(|| v.strip_suffix(".dev"))
+        .unwrap_or(v)
 }
 
 /// The version a branch yields: `main` → `dev-main`, `1.x` → `1.x-dev`
@@ -59,7 +71,10 @@ pub fn branch(name: &str) -> Option<Named> {
     }
     if normalized.starts_with("dev-") {
         let version = format!("dev-{}", name.replace('#', "+"));
-        return Some(Named { normalized: version.clone(), version });
+        return Some(Named {
+            normalized: version.clone(),
+            version,
+        });
     }
     let prefix = if name.starts_with('v') { "v" } else { "" };
     // Composer collapses the run of `.9999999` parts into one `.x`.
@@ -68,7 +83,10 @@ pub fn branch(name: &str) -> Option<Named> {
         .map(|n| n.split(".9999999").next().unwrap_or(n))
         .map(|n| format!("{n}.x-dev"))
         .unwrap_or_else(|| normalized.clone());
-    Some(Named { version: format!("{prefix}{pretty}"), normalized })
+    Some(Named {
+        version: format!("{prefix}{pretty}"),
+        normalized,
+    })
 }
 
 #[cfg(test)]
@@ -96,14 +114,29 @@ mod tests {
             ("20240115", "20240115", "20240115"),
         ];
         for (input, pretty, normalized) in cases {
-            assert_eq!(tag_ok(input), (pretty.to_owned(), normalized.to_owned()), "{input}");
+            assert_eq!(
+                tag_ok(input),
+                (pretty.to_owned(), normalized.to_owned()),
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn tags_are_rejected_when_invalid_or_dev() {
-        for bad in ["release-1.2", "latest", "1.2.3.4.5", "v", "1.0-foo", "1.0.0-dev2"] {
-            assert_eq!(tag(bad, None), Err(TagError::Invalid(bad.to_owned())), "{bad}");
+        for bad in [
+            "release-1.2",
+            "latest",
+            "1.2.3.4.5",
+            "v",
+            "1.0-foo",
+            "1.0.0-dev2",
+        ] {
+            assert_eq!(
+                tag(bad, None),
+                Err(TagError::Invalid(bad.to_owned())),
+                "{bad}"
+            );
         }
         assert!(matches!(tag("1.0.0-dev", None), Err(TagError::Dev(_))));
         assert!(matches!(tag("dev-main", None), Err(TagError::Dev(_))));
@@ -111,9 +144,15 @@ mod tests {
 
     #[test]
     fn tag_is_rejected_when_declared_version_differs() {
-        assert!(matches!(tag("v1.2.0", Some("1.3.0")), Err(TagError::Mismatch { .. })));
+        assert!(matches!(
+            tag("v1.2.0", Some("1.3.0")),
+            Err(TagError::Mismatch { .. })
+        ));
         let ok = tag("v1.2.0", Some("1.2.0")).unwrap();
-        assert_eq!((ok.version.as_str(), ok.normalized.as_str()), ("1.2.0", "1.2.0.0"));
+        assert_eq!(
+            (ok.version.as_str(), ok.normalized.as_str()),
+            ("1.2.0", "1.2.0.0")
+        );
     }
 
     #[test]
@@ -130,7 +169,11 @@ mod tests {
         ];
         for (input, pretty, normalized) in cases {
             let n = branch(input).unwrap();
-            assert_eq!((n.version.as_str(), n.normalized.as_str()), (pretty, normalized), "{input}");
+            assert_eq!(
+                (n.version.as_str(), n.normalized.as_str()),
+                (pretty, normalized),
+                "{input}"
+            );
         }
         assert_eq!(branch("has space"), None);
     }

@@ -1,0 +1,1 @@
+//! Shared HTTP client behaviour for providers (placeholder).

@@ -1,0 +1,198 @@
+//! Code host clients. Each host lives in its own file behind [`CodeHost`];
+//! `http` holds the behaviour they share (pagination, ETag cache, rate
+//! limits, retries, a concurrency limit).
+//!
+//! Providers turn a host's REST API into a normalized [`RemoteSnapshot`].
+//! They never touch the store or send engine events: the engine hands them a
+//! [`ProviderCache`] (backed by the store) and a progress callback.
+
+pub mod github;
+pub mod http;
+
+use crate::domain::{
+    Credential, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteSnapshot, Sync,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors that stop a whole run or request. Failures of a single listing do
+/// not surface here: they make the listing partial instead.
+///
+/// Messages name the host and say what to check; they never contain secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error(
+        "cannot reach {host}: {reason}. Check the API URL and that this machine can connect to it"
+    )]
+    Unreachable { host: String, reason: String },
+    #[error(
+        "{host} rejected the credentials (HTTP 401: {message}). Check that the token is correct, not expired and not revoked"
+    )]
+    Unauthorized { host: String, message: String },
+    #[error(
+        "organization {org:?} was not found at {host}, or the token cannot see it (the host answers 404 for both). Check the organization name and that the token has access to it (GitHub: read:org and repo scopes)"
+    )]
+    OrgNotFound { host: String, org: String },
+    #[error("{host} refused access to {path} (HTTP 403: {message}). Check the token's scopes")]
+    Forbidden {
+        host: String,
+        path: String,
+        message: String,
+    },
+    #[error("{host} rate limit exhausted; it resets in {} s. packyard retries after that", .retry_after.as_secs())]
+    RateLimited { host: String, retry_after: Duration },
+    #[error("{host} has no {path} (HTTP 404)")]
+    NotFound { host: String, path: String },
+    #[error("{host} answered HTTP {status} for {path}: {message}")]
+    Http {
+        host: String,
+        path: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the {provider} provider is not available in this version of packyard")]
+    Unsupported { provider: ProviderKind },
+    #[error("{host} sent a response for {path} that packyard cannot read: {reason}")]
+    Decode {
+        host: String,
+        path: String,
+        reason: String,
+    },
+}
+
+/// Where a provider keeps what lets it skip work on the next run. The engine
+/// implements it over the store; tests use [`MemoryCache`].
+pub trait ProviderCache: Send + std::marker::Sync {
+    /// The ETag and body last received for `url`.
+    fn etag(&self, url: &str) -> Option<CachedResponse>;
+    fn put_etag(&self, url: &str, response: CachedResponse);
+    /// The manifest already read at `commit` of repository `repo` (commits
+    /// are immutable, so this never goes stale).
+    fn manifest(&self, repo: &RemoteId, commit: &str) -> Option<Manifest>;
+    fn put_manifest(&self, repo: &RemoteId, commit: &str, manifest: &Manifest);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CachedResponse {
+    pub etag: String,
+    pub body: Vec<u8>,
+}
+
+/// An in-memory [`ProviderCache`], for tests, benches and one-off checks.
+#[derive(Default)]
+pub struct MemoryCache {
+    etags: std::sync::Mutex<std::collections::HashMap<String, CachedResponse>>,
+    manifests: std::sync::Mutex<std::collections::HashMap<(RemoteId, String), Manifest>>,
+}
+
+impl ProviderCache for MemoryCache {
+    fn etag(&self, url: &str) -> Option<CachedResponse> {
+        self.etags.lock().ok()?.get(url).cloned()
+    }
+    fn put_etag(&self, url: &str, response: CachedResponse) {
+        if let Ok(mut m) = self.etags.lock() {
+            m.insert(url.to_owned(), response);
+        }
+    }
+    fn manifest(&self, repo: &RemoteId, commit: &str) -> Option<Manifest> {
+        self.manifests
+            .lock()
+            .ok()?
+            .get(&(repo.clone(), commit.to_owned()))
+            .cloned()
+    }
+    fn put_manifest(&self, repo: &RemoteId, commit: &str, manifest: &Manifest) {
+        if let Ok(mut m) = self.manifests.lock() {
+            m.insert((repo.clone(), commit.to_owned()), manifest.clone());
+        }
+    }
+}
+
+/// Progress of a snapshot, reported as work completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Short phase name: "organization", "teams", "repositories", "refs".
+    pub phase: &'static str,
+    pub done: u64,
+    pub total: u64,
+}
+
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + std::marker::Sync>;
+
+/// Request counters of one client, for summaries and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestStats {
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// Of those, answered 304 Not Modified.
+    pub not_modified: u64,
+}
+
+/// Client tuning shared by every provider (from the `[sync]` config section).
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Requests in flight at once per sync.
+    pub concurrency: usize,
+    /// Attempts for a request that fails with 5xx or a timeout.
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    /// Longest wait packyard accepts for a rate limit reset before failing.
+    pub max_rate_limit_wait: Duration,
+    /// Largest composer.json or API response body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            max_attempts: 4,
+            timeout: Duration::from_secs(30),
+            max_rate_limit_wait: Duration::from_secs(300),
+            max_body_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The contract every code host implements.
+#[async_trait]
+pub trait CodeHost: Send + std::marker::Sync {
+    /// Checks the credentials and that the organization is visible.
+    async fn verify(&self) -> Result<RemoteOrg, ProviderError>;
+
+    /// Takes a complete snapshot of the organization: teams with members and
+    /// repository permissions, org owners/admins, repositories with their
+    /// refs and the composer.json at each ref. A listing that fails is marked
+    /// partial; only errors that make the whole snapshot meaningless
+    /// (credentials, organization gone) are returned as `Err`.
+    async fn snapshot(&self, progress: ProgressFn) -> Result<RemoteSnapshot, ProviderError>;
+
+    /// Downloads the zip archive of `repo_full_name` at `commit`.
+    async fn fetch_archive(
+        &self,
+        repo_full_name: &str,
+        commit: &str,
+    ) -> Result<bytes::Bytes, ProviderError>;
+
+    fn stats(&self) -> RequestStats;
+}
+
+/// Builds the client for a sync's provider.
+pub fn connect(
+    sync: &Sync,
+    credential: &Credential,
+    cache: Arc<dyn ProviderCache>,
+    settings: &ClientSettings,
+) -> Result<Box<dyn CodeHost>, ProviderError> {
+    match sync.provider {
+        ProviderKind::Github => Ok(Box::new(github::GithubHost::new(
+            &sync.api_url,
+            &sync.org,
+            credential,
+            cache,
+            settings,
+        )?)),
+        other => Err(ProviderError::Unsupported { provider: other }),
+    }
+}
