@@ -3,3 +3,4 @@
 pub mod domain;
 pub mod providers;
 pub mod simulate;
+pub mod store;

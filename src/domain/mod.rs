@@ -15,7 +15,7 @@ mod sync;
 pub mod version;
 
 pub use ids::{IdError, PackageName, RemoteId, RepoKey, SyncId, TeamKey};
-pub use plan::{Change, Plan, PlanSummary};
+pub use plan::{Change, Current, Plan, PlanSummary};
 pub use records::{
     Access, Identity, Package, Permission, Problem, RunSummary, Team, TeamKind, Timestamp, Token,
     TokenScope, Version, VersionKind,

@@ -56,3 +56,16 @@ impl Plan {
         self.changes.is_empty()
     }
 }
+
+/// What packyard holds now, as far as one sync's plan is concerned: the
+/// sync's teams and identities, every package (names are global, so
+/// conflicts and transfers between syncs are visible), and the versions of
+/// the packages this sync owns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Current {
+    pub teams: std::collections::BTreeMap<TeamKey, Team>,
+    pub identities: std::collections::BTreeMap<crate::domain::RemoteId, Identity>,
+    pub packages: std::collections::BTreeMap<PackageName, Package>,
+    pub versions:
+        std::collections::BTreeMap<PackageName, std::collections::BTreeMap<String, Version>>,
+}

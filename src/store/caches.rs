@@ -1,0 +1,116 @@
+//! Caches that make repeated work cheap: HTTP ETags with their bodies,
+//! manifests by commit, and what is known of each cached dist archive.
+//! All are per sync, since visibility at a host depends on the credential.
+
+use super::{Store, StoreError, decode, encode, key};
+use crate::domain::{Manifest, PackageName, RemoteId, SyncId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// A dist archive on disk, identified by package and commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistInfo {
+    /// SHA-1 hex of the archive bytes, as Composer's `shasum` expects.
+    pub sha1: String,
+    pub size: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EtagEntry {
+    etag: String,
+    body: Vec<u8>,
+}
+
+impl Store {
+    pub fn load_etag(
+        &self,
+        sync: &SyncId,
+        url: &str,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let k = key(&[sync.as_str(), url]);
+        let entry: Option<EtagEntry> = self
+            .trees
+            .etags
+            .get(&k)?
+            .map(|raw| decode("etags", &k, &raw))
+            .transpose()?;
+        Ok(entry.map(|e| (e.etag, e.body)))
+    }
+
+    pub fn apply_etag(
+        &self,
+        sync: &SyncId,
+        url: &str,
+        etag: &str,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        let k = key(&[sync.as_str(), url]);
+        let entry = EtagEntry {
+            etag: etag.to_owned(),
+            body: body.to_owned(),
+        };
+        self.trees.etags.insert(&k, encode("etags", &k, &entry)?)?;
+        Ok(())
+    }
+
+    pub fn load_manifest(
+        &self,
+        sync: &SyncId,
+        repo: &RemoteId,
+        commit: &str,
+    ) -> Result<Option<Manifest>, StoreError> {
+        let k = key(&[sync.as_str(), &repo.0, commit]);
+        self.trees
+            .manifests
+            .get(&k)?
+            .map(|raw| decode("manifests", &k, &raw))
+            .transpose()
+    }
+
+    pub fn apply_manifest(
+        &self,
+        sync: &SyncId,
+        repo: &RemoteId,
+        commit: &str,
+        manifest: &Manifest,
+    ) -> Result<(), StoreError> {
+        let k = key(&[sync.as_str(), &repo.0, commit]);
+        self.trees
+            .manifests
+            .insert(&k, encode("manifests", &k, manifest)?)?;
+        Ok(())
+    }
+
+    pub fn load_dist(
+        &self,
+        package: &PackageName,
+        commit: &str,
+    ) -> Result<Option<DistInfo>, StoreError> {
+        let k = key(&[package.as_str(), commit]);
+        self.trees
+            .dists
+            .get(&k)?
+            .map(|raw| decode("dists", &k, &raw))
+            .transpose()
+    }
+
+    /// Records a cached archive. The package's metadata now carries its
+    /// shasum, so its modification time moves too.
+    pub fn apply_dist(
+        &self,
+        package: &PackageName,
+        commit: &str,
+        info: &DistInfo,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let k = key(&[package.as_str(), commit]);
+        self.trees.dists.insert(&k, encode("dists", &k, info)?)?;
+        let name = package.as_str().as_bytes();
+        self.trees.package_mtime.update_and_fetch(name, |old| {
+            let old = old
+                .and_then(|v| v.try_into().ok())
+                .map_or(i64::MIN, i64::from_be_bytes);
+            Some(now.0.max(old.saturating_add(1)).to_be_bytes().to_vec())
+        })?;
+        self.flush()
+    }
+}

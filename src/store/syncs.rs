@@ -1,0 +1,93 @@
+//! Sync records and their credentials.
+
+use super::{Store, StoreError, decode, encode, scan};
+use crate::domain::{Credential, RunSummary, Secret, Sync, SyncId};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+/// On-disk form of a [`Credential`]. Kept private so the secret is only
+/// serialized here, into the `credentials` tree.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum StoredCredential {
+    Token { token: String },
+}
+
+impl From<&Credential> for StoredCredential {
+    fn from(c: &Credential) -> Self {
+        match c {
+            Credential::Token(t) => Self::Token {
+                token: t.expose().to_owned(),
+            },
+        }
+    }
+}
+
+impl From<StoredCredential> for Credential {
+    fn from(c: StoredCredential) -> Self {
+        match c {
+            StoredCredential::Token { token } => Credential::Token(Secret::new(token)),
+        }
+    }
+}
+
+impl Store {
+    pub fn load_syncs(&self) -> Result<Vec<Sync>, StoreError> {
+        scan(&self.trees.syncs, "syncs", &[])
+    }
+
+    pub fn load_sync(&self, id: &SyncId) -> Result<Option<Sync>, StoreError> {
+        let k = id.as_str().as_bytes();
+        self.trees
+            .syncs
+            .get(k)?
+            .map(|raw| decode("syncs", k, &raw))
+            .transpose()
+    }
+
+    pub fn load_credential(&self, id: &SyncId) -> Result<Option<Credential>, StoreError> {
+        let k = id.as_str().as_bytes();
+        let stored: Option<StoredCredential> = self
+            .trees
+            .credentials
+            .get(k)?
+            .map(|raw| decode("credentials", k, &raw))
+            .transpose()?;
+        Ok(stored.map(Credential::from))
+    }
+
+    /// Saves a new sync with its credential, atomically. Fails if the name is taken.
+    pub fn apply_new_sync(&self, sync: &Sync, credential: &Credential) -> Result<(), StoreError> {
+        let k = sync.id.as_str().as_bytes();
+        let record = encode("syncs", k, sync)?;
+        let secret = encode("credentials", k, &StoredCredential::from(credential))?;
+        let t = &self.trees;
+        (&t.syncs, &t.credentials)
+            .transaction(|(syncs, credentials)| {
+                if syncs.get(k)?.is_some() {
+                    return Err(ConflictableTransactionError::Abort(StoreError::SyncExists(
+                        sync.id.to_string(),
+                    )));
+                }
+                syncs.insert(k, record.as_slice())?;
+                credentials.insert(k, secret.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(e) => StoreError::Sled(e),
+            })?;
+        self.flush()
+    }
+
+    /// Records the outcome of a run on the sync.
+    pub fn apply_run_summary(&self, id: &SyncId, summary: &RunSummary) -> Result<(), StoreError> {
+        let mut sync = self
+            .load_sync(id)?
+            .ok_or_else(|| StoreError::NoSuchSync(id.to_string()))?;
+        sync.last_run = Some(summary.clone());
+        let k = id.as_str().as_bytes();
+        self.trees.syncs.insert(k, encode("syncs", k, &sync)?)?;
+        self.flush()
+    }
+}

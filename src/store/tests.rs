@@ -1,0 +1,230 @@
+use super::*;
+use crate::domain::*;
+use std::collections::BTreeMap;
+
+fn sync_id() -> SyncId {
+    SyncId::new("acme").unwrap()
+}
+
+fn package(name: &str) -> Package {
+    Package {
+        name: PackageName::new(name).unwrap(),
+        origin: sync_id(),
+        repo: RemoteId("1".into()),
+        repo_full_name: "acme/widget".into(),
+        clone_url: "https://example.test/acme/widget.git".into(),
+        html_url: "https://example.test/acme/widget".into(),
+        description: None,
+        default_branch: "main".into(),
+    }
+}
+
+fn version(name: &str, v: &str) -> Version {
+    Version {
+        package: PackageName::new(name).unwrap(),
+        version: v.into(),
+        normalized: format!("{v}.0"),
+        kind: VersionKind::Tag,
+        ref_name: v.into(),
+        commit: "abc".into(),
+        default_branch: false,
+        manifest: serde_json::Map::new(),
+    }
+}
+
+fn team() -> Team {
+    Team {
+        key: TeamKey {
+            sync: sync_id(),
+            remote: RemoteId("7".into()),
+        },
+        kind: TeamKind::Remote,
+        slug: "backend".into(),
+        name: "Backend".into(),
+        members: BTreeMap::from([(RemoteId("42".into()), "alice".into())]),
+        repos: BTreeMap::from([(RemoteId("1".into()), Permission::Write)]),
+    }
+}
+
+fn plan(changes: Vec<Change>) -> Plan {
+    Plan {
+        changes,
+        ..Plan::default()
+    }
+}
+
+#[test]
+fn applied_plan_round_trips_when_store_is_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let p = plan(vec![
+            Change::PutTeam(team()),
+            Change::PutPackage(package("acme/widget")),
+            Change::PutVersion(version("acme/widget", "1.0.0")),
+        ]);
+        assert_eq!(store.apply(&p, 0, Timestamp(100)).unwrap(), 1);
+        store.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let current = store.load_current(&sync_id()).unwrap();
+    assert_eq!(current.teams.values().next(), Some(&team()));
+    assert_eq!(current.packages.len(), 1);
+    assert_eq!(
+        current.versions[&PackageName::new("acme/widget").unwrap()]["1.0.0"],
+        version("acme/widget", "1.0.0")
+    );
+    assert_eq!(store.revision().unwrap(), 1);
+    assert_eq!(
+        store
+            .load_package_mtime(&PackageName::new("acme/widget").unwrap())
+            .unwrap(),
+        Some(Timestamp(100))
+    );
+}
+
+#[test]
+fn stale_plan_is_rejected_and_leaves_state_unchanged_when_revision_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .apply(
+            &plan(vec![Change::PutPackage(package("acme/a"))]),
+            0,
+            Timestamp(1),
+        )
+        .unwrap();
+    let stale = plan(vec![
+        Change::PutPackage(package("acme/b")),
+        Change::DeletePackage(PackageName::new("acme/a").unwrap()),
+    ]);
+    let err = store.apply(&stale, 0, Timestamp(2)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                expected: 0,
+                found: 1
+            }
+        ),
+        "{err}"
+    );
+    let names: Vec<String> = store
+        .load_packages()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name.to_string())
+        .collect();
+    assert_eq!(names, ["acme/a"]);
+}
+
+#[test]
+fn mtime_moves_forward_when_changes_land_in_the_same_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let name = PackageName::new("acme/widget").unwrap();
+    store
+        .apply(
+            &plan(vec![Change::PutVersion(version("acme/widget", "1.0.0"))]),
+            0,
+            Timestamp(50),
+        )
+        .unwrap();
+    store
+        .apply(
+            &plan(vec![Change::PutVersion(version("acme/widget", "1.1.0"))]),
+            1,
+            Timestamp(50),
+        )
+        .unwrap();
+    assert_eq!(
+        store.load_package_mtime(&name).unwrap(),
+        Some(Timestamp(51))
+    );
+    assert_eq!(store.load_catalog_mtime().unwrap(), Some(Timestamp(51)));
+}
+
+#[test]
+fn open_fails_with_clear_error_when_schema_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .trees
+            .meta
+            .insert(SCHEMA_KEY, &99u32.to_be_bytes())
+            .unwrap();
+        store.flush().unwrap();
+    }
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(matches!(err, StoreError::SchemaMismatch { found: 99, .. }));
+    assert!(err.to_string().contains("schema 99"), "{err}");
+}
+
+#[test]
+fn credential_is_kept_apart_from_the_listed_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let sync = Sync {
+        id: sync_id(),
+        provider: ProviderKind::Github,
+        api_url: "https://api.github.com".into(),
+        org: "acme".into(),
+        primary: true,
+        created_at: Timestamp(1),
+        last_run: None,
+    };
+    let cred = Credential::Token(Secret::new("ghp_secret"));
+    store.apply_new_sync(&sync, &cred).unwrap();
+    assert!(matches!(
+        store.apply_new_sync(&sync, &cred),
+        Err(StoreError::SyncExists(_))
+    ));
+    assert_eq!(store.load_syncs().unwrap(), vec![sync.clone()]);
+    assert!(
+        !serde_json::to_string(&store.load_syncs().unwrap())
+            .unwrap()
+            .contains("ghp_secret")
+    );
+    assert_eq!(store.load_credential(&sync.id).unwrap(), Some(cred));
+}
+
+#[test]
+fn revoked_token_is_no_longer_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let token = Token {
+        id: "t1".into(),
+        label: "ci".into(),
+        scope: TokenScope::OrgWide,
+        hash: "deadbeef".into(),
+        created_at: Timestamp(1),
+        last_used: None,
+    };
+    store.apply_new_token(&token).unwrap();
+    store.apply_token_used(&token, Timestamp(500)).unwrap();
+    assert_eq!(
+        store
+            .load_token_by_hash("deadbeef")
+            .unwrap()
+            .unwrap()
+            .last_used,
+        Some(Timestamp(500))
+    );
+    assert!(store.apply_token_revoked("t1").unwrap());
+    assert!(!store.apply_token_revoked("t1").unwrap());
+    assert_eq!(store.load_token_by_hash("deadbeef").unwrap(), None);
+}
+
+#[test]
+fn second_open_reports_the_directory_in_use_when_already_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Store::open(dir.path()).unwrap();
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(err.is_locked(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("in use by another packyard process"),
+        "{err}"
+    );
+}
