@@ -1,0 +1,2 @@
+//! The engine (placeholder while reconcile lands).
+pub mod reconcile;

@@ -1,0 +1,536 @@
+//! Reconcile: compare what the code host shows (a [`RemoteSnapshot`]) with
+//! what packyard holds ([`Current`]) and compute the [`Plan`] of writes.
+//!
+//! Pure and deterministic: no I/O, sorted maps, so the same input always
+//! gives the same plan, and planning again after applying gives an empty one.
+//! The rules:
+//! - Listings that are incomplete never cause removals: what was not seen is
+//!   kept as it is.
+//! - A repository is a package when its default branch has a valid
+//!   composer.json; the package is named by that file.
+//! - A name already owned by another sync is a conflict: the first owner keeps
+//!   it and the run reports it.
+//! - Tags and branches become versions by Composer's naming rules; refs that
+//!   cannot be used are skipped and reported, the rest syncs.
+//! - Removing more than half of the sync's packages or team members sets the
+//!   plan's guard, so the engine asks for confirmation before applying it.
+
+use crate::domain::version::{self, Named};
+use crate::domain::{
+    Change, Current, Identity, Listing, Manifest, Package, PackageName, Plan, Problem, RefKind,
+    RemoteAccount, RemoteId, RemoteRef, RemoteRepo, RemoteSnapshot, SyncId, Team, TeamKey,
+    TeamKind, Version, VersionKind,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Choices that come from the admin rather than from the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// The admin confirmed that this run may remove more than half of the
+    /// sync's packages or members.
+    pub confirm_removals: bool,
+}
+
+/// Computes the plan that makes the stored state of `sync` match `snapshot`.
+pub fn plan(sync: &SyncId, snapshot: &RemoteSnapshot, current: &Current, policy: &Policy) -> Plan {
+    let mut out = Plan::default();
+    report_incomplete(snapshot, &mut out.problems);
+    plan_teams(sync, snapshot, current, &mut out);
+    plan_identities(sync, snapshot, current, &mut out);
+    let desired = desired_packages(sync, snapshot, current, &mut out.problems);
+    plan_packages(sync, snapshot, current, &desired, &mut out);
+    set_guard(sync, current, policy, &mut out);
+    out.problems.sort();
+    out.problems.dedup();
+    out
+}
+
+fn problem(subject: &str, reference: Option<&str>, message: impl Into<String>) -> Problem {
+    Problem {
+        subject: subject.to_owned(),
+        reference: reference.map(str::to_owned),
+        message: message.into(),
+    }
+}
+
+fn report_incomplete(snapshot: &RemoteSnapshot, problems: &mut Vec<Problem>) {
+    let note = "listing incomplete at the host; nothing it would have removed was removed";
+    let org = &snapshot.org.login;
+    if !snapshot.admins.complete {
+        problems.push(problem(org, None, format!("owners/admins {note}")));
+    }
+    if !snapshot.teams.complete {
+        problems.push(problem(org, None, format!("teams {note}")));
+    }
+    if !snapshot.repos.complete {
+        problems.push(problem(org, None, format!("repositories {note}")));
+    }
+    for team in &snapshot.teams.items {
+        if !team.members.complete || !team.repos.complete {
+            problems.push(problem(
+                &team.slug,
+                None,
+                format!("team members or repositories {note}"),
+            ));
+        }
+    }
+    for repo in &snapshot.repos.items {
+        if !repo.refs.complete {
+            problems.push(problem(
+                &repo.full_name,
+                None,
+                format!("tags or branches {note}"),
+            ));
+        }
+    }
+}
+
+/// Merges a listing into what is stored: a complete listing replaces it, a
+/// partial one can only add or update.
+fn merge<K: Ord + Clone, V: Clone>(
+    stored: Option<&BTreeMap<K, V>>,
+    listing: &Listing<(K, V)>,
+) -> BTreeMap<K, V> {
+    let mut out = if listing.complete {
+        BTreeMap::new()
+    } else {
+        stored.cloned().unwrap_or_default()
+    };
+    out.extend(listing.items.iter().cloned());
+    out
+}
+
+fn accounts(listing: &Listing<RemoteAccount>) -> Listing<(RemoteId, String)> {
+    Listing {
+        items: listing
+            .items
+            .iter()
+            .map(|a| (a.id.clone(), a.login.clone()))
+            .collect(),
+        complete: listing.complete,
+    }
+}
+
+fn plan_teams(sync: &SyncId, snapshot: &RemoteSnapshot, current: &Current, out: &mut Plan) {
+    let admins_key = TeamKey {
+        sync: sync.clone(),
+        remote: RemoteId(Team::ORG_ADMINS_ID.to_owned()),
+    };
+    let stored = |key: &TeamKey| current.teams.get(key);
+    let mut desired = vec![Team {
+        members: merge(
+            stored(&admins_key).map(|t| &t.members),
+            &accounts(&snapshot.admins),
+        ),
+        repos: BTreeMap::new(),
+        key: admins_key,
+        kind: TeamKind::OrgAdmins,
+        slug: "owners".to_owned(),
+        name: format!("{} owners and admins", snapshot.org.login),
+    }];
+    for team in &snapshot.teams.items {
+        let key = TeamKey {
+            sync: sync.clone(),
+            remote: team.id.clone(),
+        };
+        desired.push(Team {
+            members: merge(stored(&key).map(|t| &t.members), &accounts(&team.members)),
+            repos: merge(stored(&key).map(|t| &t.repos), &team.repos),
+            key,
+            kind: TeamKind::Remote,
+            slug: team.slug.clone(),
+            name: team.name.clone(),
+        });
+    }
+    desired.sort_by(|a, b| a.key.cmp(&b.key));
+    let desired_keys: BTreeSet<&TeamKey> = desired.iter().map(|t| &t.key).collect();
+    for team in &desired {
+        match current.teams.get(&team.key) {
+            None => out.summary.teams_added += 1,
+            Some(old) if old != team => out.summary.teams_changed += 1,
+            Some(_) => continue,
+        }
+        out.changes.push(Change::PutTeam(team.clone()));
+    }
+    if snapshot.teams.complete {
+        for (key, team) in &current.teams {
+            if &key.sync == sync && team.kind == TeamKind::Remote && !desired_keys.contains(key) {
+                out.summary.teams_removed += 1;
+                out.changes.push(Change::DeleteTeam(key.clone()));
+            }
+        }
+    }
+}
+
+fn plan_identities(sync: &SyncId, snapshot: &RemoteSnapshot, current: &Current, out: &mut Plan) {
+    let mut seen: BTreeMap<&RemoteId, &RemoteAccount> = BTreeMap::new();
+    let listed = snapshot.teams.items.iter().flat_map(|t| &t.members.items);
+    for account in snapshot.admins.items.iter().chain(listed) {
+        // An account listed with an email wins over one listed without.
+        let entry = seen.entry(&account.id).or_insert(account);
+        if entry.email.is_none() {
+            *entry = account;
+        }
+    }
+    for (id, account) in seen {
+        let identity = Identity {
+            sync: sync.clone(),
+            remote: id.clone(),
+            login: account.login.clone(),
+            email: account.email.clone(),
+        };
+        if current.identities.get(id) != Some(&identity) {
+            out.changes.push(Change::PutIdentity(identity));
+        }
+    }
+}
+
+/// A package this run wants, with its versions.
+struct Desired {
+    package: Package,
+    versions: BTreeMap<String, Version>,
+    /// False when the repo's refs listing was cut short: keep unseen versions.
+    refs_complete: bool,
+}
+
+/// What the default branch says a repository is.
+enum RepoVerdict<'a> {
+    Package(PackageName, &'a serde_json::Map<String, serde_json::Value>),
+    /// Definitely not a package (no composer.json on a fully listed default branch).
+    NotPackage,
+    /// Cannot tell this run (invalid composer.json, refs cut short): keep what is stored.
+    Unknown,
+}
+
+fn verdict<'a>(repo: &'a RemoteRepo, problems: &mut Vec<Problem>) -> RepoVerdict<'a> {
+    let Some(default) = repo.default_ref() else {
+        if repo.refs.complete {
+            return RepoVerdict::NotPackage;
+        }
+        return RepoVerdict::Unknown;
+    };
+    match &default.manifest {
+        Manifest::Missing => RepoVerdict::NotPackage,
+        Manifest::Invalid(reason) => {
+            problems.push(problem(
+                &repo.full_name,
+                Some(&default.name),
+                format!("composer.json is invalid: {reason}"),
+            ));
+            RepoVerdict::Unknown
+        }
+        Manifest::Found(manifest) => match manifest_name(manifest) {
+            Ok(name) => RepoVerdict::Package(name, manifest),
+            Err(message) => {
+                problems.push(problem(&repo.full_name, Some(&default.name), message));
+                RepoVerdict::Unknown
+            }
+        },
+    }
+}
+
+fn manifest_name(
+    manifest: &serde_json::Map<String, serde_json::Value>,
+) -> Result<PackageName, String> {
+    match manifest.get("name") {
+        Some(serde_json::Value::String(name)) => {
+            PackageName::new(name).map_err(|e| format!("composer.json: {e}"))
+        }
+        _ => {
+            Err("composer.json has no \"name\", so it cannot be published as a package".to_owned())
+        }
+    }
+}
+
+fn desired_packages(
+    sync: &SyncId,
+    snapshot: &RemoteSnapshot,
+    current: &Current,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<PackageName, Desired> {
+    let mut desired: BTreeMap<PackageName, Desired> = BTreeMap::new();
+    let mut repos: Vec<&RemoteRepo> = snapshot.repos.items.iter().collect();
+    repos.sort_by(|a, b| a.id.cmp(&b.id));
+    for repo in repos {
+        let RepoVerdict::Package(name, manifest) = verdict(repo, problems) else {
+            continue;
+        };
+        if let Some(owner) = current.packages.get(&name).filter(|p| &p.origin != sync) {
+            problems.push(problem(
+                &repo.full_name,
+                None,
+                format!("package {name} already comes from synchronization {:?}; the first owner keeps it", owner.origin.as_str()),
+            ));
+            continue;
+        }
+        if let Some(first) = desired.get(&name) {
+            problems.push(problem(
+                &repo.full_name,
+                None,
+                format!(
+                    "package {name} is also defined by {}; that repository keeps it",
+                    first.package.repo_full_name
+                ),
+            ));
+            continue;
+        }
+        let description = manifest
+            .get("description")
+            .and_then(|d| d.as_str())
+            .map(str::to_owned)
+            .or_else(|| repo.description.clone());
+        let package = Package {
+            name: name.clone(),
+            origin: sync.clone(),
+            repo: repo.id.clone(),
+            repo_full_name: repo.full_name.clone(),
+            clone_url: repo.clone_url.clone(),
+            html_url: repo.html_url.clone(),
+            description,
+            default_branch: repo.default_branch.clone(),
+        };
+        let versions = versions_of(&name, repo, problems);
+        desired.insert(
+            name,
+            Desired {
+                package,
+                versions,
+                refs_complete: repo.refs.complete,
+            },
+        );
+    }
+    desired
+}
+
+fn versions_of(
+    name: &PackageName,
+    repo: &RemoteRepo,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Version> {
+    let mut refs: Vec<&RemoteRef> = repo.refs.items.iter().collect();
+    // Branches first (the default branch first of all), then tags by name, so
+    // that "first one seen wins" for duplicate normalized versions is stable.
+    refs.sort_by_key(|r| {
+        (
+            r.kind != RefKind::Branch,
+            r.name != repo.default_branch,
+            r.name.clone(),
+        )
+    });
+    let mut versions = BTreeMap::new();
+    let mut normalized_seen = BTreeSet::new();
+    for r in refs {
+        let manifest = match &r.manifest {
+            Manifest::Found(m) => m,
+            Manifest::Missing => {
+                problems.push(problem(
+                    &repo.full_name,
+                    Some(&r.name),
+                    "no composer.json at this ref; skipped",
+                ));
+                continue;
+            }
+            Manifest::Invalid(reason) => {
+                problems.push(problem(
+                    &repo.full_name,
+                    Some(&r.name),
+                    format!("composer.json is invalid: {reason}; skipped"),
+                ));
+                continue;
+            }
+        };
+        match manifest_name(manifest) {
+            Ok(n) if &n == name => {}
+            Ok(n) => {
+                problems.push(problem(
+                    &repo.full_name,
+                    Some(&r.name),
+                    format!("composer.json names {n}, not {name}; skipped"),
+                ));
+                continue;
+            }
+            Err(message) => {
+                problems.push(problem(
+                    &repo.full_name,
+                    Some(&r.name),
+                    format!("{message}; skipped"),
+                ));
+                continue;
+            }
+        }
+        let named = match r.kind {
+            RefKind::Tag => {
+                let declared = manifest.get("version").and_then(|v| v.as_str());
+                version::tag(&r.name, declared).map_err(|e| e.to_string())
+            }
+            RefKind::Branch => version::branch(&r.name).ok_or_else(|| {
+                format!("branch {:?} cannot be named as a Composer version", r.name)
+            }),
+        };
+        let Named {
+            version,
+            normalized,
+        } = match named {
+            Ok(named) => named,
+            Err(message) => {
+                problems.push(problem(
+                    &repo.full_name,
+                    Some(&r.name),
+                    format!("{message}; skipped"),
+                ));
+                continue;
+            }
+        };
+        if !normalized_seen.insert(normalized.clone()) {
+            problems.push(problem(
+                &repo.full_name,
+                Some(&r.name),
+                format!("another ref already provides version {normalized}; skipped"),
+            ));
+            continue;
+        }
+        let kind = match r.kind {
+            RefKind::Tag => VersionKind::Tag,
+            RefKind::Branch => VersionKind::Branch,
+        };
+        let v = Version {
+            package: name.clone(),
+            version: version.clone(),
+            normalized,
+            kind,
+            ref_name: r.name.clone(),
+            commit: r.commit.clone(),
+            default_branch: kind == VersionKind::Branch && r.name == repo.default_branch,
+            manifest: manifest.clone(),
+        };
+        versions.insert(version, v);
+    }
+    versions
+}
+
+fn plan_packages(
+    sync: &SyncId,
+    snapshot: &RemoteSnapshot,
+    current: &Current,
+    desired: &BTreeMap<PackageName, Desired>,
+    out: &mut Plan,
+) {
+    let no_versions = BTreeMap::new();
+    for (name, want) in desired {
+        match current.packages.get(name) {
+            None => out.summary.packages_added += 1,
+            Some(old) if old != &want.package => out.summary.packages_changed += 1,
+            Some(_) => {}
+        }
+        if current.packages.get(name) != Some(&want.package) {
+            out.changes.push(Change::PutPackage(want.package.clone()));
+        }
+        let stored = current.versions.get(name).unwrap_or(&no_versions);
+        for (v, version) in &want.versions {
+            match stored.get(v) {
+                None => out.summary.versions_added += 1,
+                Some(old) if old != version => out.summary.versions_changed += 1,
+                Some(_) => continue,
+            }
+            out.changes.push(Change::PutVersion(version.clone()));
+        }
+        if want.refs_complete {
+            for v in stored.keys().filter(|v| !want.versions.contains_key(*v)) {
+                out.summary.versions_removed += 1;
+                out.changes.push(Change::DeleteVersion {
+                    package: name.clone(),
+                    version: v.clone(),
+                });
+            }
+        }
+    }
+    // Packages of this sync that this run did not produce: removed only when
+    // the host definitely no longer has them as packages.
+    let repos: BTreeMap<&RemoteId, &RemoteRepo> =
+        snapshot.repos.items.iter().map(|r| (&r.id, r)).collect();
+    for (name, package) in &current.packages {
+        if &package.origin != sync || desired.contains_key(name) {
+            continue;
+        }
+        let gone = match repos.get(&package.repo) {
+            None => snapshot.repos.complete,
+            Some(repo) if !repo.refs.complete => false,
+            Some(repo) => match verdict(repo, &mut Vec::new()) {
+                RepoVerdict::NotPackage => true,
+                RepoVerdict::Package(new_name, _) => &new_name != name,
+                RepoVerdict::Unknown => false,
+            },
+        };
+        if !gone {
+            continue;
+        }
+        out.summary.packages_removed += 1;
+        out.changes.push(Change::DeletePackage(name.clone()));
+        for v in current
+            .versions
+            .get(name)
+            .into_iter()
+            .flat_map(|vs| vs.keys())
+        {
+            out.summary.versions_removed += 1;
+            out.changes.push(Change::DeleteVersion {
+                package: name.clone(),
+                version: v.clone(),
+            });
+        }
+    }
+}
+
+fn set_guard(sync: &SyncId, current: &Current, policy: &Policy, out: &mut Plan) {
+    if policy.confirm_removals {
+        return;
+    }
+    let packages_before = current
+        .packages
+        .values()
+        .filter(|p| &p.origin == sync)
+        .count();
+    let members_before: usize = current.teams.values().map(|t| t.members.len()).sum();
+    let mut after: BTreeMap<&TeamKey, Option<&Team>> = BTreeMap::new();
+    for change in &out.changes {
+        match change {
+            Change::PutTeam(t) => {
+                after.insert(&t.key, Some(t));
+            }
+            Change::DeleteTeam(k) => {
+                after.insert(k, None);
+            }
+            _ => {}
+        }
+    }
+    let members_removed: usize = current
+        .teams
+        .iter()
+        .filter_map(|(k, old)| after.get(k).map(|new| (old, *new)))
+        .map(|(old, new)| {
+            old.members
+                .keys()
+                .filter(|m| new.is_none_or(|n| !n.members.contains_key(*m)))
+                .count()
+        })
+        .sum();
+    let packages_removed = out.summary.packages_removed;
+    let mut reasons = Vec::new();
+    if packages_removed > 0 && packages_removed * 2 > packages_before {
+        reasons.push(format!("{packages_removed} of {packages_before} packages"));
+    }
+    if members_removed > 0 && members_removed * 2 > members_before {
+        reasons.push(format!(
+            "{members_removed} of {members_before} team memberships"
+        ));
+    }
+    if !reasons.is_empty() {
+        out.guard = Some(format!(
+            "this run would remove {}, more than half; nothing was changed. Check the host, then confirm the removal (`packyard sync run {sync} --confirm-removals`)",
+            reasons.join(" and ")
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests;

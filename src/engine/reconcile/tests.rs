@@ -1,0 +1,495 @@
+use super::*;
+use crate::domain::{Permission, RemoteOrg, RemoteTeam};
+use proptest::prelude::*;
+
+fn sync() -> SyncId {
+    SyncId::new("acme").unwrap()
+}
+
+fn manifest(name: &str) -> Manifest {
+    let mut m = serde_json::Map::new();
+    m.insert("name".into(), name.into());
+    Manifest::Found(m)
+}
+
+fn git_ref(kind: RefKind, name: &str, commit: &str, manifest: Manifest) -> RemoteRef {
+    RemoteRef {
+        kind,
+        name: name.into(),
+        commit: commit.into(),
+        manifest,
+    }
+}
+
+fn repo(id: u64, name: &str, refs: Vec<RemoteRef>) -> RemoteRepo {
+    RemoteRepo {
+        id: id.into(),
+        full_name: format!("acme/{name}"),
+        default_branch: "main".into(),
+        clone_url: format!("https://example.test/acme/{name}.git"),
+        html_url: format!("https://example.test/acme/{name}"),
+        description: None,
+        refs: Listing::complete(refs),
+    }
+}
+
+fn package_repo(id: u64, name: &str, tags: &[&str]) -> RemoteRepo {
+    let pkg = format!("acme/{name}");
+    let mut refs = vec![git_ref(
+        RefKind::Branch,
+        "main",
+        &format!("{id}main"),
+        manifest(&pkg),
+    )];
+    refs.extend(
+        tags.iter()
+            .map(|t| git_ref(RefKind::Tag, t, &format!("{id}{t}"), manifest(&pkg))),
+    );
+    repo(id, name, refs)
+}
+
+fn account(id: u64) -> RemoteAccount {
+    RemoteAccount {
+        id: id.into(),
+        login: format!("user{id}"),
+        email: None,
+    }
+}
+
+fn team(id: u64, members: &[u64], repos: &[u64]) -> RemoteTeam {
+    RemoteTeam {
+        id: id.into(),
+        slug: format!("team{id}"),
+        name: format!("Team {id}"),
+        members: Listing::complete(members.iter().map(|m| account(*m)).collect()),
+        repos: Listing::complete(
+            repos
+                .iter()
+                .map(|r| (RemoteId::from(*r), Permission::Read))
+                .collect(),
+        ),
+    }
+}
+
+fn snapshot(repos: Vec<RemoteRepo>, teams: Vec<RemoteTeam>) -> RemoteSnapshot {
+    RemoteSnapshot {
+        org: RemoteOrg {
+            id: 1u64.into(),
+            login: "acme".into(),
+            name: None,
+        },
+        admins: Listing::complete(vec![account(1)]),
+        teams: Listing::complete(teams),
+        repos: Listing::complete(repos),
+    }
+}
+
+/// What the store would hold after applying `plan`: the in-memory twin of `Store::apply`.
+fn applied(current: &Current, plan: &Plan) -> Current {
+    let mut next = current.clone();
+    for change in &plan.changes {
+        match change {
+            Change::PutTeam(t) => {
+                next.teams.insert(t.key.clone(), t.clone());
+            }
+            Change::DeleteTeam(k) => {
+                next.teams.remove(k);
+            }
+            Change::PutIdentity(i) => {
+                next.identities.insert(i.remote.clone(), i.clone());
+            }
+            Change::PutPackage(p) => {
+                next.packages.insert(p.name.clone(), p.clone());
+            }
+            Change::DeletePackage(n) => {
+                next.packages.remove(n);
+            }
+            Change::PutVersion(v) => {
+                next.versions
+                    .entry(v.package.clone())
+                    .or_default()
+                    .insert(v.version.clone(), v.clone());
+            }
+            Change::DeleteVersion { package, version } => {
+                if let Some(vs) = next.versions.get_mut(package) {
+                    vs.remove(version);
+                    if vs.is_empty() {
+                        next.versions.remove(package);
+                    }
+                }
+            }
+        }
+    }
+    next
+}
+
+fn versions(current: &Current, name: &str) -> Vec<String> {
+    current
+        .versions
+        .get(&PackageName::new(name).unwrap())
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn packages_versions_and_teams_are_added_when_store_is_empty() {
+    let snap = snapshot(
+        vec![
+            package_repo(10, "widget", &["v1.0.0", "1.1.0"]),
+            repo(
+                11,
+                "docs",
+                vec![git_ref(RefKind::Branch, "main", "d", Manifest::Missing)],
+            ),
+        ],
+        vec![team(5, &[2, 3], &[10])],
+    );
+    let p = plan(&sync(), &snap, &Current::default(), &Policy::default());
+    assert_eq!(p.summary.packages_added, 1, "docs has no composer.json");
+    assert_eq!(p.summary.versions_added, 3);
+    assert_eq!(p.summary.teams_added, 2, "the team and the org owners");
+    assert_eq!(p.guard, None);
+    let after = applied(&Current::default(), &p);
+    assert_eq!(
+        versions(&after, "acme/widget"),
+        ["1.1.0", "dev-main", "v1.0.0"]
+    );
+    let main = &after.versions[&PackageName::new("acme/widget").unwrap()]["dev-main"];
+    assert!(main.default_branch);
+    assert_eq!(after.identities.len(), 3);
+}
+
+#[test]
+fn plan_is_empty_when_planned_again_after_apply() {
+    let snap = snapshot(
+        vec![package_repo(10, "widget", &["v1.0.0"])],
+        vec![team(5, &[2], &[10])],
+    );
+    let first = plan(&sync(), &snap, &Current::default(), &Policy::default());
+    let again = plan(
+        &sync(),
+        &snap,
+        &applied(&Current::default(), &first),
+        &Policy::default(),
+    );
+    assert!(again.is_empty(), "{:?}", again.changes);
+    assert!(again.summary.is_empty());
+}
+
+#[test]
+fn invalid_refs_are_skipped_and_reported_when_the_rest_syncs() {
+    let mut r = package_repo(10, "widget", &["v1.0.0", "release-candidate"]);
+    r.refs.items.push(git_ref(
+        RefKind::Tag,
+        "v0.9.0",
+        "bad",
+        Manifest::Invalid("expected value at line 1".into()),
+    ));
+    r.refs.items.push(git_ref(
+        RefKind::Tag,
+        "v0.8.0",
+        "other",
+        manifest("acme/other"),
+    ));
+    let p = plan(
+        &sync(),
+        &snapshot(vec![r], vec![]),
+        &Current::default(),
+        &Policy::default(),
+    );
+    let after = applied(&Current::default(), &p);
+    assert_eq!(versions(&after, "acme/widget"), ["dev-main", "v1.0.0"]);
+    let refs: Vec<_> = p
+        .problems
+        .iter()
+        .filter_map(|p| p.reference.clone())
+        .collect();
+    assert_eq!(
+        refs,
+        ["release-candidate", "v0.8.0", "v0.9.0"],
+        "{:?}",
+        p.problems
+    );
+}
+
+#[test]
+fn repo_is_kept_unchanged_when_default_branch_composer_json_turns_invalid() {
+    let snap = snapshot(vec![package_repo(10, "widget", &["v1.0.0"])], vec![]);
+    let before = applied(
+        &Current::default(),
+        &plan(&sync(), &snap, &Current::default(), &Policy::default()),
+    );
+    let broken = snapshot(
+        vec![repo(
+            10,
+            "widget",
+            vec![git_ref(
+                RefKind::Branch,
+                "main",
+                "x",
+                Manifest::Invalid("bad".into()),
+            )],
+        )],
+        vec![],
+    );
+    let p = plan(&sync(), &broken, &before, &Policy::default());
+    assert_eq!(p.summary.packages_removed, 0);
+    assert_eq!(p.summary.versions_removed, 0);
+    assert!(p.problems.iter().any(|pr| pr.message.contains("invalid")));
+}
+
+#[test]
+fn partial_listings_remove_nothing_when_items_are_missing() {
+    let full = snapshot(
+        vec![
+            package_repo(10, "widget", &["v1.0.0"]),
+            package_repo(11, "log", &[]),
+        ],
+        vec![team(5, &[2, 3], &[10]), team(6, &[4], &[11])],
+    );
+    let before = applied(
+        &Current::default(),
+        &plan(&sync(), &full, &Current::default(), &Policy::default()),
+    );
+    let mut cut = snapshot(
+        vec![package_repo(10, "widget", &[])],
+        vec![team(5, &[2], &[])],
+    );
+    cut.repos.complete = false;
+    cut.teams.complete = false;
+    cut.repos.items[0].refs.complete = false;
+    cut.teams.items[0].members.complete = false;
+    cut.teams.items[0].repos.complete = false;
+    let p = plan(&sync(), &cut, &before, &Policy::default());
+    assert!(!p.changes.iter().any(|c| matches!(
+        c,
+        Change::DeletePackage(_) | Change::DeleteVersion { .. } | Change::DeleteTeam(_)
+    )));
+    let after = applied(&before, &p);
+    assert_eq!(after.teams, before.teams);
+}
+
+#[test]
+fn name_owned_by_another_sync_is_reported_and_first_owner_keeps_it() {
+    let other = SyncId::new("other").unwrap();
+    let snap = snapshot(vec![package_repo(10, "widget", &["v1.0.0"])], vec![]);
+    let theirs = applied(
+        &Current::default(),
+        &plan(&other, &snap, &Current::default(), &Policy::default()),
+    );
+    let mine = Current {
+        packages: theirs.packages.clone(),
+        ..Current::default()
+    };
+    let p = plan(&sync(), &snap, &mine, &Policy::default());
+    assert_eq!(p.summary.packages_added, 0);
+    assert!(
+        p.problems
+            .iter()
+            .any(|pr| pr.message.contains("first owner keeps it"))
+    );
+    assert!(
+        !p.changes
+            .iter()
+            .any(|c| matches!(c, Change::PutPackage(_) | Change::PutVersion(_)))
+    );
+}
+
+#[test]
+fn guard_is_set_when_more_than_half_of_packages_would_go() {
+    let full = snapshot(
+        vec![
+            package_repo(10, "a", &[]),
+            package_repo(11, "b", &[]),
+            package_repo(12, "c", &[]),
+        ],
+        vec![],
+    );
+    let before = applied(
+        &Current::default(),
+        &plan(&sync(), &full, &Current::default(), &Policy::default()),
+    );
+    let shrunk = snapshot(vec![package_repo(10, "a", &[])], vec![]);
+    let p = plan(&sync(), &shrunk, &before, &Policy::default());
+    assert!(
+        p.guard
+            .as_deref()
+            .is_some_and(|g| g.contains("2 of 3 packages")),
+        "{:?}",
+        p.guard
+    );
+    let confirmed = plan(
+        &sync(),
+        &shrunk,
+        &before,
+        &Policy {
+            confirm_removals: true,
+        },
+    );
+    assert_eq!(confirmed.guard, None);
+    assert_eq!(confirmed.summary.packages_removed, 2);
+    let one_gone = snapshot(
+        vec![package_repo(10, "a", &[]), package_repo(11, "b", &[])],
+        vec![],
+    );
+    assert_eq!(
+        plan(&sync(), &one_gone, &before, &Policy::default()).guard,
+        None
+    );
+}
+
+#[test]
+fn guard_is_set_when_more_than_half_of_members_would_go() {
+    let full = snapshot(vec![], vec![team(5, &[2, 3, 4, 5], &[])]);
+    let before = applied(
+        &Current::default(),
+        &plan(&sync(), &full, &Current::default(), &Policy::default()),
+    );
+    let p = plan(
+        &sync(),
+        &snapshot(vec![], vec![team(5, &[2], &[])]),
+        &before,
+        &Policy::default(),
+    );
+    assert!(
+        p.guard
+            .as_deref()
+            .is_some_and(|g| g.contains("team memberships")),
+        "{:?}",
+        p.guard
+    );
+}
+
+#[test]
+fn teams_are_namespaced_by_sync_when_two_syncs_share_remote_ids() {
+    let snap = snapshot(vec![], vec![team(5, &[2], &[])]);
+    let a = plan(&sync(), &snap, &Current::default(), &Policy::default());
+    let b = plan(
+        &SyncId::new("other").unwrap(),
+        &snap,
+        &Current::default(),
+        &Policy::default(),
+    );
+    let keys = |p: &Plan| -> Vec<TeamKey> {
+        p.changes
+            .iter()
+            .filter_map(|c| {
+                if let Change::PutTeam(t) = c {
+                    Some(t.key.clone())
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    assert!(keys(&a).iter().all(|k| k.sync == sync()));
+    assert!(keys(&b).iter().all(|k| k.sync.as_str() == "other"));
+}
+
+fn arb_snapshot() -> impl Strategy<Value = RemoteSnapshot> {
+    let arb_ref = (any::<bool>(), 0u8..6, 0u8..4, 0u8..4).prop_map(|(tag, n, commit, m)| {
+        let manifest = match m {
+            0 => Manifest::Missing,
+            1 => Manifest::Invalid("bad".into()),
+            _ => manifest("acme/pkg"),
+        };
+        let (kind, name) = if tag {
+            (RefKind::Tag, format!("v1.{n}.0"))
+        } else {
+            (
+                RefKind::Branch,
+                if n == 0 {
+                    "main".into()
+                } else {
+                    format!("{n}.x")
+                },
+            )
+        };
+        git_ref(kind, &name, &format!("c{commit}"), manifest)
+    });
+    let arb_repo = (
+        0u64..8,
+        prop::collection::vec(arb_ref, 0..5),
+        any::<bool>(),
+        0u8..3,
+    )
+        .prop_map(|(id, refs, complete, n)| {
+            let mut refs = refs;
+            for r in &mut refs {
+                if let Manifest::Found(m) = &mut r.manifest {
+                    m.insert("name".into(), format!("acme/pkg{n}").into());
+                }
+            }
+            let mut r = repo(id, &format!("r{id}"), refs);
+            r.refs.complete = complete;
+            r
+        });
+    let arb_team = (
+        0u64..4,
+        prop::collection::vec(0u64..6, 0..4),
+        prop::collection::vec(0u64..8, 0..4),
+        any::<bool>(),
+    )
+        .prop_map(|(id, members, repos, complete)| {
+            let mut t = team(id, &members, &repos);
+            t.members.complete = complete;
+            t
+        });
+    (
+        prop::collection::vec(arb_repo, 0..6),
+        prop::collection::vec(arb_team, 0..3),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(mut repos, mut teams, repos_complete, teams_complete)| {
+            repos.sort_by(|a, b| a.id.cmp(&b.id));
+            repos.dedup_by(|a, b| a.id == b.id);
+            teams.sort_by(|a, b| a.id.cmp(&b.id));
+            teams.dedup_by(|a, b| a.id == b.id);
+            let mut s = snapshot(repos, teams);
+            s.repos.complete = repos_complete;
+            s.teams.complete = teams_complete;
+            s
+        })
+}
+
+proptest! {
+    #[test]
+    fn plan_is_deterministic_and_idempotent_for_any_snapshot(first in arb_snapshot(), second in arb_snapshot()) {
+        let policy = Policy { confirm_removals: true };
+        let p1 = plan(&sync(), &first, &Current::default(), &policy);
+        prop_assert_eq!(&p1, &plan(&sync(), &first, &Current::default(), &policy));
+        let state = applied(&Current::default(), &p1);
+        let p2 = plan(&sync(), &second, &state, &policy);
+        let state2 = applied(&state, &p2);
+        let again = plan(&sync(), &second, &state2, &policy);
+        prop_assert!(again.is_empty(), "{:?}", again.changes);
+    }
+
+    #[test]
+    fn partial_snapshot_never_removes_anything(first in arb_snapshot(), second in arb_snapshot()) {
+        let policy = Policy { confirm_removals: true };
+        let state = applied(&Current::default(), &plan(&sync(), &first, &Current::default(), &policy));
+        let mut cut = second;
+        cut.repos.complete = false;
+        cut.teams.complete = false;
+        for r in &mut cut.repos.items { r.refs.complete = false; }
+        for t in &mut cut.teams.items { t.members.complete = false; t.repos.complete = false; }
+        let p = plan(&sync(), &cut, &state, &policy);
+        let after = applied(&state, &p);
+        for (name, versions) in &state.versions {
+            if !after.packages.contains_key(name) { continue; }
+            for v in versions.keys() {
+                prop_assert!(after.versions.get(name).is_some_and(|vs| vs.contains_key(v)), "{} {} removed", name, v);
+            }
+        }
+        for name in state.packages.keys() {
+            prop_assert!(after.packages.contains_key(name), "{} removed", name);
+        }
+        for (key, team) in &state.teams {
+            let kept = after.teams.get(key);
+            prop_assert!(kept.is_some());
+            for m in team.members.keys() { prop_assert!(kept.unwrap().members.contains_key(m)); }
+        }
+    }
+}
