@@ -1,8 +1,10 @@
 //! Composer version naming for tags and branches, as composer/semver's
 //! `VersionParser` and Composer's `VcsRepository` do it. Reconcile uses these
 //! rules, so they live here rather than in the HTTP-facing `composer` module.
+//! Normalizing and ordering come from `composer-semver`, a port of
+//! composer/semver tested against upstream's own cases.
 
-use semver_php::parser::VersionParser;
+use composer_semver::Version as ComposerVersion;
 
 /// A version derived from a ref: `(pretty, normalized)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +28,7 @@ pub enum TagError {
 
 /// Composer's `VersionParser::normalize`; `None` where Composer would throw.
 pub fn normalize(input: &str) -> Option<String> {
-    VersionParser::normalize(input).ok()
+    ComposerVersion::parse(input).ok().map(|v| v.to_string())
 }
 
 /// The version a tag yields. `declared` is the `version` key of the tag's
@@ -65,7 +67,7 @@ fn strip_dev(v: &str) -> &str {
 /// in a constraint.
 pub fn branch(name: &str) -> Option<Named> {
     let name = name.trim();
-    let normalized = VersionParser::normalize_branch(name);
+    let normalized = ComposerVersion::normalize_branch(name);
     if normalize(&normalized).is_none() || name.contains(char::is_whitespace) {
         return None;
     }
@@ -87,6 +89,23 @@ pub fn branch(name: &str) -> Option<Named> {
         version: format!("{prefix}{pretty}"),
         normalized,
     })
+}
+
+/// Orders normalized versions as Composer's `Comparator` does (stability
+/// counts: `2.0.0-beta1` < `2.0.0`). Unparsable input sorts textually.
+pub fn compare_normalized(a: &str, b: &str) -> std::cmp::Ordering {
+    match (ComposerVersion::parse(a), ComposerVersion::parse(b)) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// The highest tagged version, as the package list shows it.
+pub fn latest_tag(versions: &[super::Version]) -> Option<&super::Version> {
+    versions
+        .iter()
+        .filter(|v| v.kind == super::VersionKind::Tag)
+        .max_by(|a, b| compare_normalized(&a.normalized, &b.normalized))
 }
 
 #[cfg(test)]
@@ -176,5 +195,14 @@ mod tests {
             );
         }
         assert_eq!(branch("has space"), None);
+        assert_eq!(branch("vendor-fix").unwrap().version, "dev-vendor-fix");
+    }
+
+    #[test]
+    fn versions_order_like_composer_when_compared() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare_normalized("1.10.0.0", "1.9.0.0"), Greater);
+        assert_eq!(compare_normalized("2.0.0.0-beta1", "2.0.0.0"), Less);
+        assert_eq!(compare_normalized("2.0.0.0-RC1", "2.0.0.0-beta2"), Greater);
     }
 }

@@ -1,2 +1,365 @@
-//! The engine (placeholder while reconcile lands).
+//! The engine: runs synchronizations and owns the providers' clients.
+//!
+//! [`EngineHandle`] is cheap to clone and is what every front end (CLI,
+//! server, TUI through the admin API) talks to. Runs report progress as
+//! [`EngineEvent`]s on a broadcast channel, so any number of clients can
+//! watch. A run is: snapshot the host (network), plan with the pure
+//! [`reconcile::plan`], apply the plan in one store transaction, record the
+//! run's summary, and only then announce it.
+
+mod cache;
+mod events;
+mod jobs;
 pub mod reconcile;
+mod run;
+
+pub use events::EngineEvent;
+pub use reconcile::Policy;
+
+use crate::domain::{
+    Credential, Package, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId,
+    Team, Timestamp, Token, TokenScope, Version,
+};
+use crate::providers::{self, ClientSettings, CodeHost, ProviderError};
+use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("no synchronization named {0:?}. `packyard sync list` shows the configured ones")]
+    NoSuchSync(String),
+    #[error("synchronization {0:?} has no stored credentials; remove it and add it again")]
+    NoCredential(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The deletion guard stopped a run; the message says how to confirm.
+    #[error("{0}")]
+    Guard(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Engine tuning, from the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    pub client: ClientSettings,
+}
+
+/// What an admin gives to add a synchronization.
+#[derive(Debug, Clone)]
+pub struct NewSync {
+    pub id: SyncId,
+    pub provider: ProviderKind,
+    pub api_url: String,
+    pub org: String,
+    pub credential: Credential,
+}
+
+/// A package with the facts the package list shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PackageSummary {
+    #[serde(flatten)]
+    pub package: Package,
+    pub versions: usize,
+    /// The highest tagged version, if any.
+    pub latest: Option<String>,
+    pub updated_at: Option<Timestamp>,
+}
+
+#[derive(Clone)]
+pub struct EngineHandle {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    settings: EngineSettings,
+    events: broadcast::Sender<EngineEvent>,
+    jobs: jobs::Jobs,
+    /// One client per sync, reused across runs and dist downloads so that
+    /// its concurrency limit and counters are per sync, not per call.
+    hosts: Mutex<HashMap<SyncId, Arc<dyn CodeHost>>>,
+}
+
+/// Events buffered per subscriber before a slow one starts missing some.
+const EVENT_BUFFER: usize = 1024;
+
+impl EngineHandle {
+    pub fn new(store: Store, settings: EngineSettings) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                events,
+                jobs: jobs::Jobs::default(),
+                hosts: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Read access for the Composer server.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn emit(&self, event: EngineEvent) {
+        // No subscriber is not an error: events are for whoever watches.
+        let _ = self.inner.events.send(event);
+    }
+
+    /// Runs a store call on the blocking pool: sled may touch the disk.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| EngineError::Internal(format!("store task failed: {e}")))?
+            .map_err(EngineError::from)
+    }
+
+    /// Checks the credentials against the host, then saves the sync. Nothing
+    /// is saved when the host refuses them. The first sync becomes primary.
+    pub async fn add_sync(&self, new: NewSync) -> Result<(Sync, RemoteOrg), EngineError> {
+        if self
+            .blocking({
+                let id = new.id.clone();
+                move |s| s.load_sync(&id)
+            })
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::SyncExists(new.id.to_string()).into());
+        }
+        let primary = self.blocking(|s| s.load_syncs()).await?.is_empty();
+        let sync = Sync {
+            id: new.id.clone(),
+            provider: new.provider,
+            api_url: normalize_api_url(&new.api_url)?,
+            org: new.org.trim().to_owned(),
+            primary,
+            created_at: Timestamp::now(),
+            last_run: None,
+        };
+        let host = self.connect(&sync, &new.credential)?;
+        let org = host.verify().await?;
+        let credential = new.credential.clone();
+        let saved = sync.clone();
+        self.blocking(move |s| s.apply_new_sync(&saved, &credential))
+            .await?;
+        Ok((sync, org))
+    }
+
+    pub async fn list_syncs(&self) -> Result<Vec<Sync>, EngineError> {
+        self.blocking(|s| s.load_syncs()).await
+    }
+
+    fn connect(
+        &self,
+        sync: &Sync,
+        credential: &Credential,
+    ) -> Result<Arc<dyn CodeHost>, EngineError> {
+        let cache = Arc::new(cache::StoreCache::new(
+            self.inner.store.clone(),
+            sync.id.clone(),
+        ));
+        Ok(Arc::from(providers::connect(
+            sync,
+            credential,
+            cache,
+            &self.inner.settings.client,
+        )?))
+    }
+
+    /// The sync's client, created on first use.
+    async fn host(&self, sync: &Sync) -> Result<Arc<dyn CodeHost>, EngineError> {
+        if let Some(host) = self.inner.hosts.lock().map_err(poisoned)?.get(&sync.id) {
+            return Ok(host.clone());
+        }
+        let id = sync.id.clone();
+        let credential = self
+            .blocking(move |s| s.load_credential(&id))
+            .await?
+            .ok_or_else(|| EngineError::NoCredential(sync.id.to_string()))?;
+        let host = self.connect(sync, &credential)?;
+        let mut hosts = self.inner.hosts.lock().map_err(poisoned)?;
+        Ok(hosts.entry(sync.id.clone()).or_insert(host).clone())
+    }
+
+    async fn load_sync(&self, id: &SyncId) -> Result<Sync, EngineError> {
+        let key = id.clone();
+        self.blocking(move |s| s.load_sync(&key))
+            .await?
+            .ok_or_else(|| EngineError::NoSuchSync(id.to_string()))
+    }
+
+    /// Runs a full sync now and waits for it. Requests that arrive while a run
+    /// of the same sync is in flight are merged: they wait and share the next
+    /// run's result instead of queueing one run each.
+    ///
+    /// Returns the run's summary; a failed run is a summary with `error` set.
+    pub async fn run_sync(&self, id: &SyncId, policy: Policy) -> Result<RunSummary, EngineError> {
+        let sync = self.load_sync(id).await?;
+        let engine = self.clone();
+        let id = sync.id.clone();
+        Ok(self
+            .inner
+            .jobs
+            .run(&id, policy.clone(), move || engine.run_once(sync, policy))
+            .await)
+    }
+
+    /// Runs every sync once per `interval` until `cancel` fires, catching what
+    /// webhooks miss.
+    pub async fn resync_periodically(&self, interval: Duration, cancel: CancellationToken) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let syncs = match self.list_syncs().await {
+                Ok(syncs) => syncs,
+                Err(e) => {
+                    tracing::error!(error = %e, "periodic resync could not list synchronizations");
+                    continue;
+                }
+            };
+            for sync in syncs {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    result = self.run_sync(&sync.id, Policy::default()) => match result {
+                        Ok(summary) if summary.error.is_some() => tracing::warn!(sync = %sync.id, error = ?summary.error, "periodic resync failed"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(sync = %sync.id, error = %e, "periodic resync failed"),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Packages, optionally of one origin sync, sorted by name.
+    pub async fn list_packages(
+        &self,
+        origin: Option<SyncId>,
+    ) -> Result<Vec<PackageSummary>, EngineError> {
+        self.blocking(move |s| {
+            let mut out = Vec::new();
+            for package in s.load_packages()? {
+                if origin.as_ref().is_some_and(|o| o != &package.origin) {
+                    continue;
+                }
+                let versions = s.load_versions(&package.name)?;
+                out.push(PackageSummary {
+                    latest: crate::domain::version::latest_tag(&versions)
+                        .map(|v| v.version.clone()),
+                    versions: versions.len(),
+                    updated_at: s.load_package_mtime(&package.name)?,
+                    package,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn list_versions(&self, name: PackageName) -> Result<Vec<Version>, EngineError> {
+        self.blocking(move |s| s.load_versions(&name)).await
+    }
+
+    pub async fn list_teams(&self, sync: Option<SyncId>) -> Result<Vec<Team>, EngineError> {
+        self.blocking(move |s| s.load_teams(sync.as_ref())).await
+    }
+
+    /// Creates a Composer token. The secret is returned once and only its
+    /// hash is stored.
+    pub async fn create_token(
+        &self,
+        scope: TokenScope,
+        label: String,
+    ) -> Result<(Token, Secret), EngineError> {
+        let secret = new_token_secret()?;
+        let hash = crate::store::token_hash(secret.expose());
+        let token = Token {
+            id: hash[..12].to_owned(),
+            label,
+            scope,
+            hash,
+            created_at: Timestamp::now(),
+            last_used: None,
+        };
+        let saved = token.clone();
+        self.blocking(move |s| s.apply_new_token(&saved)).await?;
+        Ok((token, secret))
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<Token>, EngineError> {
+        self.blocking(|s| s.load_tokens()).await
+    }
+
+    /// Revokes a token by its public id; false when there is no such token.
+    pub async fn revoke_token(&self, id: String) -> Result<bool, EngineError> {
+        self.blocking(move |s| s.apply_token_revoked(&id)).await
+    }
+
+    /// Downloads a package's archive at `commit` through its origin sync's
+    /// client, with that sync's credentials.
+    pub async fn fetch_archive(
+        &self,
+        package: &Package,
+        commit: &str,
+    ) -> Result<bytes::Bytes, EngineError> {
+        let sync = self.load_sync(&package.origin).await?;
+        let host = self.host(&sync).await?;
+        Ok(host.fetch_archive(&package.repo_full_name, commit).await?)
+    }
+}
+
+fn poisoned<T>(_: std::sync::PoisonError<T>) -> EngineError {
+    EngineError::Internal("a client map lock was poisoned by an earlier panic".into())
+}
+
+/// `https://api.github.com/` → `https://api.github.com`; rejects non-http URLs.
+fn normalize_api_url(url: &str) -> Result<String, EngineError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let valid = ["http://", "https://"].iter().any(|scheme| {
+        trimmed
+            .strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty())
+    });
+    if valid {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "API URL {url:?} is not an http(s) URL; use e.g. https://api.github.com or https://ghe.example.com/api/v3"
+        )))
+    }
+}
+
+/// `pky_` + 32 random bytes, base64url: recognisable in leaked-secret scans.
+fn new_token_secret() -> Result<Secret, EngineError> {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| EngineError::Internal(format!("no randomness for a token: {e}")))?;
+    Ok(Secret::new(format!(
+        "pky_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )))
+}

@@ -1,0 +1,59 @@
+//! The providers' cache, kept in the store so that ETags and manifests
+//! survive restarts: a no-change resync after a restart still costs 304s.
+
+use crate::domain::{Manifest, RemoteId, SyncId};
+use crate::providers::{CachedResponse, ProviderCache};
+use crate::store::Store;
+
+pub struct StoreCache {
+    store: Store,
+    sync: SyncId,
+}
+
+impl StoreCache {
+    pub fn new(store: Store, sync: SyncId) -> Self {
+        Self { store, sync }
+    }
+}
+
+// A cache that cannot be read or written only costs extra requests, so store
+// errors are logged and treated as misses rather than failing the run.
+impl ProviderCache for StoreCache {
+    fn etag(&self, url: &str) -> Option<CachedResponse> {
+        match self.store.load_etag(&self.sync, url) {
+            Ok(hit) => hit.map(|(etag, body)| CachedResponse { etag, body }),
+            Err(e) => {
+                tracing::warn!(sync = %self.sync, error = %e, "ETag cache read failed");
+                None
+            }
+        }
+    }
+
+    fn put_etag(&self, url: &str, response: CachedResponse) {
+        if let Err(e) = self
+            .store
+            .apply_etag(&self.sync, url, &response.etag, &response.body)
+        {
+            tracing::warn!(sync = %self.sync, error = %e, "ETag cache write failed");
+        }
+    }
+
+    fn manifest(&self, repo: &RemoteId, commit: &str) -> Option<Manifest> {
+        match self.store.load_manifest(&self.sync, repo, commit) {
+            Ok(hit) => hit,
+            Err(e) => {
+                tracing::warn!(sync = %self.sync, error = %e, "manifest cache read failed");
+                None
+            }
+        }
+    }
+
+    fn put_manifest(&self, repo: &RemoteId, commit: &str, manifest: &Manifest) {
+        if let Err(e) = self
+            .store
+            .apply_manifest(&self.sync, repo, commit, manifest)
+        {
+            tracing::warn!(sync = %self.sync, error = %e, "manifest cache write failed");
+        }
+    }
+}

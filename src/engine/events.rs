@@ -1,0 +1,33 @@
+//! Events the engine broadcasts. Several clients (CLI progress bar, TUI,
+//! attached admins) may listen at once; each gets every event.
+
+use crate::domain::{RunSummary, SyncId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EngineEvent {
+    SyncStarted {
+        sync: SyncId,
+    },
+    /// Progress within a phase of the snapshot ("teams", "repositories", …).
+    PhaseChanged {
+        sync: SyncId,
+        phase: String,
+        done: u64,
+        total: u64,
+    },
+    /// The run's plan was committed to the store.
+    PlanApplied {
+        sync: SyncId,
+        revision: u64,
+    },
+    SyncFinished {
+        sync: SyncId,
+        summary: RunSummary,
+    },
+    SyncFailed {
+        sync: SyncId,
+        error: String,
+    },
+}

@@ -1,0 +1,171 @@
+//! One full synchronization run: snapshot, plan, apply, record.
+
+use super::{EngineError, EngineEvent, EngineHandle, Policy, reconcile};
+use crate::domain::{
+    Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId, Timestamp,
+};
+use crate::providers::{Progress, ProgressFn, RequestStats};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+
+/// How often a plan is recomputed when another writer moved the store on
+/// between planning and applying.
+const APPLY_ATTEMPTS: usize = 3;
+
+/// What a successful run produced.
+struct Outcome {
+    changes: PlanSummary,
+    problems: Vec<Problem>,
+    partial: bool,
+}
+
+impl EngineHandle {
+    pub(super) async fn run_once(self, sync: Sync, policy: Policy) -> RunSummary {
+        let started_at = Timestamp::now();
+        self.emit(EngineEvent::SyncStarted {
+            sync: sync.id.clone(),
+        });
+        let mut stats = RequestStats::default();
+        let result = self.snapshot_and_apply(&sync, &policy, &mut stats).await;
+        let (outcome, error) = match result {
+            Ok(outcome) => (outcome, None),
+            Err(e) => (
+                Outcome {
+                    changes: PlanSummary::default(),
+                    problems: vec![],
+                    partial: false,
+                },
+                Some(e.to_string()),
+            ),
+        };
+        let summary = RunSummary {
+            started_at,
+            finished_at: Timestamp::now(),
+            error,
+            partial: outcome.partial,
+            changes: outcome.changes,
+            problems: outcome.problems,
+            requests: stats.requests,
+            not_modified: stats.not_modified,
+        };
+        let id = sync.id.clone();
+        let saved = summary.clone();
+        if let Err(e) = self
+            .blocking(move |s| s.apply_run_summary(&id, &saved))
+            .await
+        {
+            tracing::error!(sync = %sync.id, error = %e, "could not record the run summary");
+        }
+        match &summary.error {
+            None => {
+                tracing::info!(sync = %sync.id, changes = ?summary.changes, problems = summary.problems.len(), requests = summary.requests, "sync finished");
+                self.emit(EngineEvent::SyncFinished {
+                    sync: sync.id.clone(),
+                    summary: summary.clone(),
+                });
+            }
+            Some(error) => {
+                tracing::warn!(sync = %sync.id, %error, "sync failed");
+                self.emit(EngineEvent::SyncFailed {
+                    sync: sync.id.clone(),
+                    error: error.clone(),
+                });
+            }
+        }
+        summary
+    }
+
+    async fn snapshot_and_apply(
+        &self,
+        sync: &Sync,
+        policy: &Policy,
+        stats: &mut RequestStats,
+    ) -> Result<Outcome, EngineError> {
+        let host = self.host(sync).await?;
+        let before = host.stats();
+        let progress: ProgressFn = {
+            let engine = self.clone();
+            let id = sync.id.clone();
+            Arc::new(move |p: Progress| {
+                engine.emit(EngineEvent::PhaseChanged {
+                    sync: id.clone(),
+                    phase: p.phase.to_owned(),
+                    done: p.done,
+                    total: p.total,
+                });
+            })
+        };
+        let snapshot = host.snapshot(progress).await;
+        let after = host.stats();
+        stats.requests = after.requests - before.requests;
+        stats.not_modified = after.not_modified - before.not_modified;
+        let snapshot = Arc::new(snapshot?);
+        for _ in 0..APPLY_ATTEMPTS {
+            let (id, snap, policy) = (sync.id.clone(), snapshot.clone(), policy.clone());
+            let attempt = self
+                .blocking(move |s| plan_and_apply(s, &id, &snap, &policy))
+                .await?;
+            match attempt {
+                Attempt::Stale => continue,
+                Attempt::Guarded(message) => return Err(EngineError::Guard(message)),
+                Attempt::Done { plan, revision } => {
+                    if let Some(revision) = revision {
+                        self.emit(EngineEvent::PlanApplied {
+                            sync: sync.id.clone(),
+                            revision,
+                        });
+                    }
+                    return Ok(Outcome {
+                        changes: plan.summary,
+                        problems: plan.problems,
+                        partial: !snapshot.is_complete(),
+                    });
+                }
+            }
+        }
+        Err(EngineError::Internal(format!(
+            "the store kept changing while planning; gave up after {APPLY_ATTEMPTS} attempts, run the sync again"
+        )))
+    }
+}
+
+enum Attempt {
+    /// Another writer moved the store on; plan again.
+    Stale,
+    /// The deletion guard tripped; nothing was written.
+    Guarded(String),
+    /// The plan was applied (`revision` is `None` when it was empty).
+    Done { plan: Plan, revision: Option<u64> },
+}
+
+/// Plans against the current state and applies the plan, on the blocking pool.
+fn plan_and_apply(
+    store: &Store,
+    id: &SyncId,
+    snapshot: &RemoteSnapshot,
+    policy: &Policy,
+) -> Result<Attempt, StoreError> {
+    let revision = store.revision()?;
+    let current = store.load_current(id)?;
+    let plan = reconcile::plan(id, snapshot, &current, policy);
+    if let Some(guard) = plan.guard {
+        return Ok(Attempt::Guarded(guard));
+    }
+    if plan.is_empty() {
+        return Ok(Attempt::Done {
+            plan,
+            revision: None,
+        });
+    }
+    match store.apply(&plan, revision, Timestamp::now()) {
+        Err(StoreError::Conflict { .. }) => Ok(Attempt::Stale),
+        Err(e) => Err(e),
+        Ok(next) => {
+            store.flush()?;
+            Ok(Attempt::Done {
+                plan,
+                revision: Some(next),
+            })
+        }
+    }
+}
