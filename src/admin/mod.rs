@@ -1,0 +1,106 @@
+//! The admin API: what front ends (CLI, TUI) may ask of packyard.
+//!
+//! Front ends hold a `dyn AdminClient` and never the engine or the store, so
+//! the same code works whether the engine runs in this process or, later,
+//! behind the daemon's admin socket.
+
+use crate::domain::{RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Token, TokenScope};
+use crate::engine::{EngineError, EngineHandle};
+use crate::store::{Store, StoreError};
+use async_trait::async_trait;
+use std::path::Path;
+use tokio::sync::broadcast;
+
+pub use crate::engine::{EngineEvent, EngineSettings, NewSync, PackageSummary, Policy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        Self::Engine(e.into())
+    }
+}
+
+#[async_trait]
+pub trait AdminClient: Send + std::marker::Sync {
+    /// Checks the credentials at the host, then saves the synchronization.
+    async fn add_sync(&self, new: NewSync) -> Result<(Sync, RemoteOrg), AdminError>;
+    async fn list_syncs(&self) -> Result<Vec<Sync>, AdminError>;
+    /// Runs a full sync and waits for it; watch [`AdminClient::subscribe`] for progress.
+    async fn run_sync(&self, id: SyncId, policy: Policy) -> Result<RunSummary, AdminError>;
+    async fn list_packages(
+        &self,
+        origin: Option<SyncId>,
+    ) -> Result<Vec<PackageSummary>, AdminError>;
+    async fn list_teams(&self, sync: Option<SyncId>) -> Result<Vec<Team>, AdminError>;
+    /// Creates a token; the secret is returned this once.
+    async fn create_token(
+        &self,
+        scope: TokenScope,
+        label: String,
+    ) -> Result<(Token, Secret), AdminError>;
+    async fn list_tokens(&self) -> Result<Vec<Token>, AdminError>;
+    async fn revoke_token(&self, id: String) -> Result<bool, AdminError>;
+    fn subscribe(&self) -> broadcast::Receiver<EngineEvent>;
+}
+
+/// The engine running inside this process, on this data dir.
+pub struct InProcess {
+    engine: EngineHandle,
+}
+
+impl InProcess {
+    /// Opens the data dir's store (which locks it) and starts an engine on it.
+    pub fn open(data_dir: &Path, settings: EngineSettings) -> Result<Self, AdminError> {
+        let store = Store::open(data_dir)?;
+        Ok(Self {
+            engine: EngineHandle::new(store, settings),
+        })
+    }
+
+    pub fn engine(&self) -> &EngineHandle {
+        &self.engine
+    }
+}
+
+#[async_trait]
+impl AdminClient for InProcess {
+    async fn add_sync(&self, new: NewSync) -> Result<(Sync, RemoteOrg), AdminError> {
+        Ok(self.engine.add_sync(new).await?)
+    }
+    async fn list_syncs(&self) -> Result<Vec<Sync>, AdminError> {
+        Ok(self.engine.list_syncs().await?)
+    }
+    async fn run_sync(&self, id: SyncId, policy: Policy) -> Result<RunSummary, AdminError> {
+        Ok(self.engine.run_sync(&id, policy).await?)
+    }
+    async fn list_packages(
+        &self,
+        origin: Option<SyncId>,
+    ) -> Result<Vec<PackageSummary>, AdminError> {
+        Ok(self.engine.list_packages(origin).await?)
+    }
+    async fn list_teams(&self, sync: Option<SyncId>) -> Result<Vec<Team>, AdminError> {
+        Ok(self.engine.list_teams(sync).await?)
+    }
+    async fn create_token(
+        &self,
+        scope: TokenScope,
+        label: String,
+    ) -> Result<(Token, Secret), AdminError> {
+        Ok(self.engine.create_token(scope, label).await?)
+    }
+    async fn list_tokens(&self) -> Result<Vec<Token>, AdminError> {
+        Ok(self.engine.list_tokens().await?)
+    }
+    async fn revoke_token(&self, id: String) -> Result<bool, AdminError> {
+        Ok(self.engine.revoke_token(id).await?)
+    }
+    fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.engine.subscribe()
+    }
+}

@@ -1,0 +1,526 @@
+//! Command-line interface: clap definitions and the non-interactive
+//! commands, all spoken through the admin API.
+
+use crate::admin::{AdminClient, EngineEvent, NewSync, PackageSummary, Policy};
+use crate::domain::{
+    Credential, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind, Timestamp, Token,
+    TokenScope,
+};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "packyard",
+    version,
+    about = "A self-hosted private Composer repository that keeps teams, permissions and packages in sync with your code hosts",
+    long_about = "A self-hosted private Composer repository that keeps teams, permissions and packages in sync \
+                  with your code hosts.\n\nAdd a synchronization for your GitHub organization, run it, create a \
+                  token and serve: `composer install` then sees every package of the organization.",
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    /// Data directory (store, dist cache, logs). Overrides PACKYARD_DATA_DIR and the config file.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Configuration file (default: the platform config dir's packyard/config.toml, if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add, list and run synchronizations with code hosts.
+    #[command(subcommand)]
+    Sync(SyncCommand),
+    /// List the packages packyard serves.
+    #[command(subcommand)]
+    Package(PackageCommand),
+    /// List the teams synchronized from code hosts.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Create, list and revoke Composer access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Run the Composer server and periodic resyncs (what runs under systemd).
+    Serve(ServeArgs),
+    /// Try packyard over a simulated GitHub organization: no network, no tokens.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Add a synchronization; the credentials are checked at the host before anything is saved.
+    #[command(subcommand)]
+    Add(AddSync),
+    /// List synchronizations with their last run.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a synchronization now, showing progress, and print what changed.
+    Run {
+        /// The synchronization's name.
+        name: String,
+        /// Allow this run to remove more than half of the sync's packages or team memberships.
+        #[arg(long)]
+        confirm_removals: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AddSync {
+    /// A GitHub.com or GitHub Enterprise Server organization.
+    Github(GithubArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GithubArgs {
+    /// Name of the synchronization in packyard (lowercase letters, digits, '-' and '_').
+    #[arg(long)]
+    pub name: String,
+    /// The GitHub organization's login.
+    #[arg(long)]
+    pub org: String,
+    /// API base URL. GitHub Enterprise Server: https://HOST/api/v3
+    #[arg(long, default_value = "https://api.github.com", value_name = "URL")]
+    pub api_url: String,
+    #[command(flatten)]
+    pub token: TokenSource,
+}
+
+/// Where the host token comes from; never from the command line itself, so it
+/// stays out of shell history and process listings.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TokenSource {
+    /// Read the token from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Read the token from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackageCommand {
+    /// List packages with their origin synchronization and latest version.
+    List {
+        /// Only packages created by this synchronization.
+        #[arg(long, value_name = "NAME")]
+        sync: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// List teams with their member and repository counts.
+    List {
+        /// Only teams of this synchronization.
+        #[arg(long, value_name = "NAME")]
+        sync: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (only the token, on stdout). It is shown this once.
+    Create {
+        /// A token that may install every package (for CI and mirrors).
+        #[arg(long, required = true)]
+        org_wide: bool,
+        /// A label to recognise the token by in `token list`.
+        #[arg(long, value_name = "LABEL", default_value = "unnamed")]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by the id `token list` shows.
+    Revoke {
+        id: String,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default from the config file, else 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// URL Composer clients reach packyard at; dist URLs are built from it.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address for the demo's Composer server.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+}
+
+/// Runs one of the admin commands. Returns the process exit code.
+pub async fn execute(
+    command: Command,
+    admin: &dyn AdminClient,
+) -> anyhow::Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match command {
+        Command::Sync(SyncCommand::Add(AddSync::Github(args))) => add_github(args, admin).await?,
+        Command::Sync(SyncCommand::List { json }) => print_syncs(&admin.list_syncs().await?, json)?,
+        Command::Sync(SyncCommand::Run {
+            name,
+            confirm_removals,
+        }) => {
+            let summary = run_sync(admin, sync_id(&name)?, Policy { confirm_removals }).await?;
+            print_summary(&name, &summary);
+            if summary.error.is_some() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Package(PackageCommand::List { sync, json }) => {
+            let origin = sync.as_deref().map(sync_id).transpose()?;
+            print_packages(&admin.list_packages(origin).await?, json)?;
+        }
+        Command::Team(TeamCommand::List { sync, json }) => {
+            let sync = sync.as_deref().map(sync_id).transpose()?;
+            print_teams(&admin.list_teams(sync).await?, json)?;
+        }
+        Command::Token(TokenCommand::Create { org_wide: _, name }) => {
+            let (token, secret) = admin.create_token(TokenScope::OrgWide, name).await?;
+            eprintln!(
+                "Created org-wide token {} ({}). Store it now: it cannot be shown again.",
+                token.id, token.label
+            );
+            println!("{}", secret.expose());
+        }
+        Command::Token(TokenCommand::List { json }) => {
+            print_tokens(&admin.list_tokens().await?, json)?
+        }
+        Command::Token(TokenCommand::Revoke { id, yes }) => {
+            let Some(token) = admin.list_tokens().await?.into_iter().find(|t| t.id == id) else {
+                bail!("no token with id {id:?}; `packyard token list` shows the ids");
+            };
+            let what = format!(
+                "revoke token {} ({}); Composer clients using it will get HTTP 401",
+                token.id, token.label
+            );
+            if !confirm(&what, yes)? {
+                eprintln!("Nothing revoked.");
+                return Ok(ExitCode::FAILURE);
+            }
+            admin.revoke_token(id).await?;
+            eprintln!("Revoked token {} ({}).", token.id, token.label);
+        }
+        Command::Serve(_) | Command::Demo(_) => bail!("serve and demo are not admin commands"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sync_id(name: &str) -> anyhow::Result<SyncId> {
+    Ok(SyncId::new(name)?)
+}
+
+/// Asks on the terminal; without one, `--yes` is the only way to proceed.
+fn confirm(what: &str, yes: bool) -> anyhow::Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("this would {what}. Not on a terminal, so pass --yes to confirm");
+    }
+    eprint!("This will {what}.\nProceed? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn read_token(source: &TokenSource) -> anyhow::Result<Secret> {
+    let raw = match (&source.token_env, &source.token_file) {
+        (Some(var), _) => std::env::var(var).with_context(|| {
+            format!("environment variable {var} is not set (or not UTF-8); export the token in it, or use --token-file")
+        })?,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?,
+        (None, None) => bail!("give the token with --token-env VAR or --token-file PATH"),
+    };
+    let token = raw.trim();
+    if token.is_empty() {
+        bail!("the token is empty; check --token-env / --token-file");
+    }
+    Ok(Secret::new(token))
+}
+
+async fn add_github(args: GithubArgs, admin: &dyn AdminClient) -> anyhow::Result<()> {
+    let new = NewSync {
+        id: sync_id(&args.name)?,
+        provider: ProviderKind::Github,
+        api_url: args.api_url,
+        org: args.org,
+        credential: Credential::Token(read_token(&args.token)?),
+    };
+    let (sync, org) = admin.add_sync(new).await?;
+    let primary = if sync.primary { ", primary" } else { "" };
+    println!(
+        "Added synchronization {} (GitHub organization {} at {}{primary}). Run it with `packyard sync run {}`.",
+        sync.id,
+        org.name.as_deref().unwrap_or(&org.login),
+        sync.api_url,
+        sync.id
+    );
+    Ok(())
+}
+
+/// Runs a sync while drawing its progress on stderr.
+async fn run_sync(
+    admin: &dyn AdminClient,
+    id: SyncId,
+    policy: Policy,
+) -> anyhow::Result<RunSummary> {
+    let mut events = admin.subscribe();
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {prefix} {msg:<13} [{bar:30}] {pos}/{len}",
+        )
+        .map_err(|e| anyhow::anyhow!("progress template: {e}"))?
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(id.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let watched = id.clone();
+    let draw = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                if let EngineEvent::PhaseChanged {
+                    sync,
+                    phase,
+                    done,
+                    total,
+                } = event
+                {
+                    if sync == watched {
+                        bar.set_message(phase);
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    }
+                }
+            }
+        })
+    };
+    let summary = admin.run_sync(id, policy).await;
+    draw.abort();
+    bar.finish_and_clear();
+    Ok(summary?)
+}
+
+fn print_summary(name: &str, s: &RunSummary) {
+    let c = &s.changes;
+    match &s.error {
+        Some(error) => println!("sync {name} failed: {error}"),
+        None if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
+        None => println!(
+            "sync {name}: packages +{} ~{} -{}, versions +{} ~{} -{}, teams +{} ~{} -{}",
+            c.packages_added,
+            c.packages_changed,
+            c.packages_removed,
+            c.versions_added,
+            c.versions_changed,
+            c.versions_removed,
+            c.teams_added,
+            c.teams_changed,
+            c.teams_removed
+        ),
+    }
+    if s.partial {
+        println!(
+            "some listings were incomplete at the host, so nothing they would have removed was removed"
+        );
+    }
+    if !s.problems.is_empty() {
+        println!("skipped ({}):", s.problems.len());
+        for p in &s.problems {
+            match &p.reference {
+                Some(r) => println!("  {} @ {}: {}", p.subject, r, p.message),
+                None => println!("  {}: {}", p.subject, p.message),
+            }
+        }
+    }
+    let secs = s.finished_at.0 - s.started_at.0;
+    println!(
+        "{} requests to the host ({} answered 304 Not Modified) in {secs} s",
+        s.requests, s.not_modified
+    );
+}
+
+/// Prints rows as aligned columns under a header.
+fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row);
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn when(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "never".to_owned(), Timestamp::rfc3339)
+}
+
+fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&syncs);
+    }
+    let rows = syncs
+        .iter()
+        .map(|s| {
+            let result = match &s.last_run {
+                None => "never run".to_owned(),
+                Some(r) if r.error.is_some() => "failed".to_owned(),
+                Some(r) if r.partial => "partial".to_owned(),
+                Some(_) => "ok".to_owned(),
+            };
+            vec![
+                s.id.to_string(),
+                s.provider.to_string(),
+                s.org.clone(),
+                s.api_url.clone(),
+                if s.primary { "yes" } else { "" }.to_owned(),
+                when(s.last_run.as_ref().map(|r| r.finished_at)),
+                result,
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "NAME", "PROVIDER", "ORG", "API URL", "PRIMARY", "LAST RUN", "RESULT",
+        ],
+        rows,
+    );
+    Ok(())
+}
+
+fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&packages);
+    }
+    let rows = packages
+        .iter()
+        .map(|p| {
+            vec![
+                p.package.name.to_string(),
+                p.package.origin.to_string(),
+                p.latest.clone().unwrap_or_else(|| "-".to_owned()),
+                p.versions.to_string(),
+                when(p.updated_at),
+            ]
+        })
+        .collect();
+    print_table(&["NAME", "SYNC", "LATEST", "VERSIONS", "UPDATED"], rows);
+    Ok(())
+}
+
+fn print_teams(teams: &[Team], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&teams);
+    }
+    let rows = teams
+        .iter()
+        .map(|t| {
+            let kind = match t.kind {
+                TeamKind::OrgAdmins => "org owners/admins",
+                TeamKind::Remote => "team",
+            };
+            vec![
+                t.key.sync.to_string(),
+                t.slug.clone(),
+                t.name.clone(),
+                kind.to_owned(),
+                t.members.len().to_string(),
+                t.repos.len().to_string(),
+            ]
+        })
+        .collect();
+    print_table(&["SYNC", "TEAM", "NAME", "KIND", "MEMBERS", "REPOS"], rows);
+    Ok(())
+}
+
+/// A token as listed: everything but the hash of its secret.
+#[derive(serde::Serialize)]
+struct TokenView<'a> {
+    id: &'a str,
+    label: &'a str,
+    scope: &'a TokenScope,
+    created_at: Timestamp,
+    last_used: Option<Timestamp>,
+}
+
+fn print_tokens(tokens: &[Token], json: bool) -> anyhow::Result<()> {
+    let views: Vec<TokenView> = tokens
+        .iter()
+        .map(|t| TokenView {
+            id: &t.id,
+            label: &t.label,
+            scope: &t.scope,
+            created_at: t.created_at,
+            last_used: t.last_used,
+        })
+        .collect();
+    if json {
+        return print_json(&views);
+    }
+    let rows = views
+        .iter()
+        .map(|t| {
+            let scope = match t.scope {
+                TokenScope::OrgWide => "org-wide".to_owned(),
+                TokenScope::Team { team } => format!("team {}/{}", team.sync, team.remote),
+            };
+            vec![
+                t.id.to_owned(),
+                t.label.to_owned(),
+                scope,
+                when(Some(t.created_at)),
+                when(t.last_used),
+            ]
+        })
+        .collect();
+    print_table(&["ID", "LABEL", "SCOPE", "CREATED", "LAST USED"], rows);
+    Ok(())
+}
