@@ -228,24 +228,8 @@ impl Config {
         env: &Environment,
     ) -> Result<Self, ConfigError> {
         let path = file.or(env.default_config_file.as_deref());
-        let text = match path.map(|p| (p, std::fs::read(p))) {
-            None => None,
-            Some((p, Ok(bytes))) => Some((p, bytes)),
-            Some((p, Err(e))) if e.kind() == io::ErrorKind::NotFound => {
-                if file.is_some() {
-                    return Err(ConfigError::MissingFile { path: p.into() });
-                }
-                None
-            }
-            Some((p, Err(source))) => {
-                return Err(ConfigError::ReadFile {
-                    path: p.into(),
-                    source,
-                });
-            }
-        };
-        let parsed = match text {
-            Some((p, bytes)) => Some((p, parse(p, bytes)?)),
+        let parsed = match path {
+            Some(p) => read(p, file.is_some())?.map(|f| (p, f)),
             None => None,
         };
         let from_file = parsed.as_ref().and_then(|(p, f)| {
@@ -304,30 +288,42 @@ impl Config {
     }
 }
 
+/// Reads and parses `path`; a missing file is an error only when `required`.
+fn read(path: &Path, required: bool) -> Result<Option<FileConfig>, ConfigError> {
+    match std::fs::read(path) {
+        Ok(bytes) => parse(path, bytes).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !required => Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(ConfigError::MissingFile { path: path.into() })
+        }
+        Err(source) => Err(ConfigError::ReadFile {
+            path: path.into(),
+            source,
+        }),
+    }
+}
+
 /// Parses the file's bytes, turning toml's byte span into a line and a key.
 fn parse(path: &Path, bytes: Vec<u8>) -> Result<FileConfig, ConfigError> {
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        ConfigError::NotUtf8 {
-            path: path.into(),
-            line: valid.iter().filter(|&&b| b == b'\n').count() + 1,
-        }
+    let text = String::from_utf8(bytes).map_err(|e| ConfigError::NotUtf8 {
+        path: path.into(),
+        line: line_at(e.as_bytes(), e.utf8_error().valid_up_to()),
     })?;
     toml::from_str(&text).map_err(|e| {
         let start = e.span().map(|s| s.start);
         ConfigError::Invalid {
             path: path.into(),
-            line: start.map(|s| {
-                text.as_bytes()[..s.min(text.len())]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count()
-                    + 1
-            }),
+            line: start.map(|s| line_at(text.as_bytes(), s)),
             key: start.and_then(|s| key_at(&text, s)),
             message: e.message().trim().to_owned(),
         }
     })
+}
+
+/// The 1-based line holding byte `offset`.
+fn line_at(bytes: &[u8], offset: usize) -> usize {
+    let before = &bytes[..offset.min(bytes.len())];
+    before.iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// The dotted key whose name or value covers byte `offset` of `text`.
