@@ -1,7 +1,27 @@
-//! packyard: a self-hosted private Composer repository kept in sync with code hosts.
+//! packyard: a self-hosted private Composer repository that keeps users,
+//! teams, permissions and packages in sync with the code hosts where the code
+//! lives, and serves Composer metadata and dist archives to `composer install`.
+//!
+//! # Layout
+//! Dependencies run one way: `domain` ← `providers`/`store`/`composer` ←
+//! `engine` ← `admin` ← `cli`/`server`.
+//! - [`domain`]: plain data types and pure rules (ids, snapshots, plans,
+//!   version naming). No I/O.
+//! - [`providers`]: code host clients behind `CodeHost`; they turn a host's
+//!   REST API into a `RemoteSnapshot`.
+//! - [`store`]: the only owner of sled; applies a plan atomically.
+//! - [`engine`]: runs synchronizations (snapshot → reconcile → apply) and
+//!   broadcasts progress events. [`engine::reconcile`] is the pure planner.
+//! - [`composer`]: packages.json, p2 metadata and the dist archive cache.
+//! - [`server`]: the Composer HTTP server (axum) with token authentication.
+//! - [`admin`]: the API front ends use to administer packyard.
+//! - [`cli`]: command-line parsing and non-interactive commands.
+//! - [`config`]: configuration file, data dir and logging.
+//! - [`simulate`]: simulated code hosts for the demo, tests and benchmarks.
 
 pub mod admin;
 pub mod cli;
+pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod providers;
