@@ -1,1 +1,139 @@
-fn main() {}
+//! Sync benchmark: the real `packyard` binary synchronizes a simulated GitHub
+//! organization, first from scratch and then again with no remote change.
+//!
+//! Reports wall time, requests made versus the minimum the scenario needs,
+//! peak RSS of the packyard process, and for the second run the share of
+//! requests answered 304. Numbers, not pass/fail: `cargo bench --bench sync`.
+//!
+//! Sizes default to the foundation issue's organization (1,000 repositories,
+//! 700 with composer.json, 5 tags and 2 branches each, 100 teams, 2,000
+//! members, 20 ms latency per request) and can be changed with
+//! `PACKYARD_BENCH_REPOS`, `..._COMPOSER`, `..._TEAMS`, `..._MEMBERS`,
+//! `..._LATENCY_MS`.
+
+use packyard::simulate::{GeneratedSpec, GithubSim, Scenario};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(format!("PACKYARD_BENCH_{name}")).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One run of the binary: wall time and the peak RSS it reached.
+struct Measured {
+    wall: Duration,
+    peak_rss_kib: u64,
+}
+
+/// Runs `packyard` to completion, sampling its high-water RSS from /proc
+/// (monotonic, so the last sample before exit is the peak).
+fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_packyard"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("BENCH_TOKEN", token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start packyard");
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_path) {
+            if let Some(kib) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                peak = peak.max(kib.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait for packyard") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall = started.elapsed();
+    let output = child.wait_with_output().expect("packyard output");
+    assert!(status.success(), "packyard {args:?} failed: {}", String::from_utf8_lossy(&output.stdout));
+    Measured { wall, peak_rss_kib: peak }
+}
+
+/// The fewest requests any client needs for a complete snapshot: one per
+/// listing page, one composer.json per repository's default branch, and for
+/// packages the tags listing, the branch listing and one composer.json per
+/// distinct further commit.
+fn minimum_requests(scenario: &Scenario, sim: &GithubSim) -> u64 {
+    let pages = |n: usize| n.div_ceil(100).max(1) as u64;
+    let admins = scenario.members.iter().filter(|m| matches!(m.role, packyard::simulate::OrgRole::Admin)).count();
+    let mut min = 1 + pages(admins) + pages(scenario.teams.len()) + pages(scenario.repos.len());
+    for team in &scenario.teams {
+        min += pages(team.members.len()) + pages(team.repos.len());
+    }
+    for repo in &scenario.repos {
+        min += 1;
+        if repo.composer.is_none() {
+            continue;
+        }
+        let branches = repo.all_branches();
+        min += pages(branches.len()) + pages(repo.tags.len());
+        let default = sim.commit_of(&repo.name, &repo.default_branch);
+        let others: BTreeSet<String> = branches
+            .iter()
+            .copied()
+            .chain(repo.tags.iter().map(String::as_str))
+            .filter_map(|r| sim.commit_of(&repo.name, r))
+            .filter(|c| Some(c) != default.as_ref())
+            .collect();
+        min += others.len() as u64;
+    }
+    min
+}
+
+fn main() {
+    let spec = GeneratedSpec {
+        repos: env_or("REPOS", 1000),
+        with_composer: env_or("COMPOSER", 700),
+        tags: 5,
+        branches: 2,
+        teams: env_or("TEAMS", 100),
+        members: env_or("MEMBERS", 2000),
+    };
+    let latency = Duration::from_millis(env_or("LATENCY_MS", 20) as u64);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let scenario = Scenario::generated(spec);
+    let sim = runtime.block_on(GithubSim::start(scenario.clone())).expect("start simulator");
+    sim.faults().set_latency(latency);
+    let data = tempfile::tempdir().expect("temp dir");
+    let api_url = sim.api_url();
+    let org = sim.org();
+    let add = ["sync", "add", "github", "--name", "bench", "--org", &org, "--api-url", &api_url, "--token-env", "BENCH_TOKEN"];
+    run_packyard(data.path(), &add, &sim.token());
+
+    let minimum = minimum_requests(&scenario, &sim);
+    sim.reset_stats();
+    let first = run_packyard(data.path(), &["sync", "run", "bench"], &sim.token());
+    let first_stats = sim.stats();
+    sim.reset_stats();
+    let second = run_packyard(data.path(), &["sync", "run", "bench"], &sim.token());
+    let second_stats = sim.stats();
+
+    println!("sync benchmark: {spec:?}, {} ms latency per request", latency.as_millis());
+    println!("first run:  {:>8.2} s  {:>6} requests (minimum {minimum}, ratio {:.3}x)  peak RSS {:.1} MiB",
+        first.wall.as_secs_f64(),
+        first_stats.requests,
+        first_stats.requests as f64 / minimum as f64,
+        first.peak_rss_kib as f64 / 1024.0);
+    println!("second run: {:>8.2} s  {:>6} requests, {} answered 304 ({:.1}%)  {:.1}% of the first run's time  peak RSS {:.1} MiB",
+        second.wall.as_secs_f64(),
+        second_stats.requests,
+        second_stats.not_modified,
+        100.0 * second_stats.not_modified as f64 / second_stats.requests.max(1) as f64,
+        100.0 * second.wall.as_secs_f64() / first.wall.as_secs_f64(),
+        second.peak_rss_kib as f64 / 1024.0);
+    println!("requests by route (first run):");
+    for (route, n) in &first_stats.by_route {
+        println!("  {n:>6}  {route}");
+    }
+    runtime.block_on(sim.shutdown());
+}

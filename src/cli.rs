@@ -1,7 +1,8 @@
 //! Command-line interface: clap definitions and the non-interactive
 //! commands, all spoken through the admin API.
 
-use crate::admin::{AdminClient, EngineEvent, NewSync, PackageSummary, Policy};
+use crate::admin::{AdminClient, ClientSettings, EngineEvent, EngineSettings, NewSync, PackageSummary, Policy};
+use crate::config::Config;
 use crate::domain::{
     Credential, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind, Timestamp, Token,
     TokenScope,
@@ -11,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -166,7 +168,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// URL Composer clients reach packyard at; dist URLs are built from it.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = crate::config::parse_public_url)]
     pub public_url: Option<String>,
 }
 
@@ -175,6 +177,20 @@ pub struct DemoArgs {
     /// Address for the demo's Composer server.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+}
+
+/// The engine's tuning, from the `[sync]` section of the configuration.
+pub fn engine_settings(config: &Config) -> EngineSettings {
+    let s = &config.sync;
+    EngineSettings {
+        client: ClientSettings {
+            concurrency: s.concurrency,
+            max_attempts: s.max_attempts,
+            timeout: Duration::from_secs(s.timeout_secs),
+            max_rate_limit_wait: Duration::from_secs(s.max_rate_limit_wait_secs),
+            ..ClientSettings::default()
+        },
+    }
 }
 
 /// Runs one of the admin commands. Returns the process exit code.
@@ -305,7 +321,7 @@ async fn run_sync(
         .progress_chars("=> "),
     );
     bar.set_prefix(id.to_string());
-    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar.enable_steady_tick(Duration::from_millis(120));
     let watched = id.clone();
     let draw = {
         let bar = bar.clone();

@@ -12,6 +12,7 @@ use std::path::Path;
 use tokio::sync::broadcast;
 
 pub use crate::engine::{EngineEvent, EngineSettings, NewSync, PackageSummary, Policy};
+pub use crate::providers::ClientSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
