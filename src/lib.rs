@@ -3,5 +3,6 @@
 pub mod composer;
 pub mod domain;
 pub mod providers;
+pub mod server;
 pub mod simulate;
 pub mod store;
