@@ -17,13 +17,17 @@
 //! - [`admin`]: the API front ends use to administer packyard.
 //! - [`cli`]: command-line parsing and non-interactive commands.
 //! - [`config`]: configuration file, data dir and logging.
+//! - [`demo`]: `packyard demo` over a simulated organization.
 //! - [`simulate`]: simulated code hosts for the demo, tests and benchmarks.
 
 pub mod admin;
 pub mod cli;
+pub mod composer;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod providers;
+pub mod server;
 pub mod simulate;
 pub mod store;

@@ -5,7 +5,9 @@ use clap::Parser;
 use packyard::admin::InProcess;
 use packyard::cli::{self, Cli, Command};
 use packyard::config::{Config, init_logging};
+use packyard::server::{DaemonOptions, run_daemon};
 use std::process::ExitCode;
+use std::time::Duration;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,7 +28,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => {
             config.ensure_data_dir()?;
             let _logs = init_logging(&config.data_dir, &config.log_level)?;
-            runtime.block_on(packyard::server::run_daemon(&config, args.listen, args.public_url))?;
+            let options = DaemonOptions {
+                data_dir: config.data_dir.clone(),
+                listen: args.listen.unwrap_or(config.listen),
+                public_url: args.public_url.or_else(|| config.public_url.clone()),
+                resync_interval: (config.sync.resync_interval_minutes > 0)
+                    .then(|| Duration::from_secs(config.sync.resync_interval_minutes * 60)),
+                engine: cli::engine_settings(&config),
+            };
+            runtime.block_on(run_daemon(options))?;
             Ok(ExitCode::SUCCESS)
         }
         command => {

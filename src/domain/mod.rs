@@ -6,6 +6,7 @@
 //! Nothing in here does I/O or awaits, so the rules can be unit- and
 //! property-tested directly.
 
+mod access;
 mod ids;
 mod plan;
 mod records;
@@ -14,6 +15,7 @@ mod snapshot;
 mod sync;
 pub mod version;
 
+pub use access::{access_for, may_install};
 pub use ids::{IdError, PackageName, RemoteId, RepoKey, SyncId, TeamKey};
 pub use plan::{Change, Current, Plan, PlanSummary};
 pub use records::{

@@ -1,0 +1,10 @@
+//! What packyard serves to Composer: repository metadata (`packages.json`,
+//! minified p2 files), the per-token view of the catalog, and the dist
+//! archive cache. HTTP lives in `server`; this module only builds documents
+//! and files, reading the store.
+
+pub mod catalog;
+pub mod dists;
+pub mod metadata;
+
+pub use dists::{ArchiveSource, DistCache, DistError};

@@ -1,0 +1,128 @@
+//! Token authentication. Composer sends credentials preemptively on every
+//! request (COMPOSER-PROTOCOL.md §5): HTTP Basic from `http-basic` (any
+//! username, the token as password) or `Authorization: Bearer` from `bearer`.
+//! Tokens are looked up by hash and never logged.
+
+use super::error::AppError;
+use super::{AppState, blocking};
+use crate::domain::{Secret, Timestamp, TokenScope};
+use crate::store::token_hash;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+
+/// The authenticated caller, put in the request extensions for handlers.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub scope: TokenScope,
+    /// When the token was created: its view of the catalog starts then.
+    pub since: Timestamp,
+}
+
+/// Middleware: rejects requests without a known token, else adds [`Caller`].
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, AppError> {
+    let origin = || origin(&state.public_url).to_owned();
+    let secret = presented_token(request.headers())
+        .ok_or_else(|| AppError::MissingToken { origin: origin() })?;
+    let hash = token_hash(secret.expose());
+    let store = state.store.clone();
+    let token = blocking(move || {
+        let token = store.load_token_by_hash(&hash)?;
+        if let Some(token) = &token {
+            // Bookkeeping only: a failed write must not refuse a valid token.
+            if let Err(e) = store.apply_token_used(token, Timestamp::now()) {
+                tracing::warn!(token_id = %token.id, error = %e, "could not record token use");
+            }
+        }
+        Ok(token)
+    })
+    .await?
+    .ok_or_else(|| AppError::UnknownToken { origin: origin() })?;
+    request.extensions_mut().insert(Caller {
+        scope: token.scope,
+        since: token.created_at,
+    });
+    Ok(next.run(request).await)
+}
+
+/// The token from `Authorization: Basic …` (the password) or `Bearer …`.
+fn presented_token(headers: &HeaderMap) -> Option<Secret> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    let token = if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(rest.trim())
+            .ok()?;
+        let (_user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+        password.to_owned()
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        rest.trim().to_owned()
+    } else {
+        return None;
+    };
+    (!token.is_empty()).then(|| Secret::new(token))
+}
+
+/// The key Composer looks credentials up by: host, plus `:port` when the
+/// URL names one (`Util/Url::getOrigin`).
+fn origin(public_url: &str) -> &str {
+    let rest = public_url
+        .split_once("://")
+        .map_or(public_url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn with_auth(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn token_is_read_when_sent_as_basic_password_or_bearer() {
+        // base64("anyone:s3cret:with:colons")
+        let basic = base64::engine::general_purpose::STANDARD.encode("anyone:s3cret:with:colons");
+        let got = presented_token(&with_auth(&format!("Basic {basic}"))).unwrap();
+        assert_eq!(got.expose(), "s3cret:with:colons");
+        let got = presented_token(&with_auth("bearer  tok123 ")).unwrap();
+        assert_eq!(got.expose(), "tok123");
+    }
+
+    #[test]
+    fn token_is_absent_when_header_is_malformed() {
+        for bad in [
+            "Basic !!!",
+            "Basic dXNlcg==",
+            "Bearer ",
+            "Digest abc",
+            "tok123",
+        ] {
+            assert!(presented_token(&with_auth(bad)).is_none(), "{bad}");
+        }
+        assert!(presented_token(&HeaderMap::new()).is_none());
+    }
+
+    #[test]
+    fn origin_keeps_port_when_url_names_one() {
+        assert_eq!(origin("http://127.0.0.1:8082/sub"), "127.0.0.1:8082");
+        assert_eq!(origin("https://repo.example.com"), "repo.example.com");
+        assert_eq!(
+            origin("https://u:p@repo.example.com:8443/"),
+            "repo.example.com:8443"
+        );
+    }
+}

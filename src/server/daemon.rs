@@ -1,0 +1,128 @@
+//! `packyard serve`: the engine, the Composer server and the periodic resync
+//! in one process, shut down cleanly on SIGTERM or Ctrl-C.
+
+use super::{AppState, router};
+use crate::composer::{ArchiveSource, DistCache};
+use crate::domain::Package;
+use crate::engine::{EngineHandle, EngineSettings};
+use crate::store::{Store, StoreError};
+use async_trait::async_trait;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}. Choose another address with --listen or [server] listen")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("the HTTP server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What `serve` needs, resolved from the configuration and flags.
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// The URL clients use; defaults to `http://` + the bound address.
+    pub public_url: Option<String>,
+    /// Full resync of every sync this often; `None` turns it off.
+    pub resync_interval: Option<Duration>,
+    pub engine: EngineSettings,
+}
+
+/// Dist archives come from the package's code host, through the engine's
+/// client for its origin sync (so with that sync's credentials).
+struct EngineArchives(EngineHandle);
+
+#[async_trait]
+impl ArchiveSource for EngineArchives {
+    async fn fetch_archive(&self, package: &Package, commit: &str) -> Result<bytes::Bytes, String> {
+        self.0.fetch_archive(package, commit).await.map_err(|e| e.to_string())
+    }
+}
+
+pub async fn bind(listen: SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(listen).await.map_err(|source| DaemonError::Bind { addr: listen, source })
+}
+
+/// Serves `engine`'s store on `listener` until `shutdown` fires. Prints one
+/// line with the listening URL on stdout once it accepts.
+pub async fn serve(
+    engine: &EngineHandle,
+    data_dir: &std::path::Path,
+    listener: TcpListener,
+    public_url: Option<String>,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    let bound = listener.local_addr().map_err(DaemonError::Serve)?;
+    if public_url.is_none() && bound.ip().is_unspecified() {
+        eprintln!("warning: listening on {bound} without a public URL; dist URLs will point at {bound}, which clients cannot reach. Set --public-url");
+    }
+    let public_url = public_url.unwrap_or_else(|| format!("http://{bound}"));
+    let store = engine.store().clone();
+    let state = AppState {
+        dists: DistCache::new(data_dir, store.clone()),
+        store,
+        archives: Arc::new(EngineArchives(engine.clone())),
+        public_url: public_url.clone(),
+    };
+    println!("packyard serving Composer repository at http://{bound} (public URL {public_url})");
+    let _ = std::io::stdout().flush();
+    tracing::info!(%bound, %public_url, "serving");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(DaemonError::Serve)
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C. A sync run in flight is stopped
+/// between phases; a plan being applied always finishes (it is one store
+/// transaction), and the store is flushed before exit.
+pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
+    let store = Store::open(&options.data_dir)?;
+    let engine = EngineHandle::new(store.clone(), options.engine.clone());
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    tasks.spawn(stop_on_signal(shutdown.clone()));
+    if let Some(interval) = options.resync_interval {
+        let (engine, shutdown) = (engine.clone(), shutdown.clone());
+        tasks.spawn(async move { engine.resync_periodically(interval, shutdown).await });
+    }
+    let listener = bind(options.listen).await?;
+    let served = serve(&engine, &options.data_dir, listener, options.public_url.clone(), shutdown.clone()).await;
+    shutdown.cancel();
+    tasks.close();
+    tasks.wait().await;
+    store.flush()?;
+    tracing::info!("stopped");
+    served
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; stop with Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,74 @@
+//! The Composer HTTP server: `router(state)` serves `packages.json`, the p2
+//! metadata files, dist archives and the notify-batch endpoint to tokens,
+//! and `/health` to anyone.
+//!
+//! # URL layout (all but `/health` need a token)
+//! - `GET /health`
+//! - `GET /packages.json`
+//! - `GET /p2/{vendor}/{name}.json` (tags), `GET /p2/{vendor}/{name}~dev.json` (branches)
+//! - `GET /dists/{vendor}/{name}/{commit}.zip`
+//! - `POST /downloads/` (notify-batch)
+
+mod auth;
+mod daemon;
+mod error;
+mod freshness;
+mod routes;
+
+pub use auth::Caller;
+pub use daemon::{DaemonError, DaemonOptions, bind, run_daemon, serve};
+pub use error::AppError;
+
+use crate::composer::{ArchiveSource, DistCache};
+use crate::store::{Store, StoreError};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+use std::sync::Arc;
+
+/// Request bodies are only expected on the notify-batch POST, a short JSON
+/// list of installed versions.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub dists: DistCache,
+    pub archives: Arc<dyn ArchiveSource>,
+    /// The externally visible base URL (`https://repo.example.com`), used for
+    /// every URL the metadata carries.
+    pub public_url: String,
+}
+
+pub fn router(state: AppState) -> Router {
+    let composer = Router::new()
+        .route("/packages.json", get(routes::packages_json))
+        .route("/p2/{vendor}/{file}", get(routes::p2))
+        .route("/dists/{vendor}/{name}/{file}", get(routes::dist))
+        .route("/downloads/", post(routes::notify_batch))
+        // A route layer runs only for matched routes: unknown paths are a
+        // plain 404 and never touch the token store.
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/health", get(routes::health))
+        .merge(composer)
+        .fallback(routes::not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Runs store work on the blocking pool: sled reads can hit the disk and
+/// catalog reads scan trees, which must not stall the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::Internal(format!("store task failed: {e}")))?
+        .map_err(AppError::from)
+}
