@@ -472,6 +472,83 @@ async fn debug_output_hides_token_when_formatted() {
     assert!(!format!("{credential:?}").contains(&token));
 }
 
+#[tokio::test]
+async fn timeouts_are_retried_then_unreachable_when_host_stays_slow() {
+    let sim = GithubSim::start(demo()).await.unwrap();
+    sim.faults().set_latency(Duration::from_secs(5));
+    let github = GithubHost::new(
+        &sim.api_url(),
+        "acme",
+        &Credential::Token(Secret::new(sim.token())),
+        Arc::new(MemoryCache::default()),
+        &ClientSettings {
+            max_attempts: 2,
+            timeout: Duration::from_millis(100),
+            ..settings()
+        },
+    )
+    .unwrap();
+    let err = github.verify().await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Unreachable { ref reason, .. } if reason.contains("timed out")),
+        "{err:?}"
+    );
+    assert_eq!(github.stats().requests, 2);
+}
+
+#[tokio::test]
+async fn listing_is_partial_when_body_exceeds_limit() {
+    let sim = GithubSim::start(demo()).await.unwrap();
+    let github = GithubHost::new(
+        &sim.api_url(),
+        "acme",
+        &Credential::Token(Secret::new(sim.token())),
+        Arc::new(MemoryCache::default()),
+        &ClientSettings {
+            max_body_bytes: 2_000,
+            ..settings()
+        },
+    )
+    .unwrap();
+    let snap = github.snapshot(quiet()).await.unwrap();
+    assert!(!snap.repos.complete);
+    assert!(snap.repos.items.is_empty());
+}
+
+#[tokio::test]
+async fn new_commits_are_fetched_when_branch_pushed_tag_added_and_repo_created() {
+    let sim = GithubSim::start(demo()).await.unwrap();
+    let cache = Arc::new(MemoryCache::default());
+    host(&sim, cache.clone()).snapshot(quiet()).await.unwrap();
+    let main = sim.push_branch("log", "main").unwrap();
+    let tag = sim.add_tag("log", "v1.2.0").unwrap();
+    sim.create_repo(&packyard::simulate::RepoSpec {
+        composer: demo().repos[3].composer.clone(),
+        ..packyard::simulate::RepoSpec::new("fresh")
+    })
+    .unwrap();
+    sim.reset_stats();
+
+    let snap = host(&sim, cache).snapshot(quiet()).await.unwrap();
+
+    assert_eq!(sim.stats().route(CONTENTS), 3);
+    let log = repo(&snap, "log");
+    assert_eq!(log.default_ref().unwrap().commit, main);
+    assert_eq!(
+        log.refs
+            .items
+            .iter()
+            .find(|r| r.name == "v1.2.0")
+            .unwrap()
+            .commit,
+        tag
+    );
+    assert!(matches!(
+        repo(&snap, "fresh").default_ref().unwrap().manifest,
+        Manifest::Found(_)
+    ));
+}
+
 /// Field names of `sim` that the fixture lacks, recursively.
 fn extra_fields(sim: &Value, fixture: &Value, at: &str, out: &mut Vec<String>) {
     match (sim, fixture) {
