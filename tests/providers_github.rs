@@ -462,6 +462,35 @@ async fn archive_has_one_top_folder_when_fetched_twice() {
 }
 
 #[tokio::test]
+async fn archive_redirect_drops_token_when_it_leaves_the_host() {
+    let sim = GithubSim::start(demo()).await.unwrap();
+    // Reached as `localhost`, the simulator redirects to `127.0.0.1`: another
+    // host to reqwest, which must not forward the Authorization header.
+    let api = sim.api_url().replace("127.0.0.1", "localhost");
+    let github = GithubHost::new(
+        &api,
+        "acme",
+        &Credential::Token(Secret::new(sim.token())),
+        Arc::new(MemoryCache::default()),
+        &settings(),
+    )
+    .unwrap();
+    let sha = sim.commit_of("log", "main").unwrap();
+    let err = github.fetch_archive("acme/log", &sha).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
+    assert_eq!(
+        sim.stats()
+            .route("/repos/{owner}/{repo}/zipball/{*reference}"),
+        1
+    );
+    assert_eq!(
+        sim.stats()
+            .route("/_codeload/{owner}/{repo}/legacy.zip/{sha}"),
+        1
+    );
+}
+
+#[tokio::test]
 async fn debug_output_hides_token_when_formatted() {
     let sim = GithubSim::start(demo()).await.unwrap();
     let github = host(&sim, Arc::new(MemoryCache::default()));
