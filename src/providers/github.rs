@@ -1,40 +1,857 @@
-//! GitHub.com and GitHub Enterprise Server (placeholder until the provider lands).
+//! GitHub.com and GitHub Enterprise Server over the REST API.
+//!
+//! GHES differs only by its API base URL (`https://HOST/api/v3`). A snapshot
+//! walks the organization, its admins, its teams (members and repository
+//! permissions) and its repositories (branches, tags, and composer.json at
+//! each ref's commit). Listings go through [`HttpClient`] with ETags, so a
+//! resync with no change is answered by 304s; manifests are keyed by commit
+//! SHA in the [`ProviderCache`] and never fetched twice.
 
-use super::{ClientSettings, CodeHost, ProgressFn, ProviderCache, ProviderError, RequestStats};
-use crate::domain::{Credential, RemoteOrg, RemoteSnapshot};
+use super::http::{CacheMode, HttpClient, LinkHeader, Paged};
+use super::{
+    ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
+};
+use crate::domain::{
+    Credential, Listing, Manifest, PackageName, Permission, RefKind, RemoteAccount, RemoteId,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+};
 use async_trait::async_trait;
+use base64::Engine as _;
+use futures::{StreamExt, TryStreamExt, stream};
+use reqwest::Url;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-pub struct GithubHost;
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// The largest file the contents API returns inline; larger files come back
+/// with `encoding: "none"`.
+const CONTENTS_API_MAX: &str = "1 MB";
+
+/// Archives are not API responses: allow well past `max_body_bytes`, but
+/// keep a bound so a runaway download cannot exhaust memory.
+const ARCHIVE_MAX_BYTES: usize = 512 * 1024 * 1024;
+
+const PER_PAGE: &str = "100";
+
+/// GitHub REST response shapes, only the fields packyard reads. Unknown
+/// fields are ignored so API additions do not break decoding.
+mod wire {
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    pub struct Org {
+        pub id: u64,
+        pub login: String,
+        pub name: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Account {
+        pub id: u64,
+        pub login: String,
+        #[serde(default)]
+        pub email: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Team {
+        pub id: u64,
+        pub slug: String,
+        pub name: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Repo {
+        pub id: u64,
+        pub full_name: String,
+        pub html_url: String,
+        pub clone_url: String,
+        pub description: Option<String>,
+        /// Absent for an empty repository on some GHES versions.
+        #[serde(default)]
+        pub default_branch: Option<String>,
+        #[serde(default)]
+        pub permissions: Option<RepoPermissions>,
+        /// The team's role on the repository (team repository listings).
+        #[serde(default)]
+        pub role_name: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct RepoPermissions {
+        pub admin: bool,
+        #[serde(default)]
+        pub maintain: bool,
+        pub push: bool,
+        #[serde(default)]
+        pub triage: bool,
+        pub pull: bool,
+    }
+
+    /// A branch or a tag: both list as a name and a commit.
+    #[derive(Debug, Deserialize)]
+    pub struct Ref {
+        pub name: String,
+        pub commit: Commit,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Commit {
+        pub sha: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Content {
+        #[serde(rename = "type")]
+        pub kind: String,
+        #[serde(default)]
+        pub encoding: Option<String>,
+        pub size: u64,
+        #[serde(default)]
+        pub content: Option<String>,
+    }
+}
+
+/// A GitHub or GHES organization, reached with a token.
+pub struct GithubHost {
+    api: Url,
+    org: String,
+    http: HttpClient,
+    cache: Arc<dyn ProviderCache>,
+    concurrency: usize,
+    max_manifest_bytes: usize,
+}
+
+impl std::fmt::Debug for GithubHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubHost")
+            .field("api", &self.api.as_str())
+            .field("org", &self.org)
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
 
 impl GithubHost {
     pub fn new(
-        _api_url: &str,
-        _org: &str,
-        _credential: &Credential,
-        _cache: Arc<dyn ProviderCache>,
-        _settings: &ClientSettings,
+        api_url: &str,
+        org: &str,
+        credential: &Credential,
+        cache: Arc<dyn ProviderCache>,
+        settings: &ClientSettings,
     ) -> Result<Self, ProviderError> {
-        Ok(Self)
+        let api_url = if api_url.trim().is_empty() {
+            DEFAULT_API_URL
+        } else {
+            api_url.trim().trim_end_matches('/')
+        };
+        let invalid = |reason: &str| ProviderError::Unreachable {
+            host: api_url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let api = Url::parse(api_url).map_err(|e| invalid(&format!("invalid API URL: {e}")))?;
+        if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
+            return Err(invalid("the API URL must be an http(s) URL with a host"));
+        }
+        let Credential::Token(token) = credential;
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            .map_err(|_| invalid("the token contains characters not allowed in a header"))?;
+        auth.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        headers.insert(
+            "x-github-api-version",
+            HeaderValue::from_static("2022-11-28"),
+        );
+        Ok(Self {
+            http: HttpClient::new(&api, headers, cache.clone(), settings)?,
+            api,
+            org: org.to_owned(),
+            cache,
+            concurrency: settings.concurrency.max(1),
+            max_manifest_bytes: settings.max_body_bytes,
+        })
+    }
+
+    /// `{api}/{segments…}?{query}`, each segment percent-encoded.
+    fn url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut url = self.api.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        url
+    }
+
+    fn list_url(&self, segments: &[&str], query: &[(&str, &str)]) -> Url {
+        let mut q = query.to_vec();
+        q.push(("per_page", PER_PAGE));
+        self.url(segments, &q)
+    }
+
+    async fn fetch_org(&self) -> Result<RemoteOrg, ProviderError> {
+        let url = self.url(&["orgs", &self.org], &[]);
+        match self
+            .http
+            .get_json::<wire::Org>(&url, CacheMode::Conditional)
+            .await
+        {
+            Ok(org) => Ok(RemoteOrg {
+                id: org.id.into(),
+                login: org.login,
+                name: org.name,
+            }),
+            Err(ProviderError::NotFound { host, .. }) => Err(ProviderError::OrgNotFound {
+                host,
+                org: self.org.clone(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A whole paginated listing. Only bad credentials abort the run; any
+    /// other failure leaves the listing partial.
+    async fn list<T: serde::de::DeserializeOwned>(
+        &self,
+        url: Url,
+    ) -> Result<Listing<T>, ProviderError> {
+        let Paged {
+            items,
+            complete,
+            error,
+        } = self.http.get_all(url.clone(), &LinkHeader).await;
+        match error {
+            Some(e @ ProviderError::Unauthorized { .. }) => Err(e),
+            Some(e) => {
+                tracing::warn!(path = url.path(), error = %e, "listing incomplete");
+                Ok(Listing::partial(items))
+            }
+            None => Ok(Listing { items, complete }),
+        }
+    }
+
+    async fn fetch_accounts(&self, url: Url) -> Result<Listing<RemoteAccount>, ProviderError> {
+        let listing = self.list::<wire::Account>(url).await?;
+        let mut items: Vec<_> = listing.items.into_iter().map(account).collect();
+        items.sort_by(|a, b| by_id(&a.id, &b.id));
+        Ok(Listing {
+            items,
+            complete: listing.complete,
+        })
+    }
+
+    async fn fetch_teams(
+        &self,
+        progress: &ProgressFn,
+    ) -> Result<Listing<RemoteTeam>, ProviderError> {
+        let teams = self
+            .list::<wire::Team>(self.list_url(&["orgs", &self.org, "teams"], &[]))
+            .await?;
+        let total = teams.items.len() as u64;
+        let done = AtomicU64::new(0);
+        progress(Progress {
+            phase: "teams",
+            done: 0,
+            total,
+        });
+        let mut items: Vec<RemoteTeam> = stream::iter(teams.items)
+            .map(|team| async {
+                let result = self.fetch_team(team).await;
+                let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(Progress {
+                    phase: "teams",
+                    done,
+                    total,
+                });
+                result
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await?;
+        items.sort_by(|a, b| by_id(&a.id, &b.id));
+        Ok(Listing {
+            items,
+            complete: teams.complete,
+        })
+    }
+
+    async fn fetch_team(&self, team: wire::Team) -> Result<RemoteTeam, ProviderError> {
+        let base = ["orgs", self.org.as_str(), "teams", team.slug.as_str()];
+        let members_url = self.list_url(&[&base[..], &["members"]].concat(), &[]);
+        let repos_url = self.list_url(&[&base[..], &["repos"]].concat(), &[]);
+        let (members, repos) = tokio::try_join!(
+            self.fetch_accounts(members_url),
+            self.list::<wire::Repo>(repos_url)
+        )?;
+        let mut permissions: Vec<(RemoteId, Permission)> = repos
+            .items
+            .iter()
+            .filter_map(|r| team_permission(r).map(|p| (r.id.into(), p)))
+            .collect();
+        permissions.sort_by(|a, b| by_id(&a.0, &b.0));
+        Ok(RemoteTeam {
+            id: team.id.into(),
+            slug: team.slug,
+            name: team.name,
+            members,
+            repos: Listing {
+                items: permissions,
+                complete: repos.complete,
+            },
+        })
+    }
+
+    async fn fetch_repos(
+        &self,
+        progress: &ProgressFn,
+    ) -> Result<Listing<RemoteRepo>, ProviderError> {
+        let repos = self
+            .list::<wire::Repo>(self.list_url(&["orgs", &self.org, "repos"], &[("type", "all")]))
+            .await?;
+        let total = repos.items.len() as u64;
+        let done = AtomicU64::new(0);
+        progress(Progress {
+            phase: "repositories",
+            done: 0,
+            total,
+        });
+        let mut items: Vec<RemoteRepo> = stream::iter(repos.items)
+            .map(|repo| async {
+                let result = self.fetch_repo(repo).await;
+                let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(Progress {
+                    phase: "repositories",
+                    done,
+                    total,
+                });
+                result
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await?;
+        items.sort_by(|a, b| by_id(&a.id, &b.id));
+        Ok(Listing {
+            items,
+            complete: repos.complete,
+        })
+    }
+
+    /// One repository with its refs. The default branch's manifest decides
+    /// whether tags and other refs are worth reading at all.
+    async fn fetch_repo(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
+        let id = RemoteId::from(repo.id);
+        let mut remote = RemoteRepo {
+            id: id.clone(),
+            full_name: repo.full_name,
+            default_branch: repo.default_branch.unwrap_or_default(),
+            clone_url: repo.clone_url,
+            html_url: repo.html_url,
+            description: repo.description,
+            refs: Listing::partial(Vec::new()),
+        };
+        let repo_path: Vec<&str> = std::iter::once("repos")
+            .chain(remote.full_name.split('/'))
+            .collect();
+        let branches = self
+            .list::<wire::Ref>(self.list_url(&[&repo_path[..], &["branches"]].concat(), &[]))
+            .await?;
+        let Some(default) = branches
+            .items
+            .iter()
+            .find(|b| b.name == remote.default_branch)
+        else {
+            // An empty repository has no branches and is no package.
+            remote.refs.complete = branches.complete;
+            return Ok(remote);
+        };
+        let default_commit = default.commit.sha.clone();
+        let Some(manifest) = self
+            .fetch_manifest(&id, &repo_path, &default_commit)
+            .await?
+        else {
+            return Ok(remote);
+        };
+        if manifest == Manifest::Missing {
+            remote.refs = Listing::complete(vec![RemoteRef {
+                kind: RefKind::Branch,
+                name: remote.default_branch.clone(),
+                commit: default_commit,
+                manifest,
+            }]);
+            return Ok(remote);
+        }
+        let tags = self
+            .list::<wire::Ref>(self.list_url(&[&repo_path[..], &["tags"]].concat(), &[]))
+            .await?;
+        let refs: Vec<(RefKind, wire::Ref)> = branches
+            .items
+            .into_iter()
+            .map(|b| (RefKind::Branch, b))
+            .chain(tags.items.into_iter().map(|t| (RefKind::Tag, t)))
+            .collect();
+        // Refs sharing a commit share one fetch.
+        let commits: BTreeSet<String> = refs
+            .iter()
+            .map(|(_, r)| r.commit.sha.clone())
+            .filter(|sha| *sha != default_commit)
+            .collect();
+        let (id, repo_path) = (&id, &repo_path);
+        let mut manifests: BTreeMap<String, Manifest> = stream::iter(commits)
+            .map(|sha| async move {
+                let manifest = self.fetch_manifest(id, repo_path, &sha).await?;
+                Ok::<_, ProviderError>(manifest.map(|m| (sha, m)))
+            })
+            .buffer_unordered(self.concurrency)
+            .try_filter_map(|found| async move { Ok(found) })
+            .try_collect()
+            .await?;
+        manifests.insert(default_commit, manifest);
+        let mut complete = branches.complete && tags.complete;
+        let mut items: Vec<RemoteRef> = Vec::with_capacity(refs.len());
+        for (kind, r) in refs {
+            match manifests.get(&r.commit.sha) {
+                Some(manifest) => items.push(RemoteRef {
+                    kind,
+                    name: r.name,
+                    commit: r.commit.sha,
+                    manifest: manifest.clone(),
+                }),
+                // The manifest could not be read this time: leave the ref
+                // out and say so, rather than guess.
+                None => complete = false,
+            }
+        }
+        items.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        remote.refs = Listing { items, complete };
+        Ok(remote)
+    }
+
+    /// composer.json at `commit`, from the cache when already read. `None`
+    /// when it could not be read this time (a transient failure).
+    async fn fetch_manifest(
+        &self,
+        repo: &RemoteId,
+        repo_path: &[&str],
+        commit: &str,
+    ) -> Result<Option<Manifest>, ProviderError> {
+        if let Some(known) = self.cache.manifest(repo, commit) {
+            return Ok(Some(known));
+        }
+        let url = self.url(
+            &[repo_path, &["contents", "composer.json"]].concat(),
+            &[("ref", commit)],
+        );
+        let manifest = match self
+            .http
+            .get(&url, CacheMode::Bypass, self.max_manifest_bytes)
+            .await
+        {
+            Ok(response) => match serde_json::from_slice::<wire::Content>(&response.body) {
+                Ok(content) => decode_manifest(&content, self.max_manifest_bytes),
+                Err(_) => Manifest::Invalid("composer.json is not a file".to_owned()),
+            },
+            Err(ProviderError::NotFound { .. }) => Manifest::Missing,
+            Err(ProviderError::Decode { reason, .. }) => {
+                Manifest::Invalid(format!("composer.json could not be read: {reason}"))
+            }
+            Err(e @ ProviderError::Unauthorized { .. }) => return Err(e),
+            Err(e) => {
+                tracing::warn!(path = url.path(), commit, error = %e, "composer.json not read");
+                return Ok(None);
+            }
+        };
+        self.cache.put_manifest(repo, commit, &manifest);
+        Ok(Some(manifest))
     }
 }
 
 #[async_trait]
 impl CodeHost for GithubHost {
     async fn verify(&self) -> Result<RemoteOrg, ProviderError> {
-        todo!()
+        self.fetch_org().await
     }
-    async fn snapshot(&self, _progress: ProgressFn) -> Result<RemoteSnapshot, ProviderError> {
-        todo!()
+
+    async fn snapshot(&self, progress: ProgressFn) -> Result<RemoteSnapshot, ProviderError> {
+        progress(Progress {
+            phase: "organization",
+            done: 0,
+            total: 2,
+        });
+        let org = self.fetch_org().await?;
+        let admins = self
+            .fetch_accounts(self.list_url(&["orgs", &self.org, "members"], &[("role", "admin")]))
+            .await?;
+        progress(Progress {
+            phase: "organization",
+            done: 2,
+            total: 2,
+        });
+        let teams = self.fetch_teams(&progress).await?;
+        let repos = self.fetch_repos(&progress).await?;
+        Ok(RemoteSnapshot {
+            org,
+            admins,
+            teams,
+            repos,
+        })
     }
+
     async fn fetch_archive(
         &self,
-        _repo: &str,
-        _commit: &str,
+        repo_full_name: &str,
+        commit: &str,
     ) -> Result<bytes::Bytes, ProviderError> {
-        todo!()
+        let parts: Vec<&str> = repo_full_name.split('/').collect();
+        let [owner, repo] = parts[..] else {
+            return Err(ProviderError::NotFound {
+                host: self.http.host().to_owned(),
+                path: format!("/repos/{repo_full_name}"),
+            });
+        };
+        // GitHub answers with a 302 to codeload; reqwest follows it and keeps
+        // the Authorization header only while the redirect stays on one origin.
+        let url = self.url(&["repos", owner, repo, "zipball", commit], &[]);
+        let response = self
+            .http
+            .get(
+                &url,
+                CacheMode::Bypass,
+                ARCHIVE_MAX_BYTES.max(self.max_manifest_bytes),
+            )
+            .await?;
+        Ok(response.body)
     }
+
     fn stats(&self) -> RequestStats {
-        RequestStats::default()
+        self.http.stats()
+    }
+}
+
+fn account(a: wire::Account) -> RemoteAccount {
+    RemoteAccount {
+        id: a.id.into(),
+        login: a.login,
+        email: a.email,
+    }
+}
+
+/// Orders numeric ids numerically (shorter first), others by text.
+fn by_id(a: &RemoteId, b: &RemoteId) -> std::cmp::Ordering {
+    (a.0.len(), &a.0).cmp(&(b.0.len(), &b.0))
+}
+
+/// The team's permission on a repository: `role_name` when it is a built-in
+/// role, else the permission flags (custom roles report their base flags).
+fn team_permission(repo: &wire::Repo) -> Option<Permission> {
+    match repo.role_name.as_deref() {
+        Some("admin") => return Some(Permission::Admin),
+        Some("maintain" | "write" | "push") => return Some(Permission::Write),
+        Some("triage" | "read" | "pull") => return Some(Permission::Read),
+        _ => {}
+    }
+    let p = repo.permissions.as_ref()?;
+    if p.admin {
+        Some(Permission::Admin)
+    } else if p.maintain || p.push {
+        Some(Permission::Write)
+    } else if p.triage || p.pull {
+        Some(Permission::Read)
+    } else {
+        None
+    }
+}
+
+/// Turns a contents API answer into a manifest. Every reason a file cannot
+/// be used becomes `Invalid` with a message for admins.
+fn decode_manifest(content: &wire::Content, max_bytes: usize) -> Manifest {
+    let invalid = |m: String| Manifest::Invalid(m);
+    if content.kind != "file" {
+        return invalid(format!("composer.json is a {}, not a file", content.kind));
+    }
+    match content.encoding.as_deref() {
+        Some("base64") => {}
+        Some("none") => {
+            return invalid(format!(
+                "composer.json is larger than {CONTENTS_API_MAX}, the most the GitHub contents API returns"
+            ));
+        }
+        other => {
+            return invalid(format!(
+                "composer.json came in an unknown encoding {:?}",
+                other.unwrap_or("")
+            ));
+        }
+    }
+    if content.size > max_bytes as u64 {
+        return invalid(format!("composer.json is larger than {max_bytes} bytes"));
+    }
+    // GitHub wraps the base64 text every 60 characters.
+    let text: String = content
+        .content
+        .as_deref()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) else {
+        return invalid("composer.json content is not valid base64".to_owned());
+    };
+    parse_manifest(&bytes)
+}
+
+fn parse_manifest(bytes: &[u8]) -> Manifest {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Manifest::Invalid("composer.json is not valid UTF-8".to_owned());
+    };
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Manifest::Invalid(format!("composer.json is not valid JSON: {e}")),
+    };
+    let serde_json::Value::Object(map) = value else {
+        return Manifest::Invalid("composer.json is not a JSON object".to_owned());
+    };
+    match map.get("name") {
+        None => Manifest::Invalid("composer.json has no \"name\"".to_owned()),
+        Some(serde_json::Value::String(name)) if PackageName::new(name).is_ok() => {
+            Manifest::Found(map)
+        }
+        Some(name) => Manifest::Invalid(format!(
+            "composer.json \"name\" {name} is not a valid package name (expected \"vendor/package\")"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Secret;
+    use crate::providers::MemoryCache;
+
+    fn content(json: &str) -> wire::Content {
+        wire::Content {
+            kind: "file".into(),
+            encoding: Some("base64".into()),
+            size: json.len() as u64,
+            content: Some(base64::engine::general_purpose::STANDARD.encode(json)),
+        }
+    }
+
+    #[test]
+    fn fixtures_decode_when_read_with_wire_dtos() {
+        let org: wire::Org = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/get-orgs-org.json"
+        ))
+        .unwrap();
+        assert_eq!((org.id, org.login.as_str()), (1, "github"));
+        let recorded: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/recorded/get-orgs-org.octokit-fixtures.json"
+        ))
+        .unwrap();
+        let org: wire::Org = serde_json::from_value(recorded["response"].clone()).unwrap();
+        assert_eq!(org.name, None);
+        let user: wire::Account = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/get-user.json"
+        ))
+        .unwrap();
+        assert_eq!(user.email.as_deref(), Some("octocat@github.com"));
+        for members in [
+            include_str!("../../../shared/fixtures/github/api/get-orgs-org-members.json"),
+            include_str!(
+                "../../../shared/fixtures/github/api/get-orgs-org-teams-team_slug-members.json"
+            ),
+            include_str!(
+                "../../../shared/fixtures/github/api/get-repos-owner-repo-collaborators.json"
+            ),
+        ] {
+            let m: Vec<wire::Account> = serde_json::from_str(members).unwrap();
+            assert_eq!(m[0].login, "octocat");
+        }
+        let teams: Vec<wire::Team> = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/get-orgs-org-teams.json"
+        ))
+        .unwrap();
+        assert_eq!(teams[0].slug, "justice-league");
+        for repos in [
+            include_str!("../../../shared/fixtures/github/api/get-orgs-org-repos.json"),
+            include_str!(
+                "../../../shared/fixtures/github/api/get-orgs-org-teams-team_slug-repos.json"
+            ),
+        ] {
+            let r: Vec<wire::Repo> = serde_json::from_str(repos).unwrap();
+            assert_eq!(r[0].clone_url, "https://github.com/octocat/Hello-World.git");
+            assert!(team_permission(&r[0]).is_some());
+        }
+        let installation: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/get-installation-repositories.json"
+        ))
+        .unwrap();
+        let _: Vec<wire::Repo> =
+            serde_json::from_value(installation["repositories"].clone()).unwrap();
+        let repo: wire::Repo = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/get-repos-owner-repo.json"
+        ))
+        .unwrap();
+        assert_eq!(repo.default_branch.as_deref(), Some("master"));
+        for refs in [
+            include_str!("../../../shared/fixtures/github/api/get-repos-owner-repo-branches.json"),
+            include_str!("../../../shared/fixtures/github/api/get-repos-owner-repo-tags.json"),
+        ] {
+            let r: Vec<wire::Ref> = serde_json::from_str(refs).unwrap();
+            assert_eq!(r[0].commit.sha, "c5b97d5ae6c19d5c5df71a34c7fbeeda2479ccbc");
+        }
+        let file: wire::Content = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/get-repos-owner-repo-contents-path.file.json"
+        ))
+        .unwrap();
+        assert_eq!((file.kind.as_str(), file.size), ("file", 5362));
+        // That example's content is a README, not JSON: never a package.
+        assert!(matches!(
+            decode_manifest(&file, 1 << 20),
+            Manifest::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn permission_maps_roles_when_role_name_or_flags_given() {
+        let repo = |role: Option<&str>, flags: (bool, bool, bool, bool, bool)| wire::Repo {
+            id: 1,
+            full_name: "a/b".into(),
+            html_url: String::new(),
+            clone_url: String::new(),
+            description: None,
+            default_branch: None,
+            role_name: role.map(str::to_owned),
+            permissions: Some(wire::RepoPermissions {
+                admin: flags.0,
+                maintain: flags.1,
+                push: flags.2,
+                triage: flags.3,
+                pull: flags.4,
+            }),
+        };
+        let none = (false, false, false, false, false);
+        assert_eq!(
+            team_permission(&repo(Some("admin"), none)),
+            Some(Permission::Admin)
+        );
+        assert_eq!(
+            team_permission(&repo(Some("maintain"), none)),
+            Some(Permission::Write)
+        );
+        assert_eq!(
+            team_permission(&repo(Some("triage"), none)),
+            Some(Permission::Read)
+        );
+        assert_eq!(
+            team_permission(&repo(Some("custom"), (false, false, true, false, true))),
+            Some(Permission::Write)
+        );
+        assert_eq!(
+            team_permission(&repo(None, (false, false, false, true, false))),
+            Some(Permission::Read)
+        );
+        assert_eq!(team_permission(&repo(None, none)), None);
+    }
+
+    #[test]
+    fn manifest_is_found_when_wrapped_base64_json_object_with_name() {
+        let json = r#"{"name":"acme/log","require":{"php":">=8.1"}}"#;
+        let mut c = content(json);
+        let wrapped: String = c
+            .content
+            .as_deref()
+            .unwrap()
+            .as_bytes()
+            .chunks(20)
+            .map(|l| format!("{}\n", std::str::from_utf8(l).unwrap()))
+            .collect();
+        c.content = Some(wrapped);
+        let Manifest::Found(map) = decode_manifest(&c, 1 << 20) else {
+            panic!("not found");
+        };
+        assert_eq!(map["name"], "acme/log");
+    }
+
+    #[test]
+    fn manifest_is_invalid_when_unusable() {
+        let cases = [
+            content("{ not json"),
+            content(r#"["a"]"#),
+            content(r#"{"description":"x"}"#),
+            content(r#"{"name":"No Vendor"}"#),
+            wire::Content {
+                content: Some(base64::engine::general_purpose::STANDARD.encode([0xff, 0xfe])),
+                ..content("")
+            },
+            wire::Content {
+                encoding: Some("none".into()),
+                size: 2_000_000,
+                content: Some(String::new()),
+                ..content("")
+            },
+            content(&format!(r#"{{"name":"a/b","x":"{}"}}"#, "y".repeat(100))),
+        ];
+        for c in &cases[..6] {
+            assert!(
+                matches!(decode_manifest(c, 1 << 20), Manifest::Invalid(_)),
+                "{c:?}"
+            );
+        }
+        let Manifest::Invalid(reason) = decode_manifest(&cases[5], 1 << 20) else {
+            unreachable!()
+        };
+        assert!(reason.contains("larger than 1 MB"), "{reason}");
+        let Manifest::Invalid(reason) = decode_manifest(&cases[6], 64) else {
+            panic!("a file above the limit was accepted")
+        };
+        assert!(reason.contains("larger than 64 bytes"), "{reason}");
+    }
+
+    #[test]
+    fn url_is_built_under_base_when_ghes_path_and_trailing_slash() {
+        let host = GithubHost::new(
+            "https://ghe.example.com/api/v3/",
+            "acme",
+            &Credential::Token(Secret::new("ghp_secret_value")),
+            Arc::new(MemoryCache::default()),
+            &ClientSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            host.list_url(&["orgs", "acme", "members"], &[("role", "admin")])
+                .as_str(),
+            "https://ghe.example.com/api/v3/orgs/acme/members?role=admin&per_page=100"
+        );
+        assert_eq!(
+            host.url(
+                &["repos", "acme", "log", "contents", "composer.json"],
+                &[("ref", "abc")]
+            )
+            .as_str(),
+            "https://ghe.example.com/api/v3/repos/acme/log/contents/composer.json?ref=abc"
+        );
+        assert!(!format!("{host:?}").contains("ghp_secret_value"));
+    }
+
+    #[test]
+    fn new_fails_when_api_url_is_not_http() {
+        let err = GithubHost::new(
+            "ftp://example.com",
+            "acme",
+            &Credential::Token(Secret::new("t")),
+            Arc::new(MemoryCache::default()),
+            &ClientSettings::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProviderError::Unreachable { .. }));
     }
 }

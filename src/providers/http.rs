@@ -1,1 +1,758 @@
-//! Shared HTTP client behaviour for providers (placeholder).
+//! Shared HTTP client behaviour for every code host.
+//!
+//! [`HttpClient`] wraps one `reqwest::Client` per sync and adds what all
+//! providers need:
+//! - a concurrency limit (a semaphore permit per request in flight),
+//! - request counters ([`RequestStats`]),
+//! - conditional GETs: the ETag and body of a listing are kept in the
+//!   [`ProviderCache`]; a 304 replays the cached body, so a no-change resync
+//!   costs mostly 304s,
+//! - rate limits: `Retry-After`, `x-ratelimit-remaining: 0` with
+//!   `x-ratelimit-reset`, and 403/429 secondary limits pause *every* request
+//!   of the client until the reset, up to `max_rate_limit_wait`,
+//! - retries with exponential backoff and jitter on 5xx, timeouts and
+//!   connection errors, up to `max_attempts`,
+//! - a body size limit.
+//!
+//! Pagination is pluggable through [`Pagination`]: [`LinkHeader`] follows
+//! `Link: <…>; rel="next"` (GitHub, GitLab); hosts that put the next page in
+//! the body (Bitbucket) implement the trait over the page envelope.
+//!
+//! Errors name the host, never the credentials: the `Authorization` header is
+//! marked sensitive and reqwest errors are stripped of their URL.
+
+use super::{CachedResponse, ClientSettings, ProviderCache, ProviderError, RequestStats};
+use bytes::Bytes;
+use reqwest::header::{
+    ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
+};
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+/// Response headers kept with a cached body, because a 304 may omit them.
+const REPLAYED_HEADERS: [&str; 1] = ["link"];
+
+/// First retry delay; doubles per attempt up to [`MAX_BACKOFF`].
+const BASE_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// How often one request may be paused by a rate limit before giving up:
+/// a host that keeps limiting after its announced reset is not recovering.
+const MAX_RATE_LIMIT_WAITS: u32 = 3;
+
+/// GitHub asks clients hit by a secondary limit without `Retry-After` to
+/// wait at least a minute.
+const SECONDARY_LIMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// Whether a GET may be answered from the ETag cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Send `If-None-Match` with the stored ETag and store the new one.
+    Conditional,
+    /// Plain GET; nothing is stored (content addressed by commit, archives).
+    Bypass,
+}
+
+/// A successful response (2xx, or a 304 replayed from the cache).
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// True when the host answered 304 and `body` came from the cache.
+    pub not_modified: bool,
+}
+
+/// What a paginated listing produced. `complete` is false when a page failed
+/// (then `error` says why) or the chain of pages was broken.
+#[derive(Debug)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub complete: bool,
+    pub error: Option<ProviderError>,
+}
+
+/// How a host spreads a listing over pages.
+pub trait Pagination: Send + std::marker::Sync {
+    /// The items of one page body.
+    fn items<T: DeserializeOwned>(&self, body: &[u8]) -> Result<Vec<T>, serde_json::Error>;
+    /// The URL of the page after `current`, if any.
+    fn next(&self, current: &Url, headers: &HeaderMap, body: &[u8]) -> Option<Url>;
+}
+
+/// Pages whose body is a JSON array and whose next page is announced in a
+/// `Link` header (RFC 8288), as GitHub and GitLab do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LinkHeader;
+
+impl Pagination for LinkHeader {
+    fn items<T: DeserializeOwned>(&self, body: &[u8]) -> Result<Vec<T>, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+
+    fn next(&self, current: &Url, headers: &HeaderMap, _body: &[u8]) -> Option<Url> {
+        headers
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(parse_link_header)
+            .find(|link| link.rel.split_whitespace().any(|r| r == "next"))
+            .and_then(|link| current.join(&link.url).ok())
+    }
+}
+
+/// One entry of a `Link` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub url: String,
+    pub rel: String,
+}
+
+/// Parses `<url>; rel="next", <url>; rel="last"`. Entries without a
+/// `<url>` or a `rel` are skipped; commas inside `<…>` are kept.
+pub fn parse_link_header(value: &str) -> Vec<Link> {
+    let mut links = Vec::new();
+    let mut rest = value;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let url = &rest[start + 1..start + len];
+        let after = &rest[start + len + 1..];
+        let params_end = after.find('<').unwrap_or(after.len());
+        let rel = after[..params_end]
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("rel"))
+            .map(|(_, v)| v.trim().trim_end_matches(',').trim().trim_matches('"'));
+        if let Some(rel) = rel {
+            links.push(Link {
+                url: url.to_owned(),
+                rel: rel.to_owned(),
+            });
+        }
+        rest = &after[params_end..];
+    }
+    links
+}
+
+/// The HTTP client of one sync. Cheap to share by reference across tasks.
+pub struct HttpClient {
+    client: reqwest::Client,
+    origin: reqwest::Url,
+    host: String,
+    cache: Arc<dyn ProviderCache>,
+    settings: ClientSettings,
+    permits: Semaphore,
+    requests: AtomicU64,
+    not_modified: AtomicU64,
+    /// Set when the host said the rate limit is spent: every request waits.
+    paused_until: std::sync::Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("host", &self.host)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why one attempt failed before a status was available.
+enum AttemptError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+impl HttpClient {
+    /// `api_url` is the host's API base; `headers` are sent with every
+    /// request (mark credentials with `HeaderValue::set_sensitive`).
+    pub fn new(
+        api_url: &Url,
+        headers: HeaderMap,
+        cache: Arc<dyn ProviderCache>,
+        settings: &ClientSettings,
+    ) -> Result<Self, ProviderError> {
+        let host = host_label(api_url);
+        let mut headers = headers;
+        headers
+            .entry(USER_AGENT)
+            .or_insert(HeaderValue::from_static(concat!(
+                "packyard/",
+                env!("CARGO_PKG_VERSION")
+            )));
+        // reqwest's default redirect policy keeps Authorization on same-origin
+        // redirects and drops it cross-origin, which is what archives need.
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .build()
+            .map_err(|e| ProviderError::Unreachable {
+                host: host.clone(),
+                reason: error_chain(&e),
+            })?;
+        Ok(Self {
+            client,
+            origin: api_url.clone(),
+            host,
+            cache,
+            settings: settings.clone(),
+            permits: Semaphore::new(settings.concurrency.max(1)),
+            requests: AtomicU64::new(0),
+            not_modified: AtomicU64::new(0),
+            paused_until: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The host as shown in messages, e.g. `api.github.com`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn stats(&self) -> RequestStats {
+        RequestStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            not_modified: self.not_modified.load(Ordering::Relaxed),
+        }
+    }
+
+    /// GETs `url` and decodes the JSON body.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        mode: CacheMode,
+    ) -> Result<T, ProviderError> {
+        let response = self.get(url, mode, self.settings.max_body_bytes).await?;
+        serde_json::from_slice(&response.body).map_err(|e| self.decode_error(url, &e))
+    }
+
+    /// Follows a paginated listing to its end. A page that fails ends the
+    /// walk: the caller gets the items so far with `complete = false`.
+    pub async fn get_all<T: DeserializeOwned, P: Pagination>(
+        &self,
+        first: Url,
+        pagination: &P,
+    ) -> Paged<T> {
+        let mut items = Vec::new();
+        let mut seen = HashSet::new();
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            if !seen.insert(url.clone()) {
+                tracing::warn!(host = %self.host, path = url.path(), "pagination loops back; listing marked partial");
+                return Paged {
+                    items,
+                    complete: false,
+                    error: None,
+                };
+            }
+            let response = match self
+                .get(&url, CacheMode::Conditional, self.settings.max_body_bytes)
+                .await
+            {
+                Ok(r) => r,
+                Err(error) => {
+                    return Paged {
+                        items,
+                        complete: false,
+                        error: Some(error),
+                    };
+                }
+            };
+            match pagination.items(&response.body) {
+                Ok(page) => items.extend(page),
+                Err(e) => {
+                    return Paged {
+                        items,
+                        complete: false,
+                        error: Some(self.decode_error(&url, &e)),
+                    };
+                }
+            }
+            next = pagination.next(&url, &response.headers, &response.body);
+            // The token goes to every page: never follow a link elsewhere.
+            if next
+                .as_ref()
+                .is_some_and(|n| n.origin() != self.origin.origin())
+            {
+                tracing::warn!(host = %self.host, "next page is on another host; listing marked partial");
+                return Paged {
+                    items,
+                    complete: false,
+                    error: None,
+                };
+            }
+        }
+        Paged {
+            items,
+            complete: true,
+            error: None,
+        }
+    }
+
+    /// GETs `url` with retries and rate-limit waits. Any non-success status
+    /// becomes a [`ProviderError`]; bodies above `limit` bytes are refused.
+    pub async fn get(
+        &self,
+        url: &Url,
+        mode: CacheMode,
+        limit: usize,
+    ) -> Result<Response, ProviderError> {
+        let cached = match mode {
+            CacheMode::Conditional => self.cache.etag(url.as_str()),
+            CacheMode::Bypass => None,
+        };
+        let mut attempt = 1;
+        let mut rate_waits = 0;
+        loop {
+            self.wait_while_paused().await;
+            let outcome = self.attempt(url, cached.as_ref(), limit).await;
+            let (status, headers, body) = match outcome {
+                Ok(parts) => parts,
+                Err(AttemptError::TooLarge) => {
+                    return Err(ProviderError::Decode {
+                        host: self.host.clone(),
+                        path: url.path().to_owned(),
+                        reason: format!("the response is larger than {limit} bytes"),
+                    });
+                }
+                Err(AttemptError::Transport(e)) => {
+                    if retryable_transport(&e) && attempt < self.settings.max_attempts {
+                        tracing::debug!(host = %self.host, path = url.path(), attempt, error = %error_chain(&e), "retrying");
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(ProviderError::Unreachable {
+                        host: self.host.clone(),
+                        reason: error_chain(&e),
+                    });
+                }
+            };
+            self.note_rate_limit(&headers);
+            if status == StatusCode::NOT_MODIFIED
+                && let Some(cached) = &cached
+            {
+                self.not_modified.fetch_add(1, Ordering::Relaxed);
+                return Ok(replay(cached, headers));
+            }
+            if let Some(wait) = rate_limit_wait(status, &headers, &body) {
+                rate_waits += 1;
+                if wait > self.settings.max_rate_limit_wait || rate_waits > MAX_RATE_LIMIT_WAITS {
+                    return Err(ProviderError::RateLimited {
+                        host: self.host.clone(),
+                        retry_after: wait,
+                    });
+                }
+                tracing::info!(host = %self.host, wait_s = wait.as_secs_f64(), "rate limited; waiting");
+                self.pause_for(wait);
+                continue;
+            }
+            if status.is_server_error() && attempt < self.settings.max_attempts {
+                tracing::debug!(host = %self.host, path = url.path(), attempt, %status, "retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(self.status_error(url, status, &body));
+            }
+            if mode == CacheMode::Conditional {
+                self.store(url, &headers, &body);
+            }
+            return Ok(Response {
+                headers,
+                body,
+                not_modified: false,
+            });
+        }
+    }
+
+    /// One request under a concurrency permit, body read to the end.
+    async fn attempt(
+        &self,
+        url: &Url,
+        cached: Option<&CachedResponse>,
+        limit: usize,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), AttemptError> {
+        // The semaphore is never closed, so acquiring cannot fail; a closed
+        // one would only mean running without the limit.
+        let _permit = self.permits.acquire().await.ok();
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut request = self.client.get(url.clone());
+        if let Some(etag) = cached.and_then(|c| HeaderValue::from_str(&c.etag).ok()) {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        let mut response = request.send().await.map_err(AttemptError::Transport)?;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(AttemptError::TooLarge);
+        }
+        let status = response.status();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(AttemptError::Transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(AttemptError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, Bytes::from(body)))
+    }
+
+    fn store(&self, url: &Url, headers: &HeaderMap, body: &Bytes) {
+        let Some(etag) = headers.get(ETAG).and_then(|v| v.to_str().ok()) else {
+            return;
+        };
+        let replayed = REPLAYED_HEADERS
+            .iter()
+            .flat_map(|name| {
+                headers.get_all(*name).iter().filter_map(move |v| {
+                    v.to_str().ok().map(|v| ((*name).to_owned(), v.to_owned()))
+                })
+            })
+            .collect();
+        self.cache.put_etag(
+            url.as_str(),
+            CachedResponse {
+                etag: etag.to_owned(),
+                body: body.to_vec(),
+                headers: replayed,
+            },
+        );
+    }
+
+    async fn wait_while_paused(&self) {
+        loop {
+            let until = self.paused_until.lock().ok().and_then(|p| *p);
+            match until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return,
+            }
+        }
+    }
+
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        if let Ok(mut paused) = self.paused_until.lock() {
+            *paused = Some(paused.map_or(until, |p| p.max(until)));
+        }
+    }
+
+    /// A response that spends the last request of the window pauses the
+    /// client until the reset, so the next request is not refused.
+    fn note_rate_limit(&self, headers: &HeaderMap) {
+        if header_str(headers, "x-ratelimit-remaining") == Some("0")
+            && let Some(wait) = reset_wait(headers)
+            && wait <= self.settings.max_rate_limit_wait
+        {
+            self.pause_for(wait);
+        }
+    }
+
+    fn status_error(&self, url: &Url, status: StatusCode, body: &[u8]) -> ProviderError {
+        let host = self.host.clone();
+        let path = url.path().to_owned();
+        let message = error_message(status, body);
+        match status {
+            StatusCode::UNAUTHORIZED => ProviderError::Unauthorized { host, message },
+            StatusCode::FORBIDDEN => ProviderError::Forbidden {
+                host,
+                path,
+                message,
+            },
+            StatusCode::NOT_FOUND => ProviderError::NotFound { host, path },
+            _ => ProviderError::Http {
+                host,
+                path,
+                status: status.as_u16(),
+                message,
+            },
+        }
+    }
+
+    fn decode_error(&self, url: &Url, error: &serde_json::Error) -> ProviderError {
+        ProviderError::Decode {
+            host: self.host.clone(),
+            path: url.path().to_owned(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+/// `host[:port]` of an API URL, for messages.
+fn host_label(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => url.as_str().to_owned(),
+    }
+}
+
+fn replay(cached: &CachedResponse, mut headers: HeaderMap) -> Response {
+    for (name, value) in &cached.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) && !headers.contains_key(&name)
+        {
+            headers.append(name, value);
+        }
+    }
+    Response {
+        headers,
+        body: Bytes::from(cached.body.clone()),
+        not_modified: true,
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// How long a rate-limited response asks us to wait, or `None` when the
+/// response is not a rate limit (a plain 403 stays a permission error).
+pub fn rate_limit_wait(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<Duration> {
+    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
+        return None;
+    }
+    if let Some(value) = header_str(headers, RETRY_AFTER.as_str()) {
+        return Some(parse_retry_after(value).unwrap_or(SECONDARY_LIMIT_WAIT));
+    }
+    if header_str(headers, "x-ratelimit-remaining") == Some("0") {
+        return Some(reset_wait(headers).unwrap_or(SECONDARY_LIMIT_WAIT));
+    }
+    let secondary = String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("rate limit");
+    (status == StatusCode::TOO_MANY_REQUESTS || secondary).then_some(SECONDARY_LIMIT_WAIT)
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(SystemTime::now()).unwrap_or_default())
+}
+
+/// Time until `x-ratelimit-reset` (epoch seconds). Measured against the
+/// host's `Date` header when present, so a skewed local clock does not
+/// matter; `Date` is truncated to the second, which errs on waiting longer.
+fn reset_wait(headers: &HeaderMap) -> Option<Duration> {
+    let reset = header_str(headers, "x-ratelimit-reset")?
+        .parse::<u64>()
+        .ok()?;
+    let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+    let now = header_str(headers, "date")
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .unwrap_or_else(SystemTime::now);
+    Some(reset.duration_since(now).unwrap_or_default())
+}
+
+/// Exponential backoff with jitter: half the delay is fixed, half random,
+/// so clients retrying together spread out.
+fn backoff(attempt: u32) -> Duration {
+    let exp = BASE_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    let delay = exp.min(MAX_BACKOFF);
+    let half = delay / 2;
+    let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+    let random = getrandom::u64().unwrap_or(0);
+    half + Duration::from_millis(random % jitter_ms.max(1))
+}
+
+fn retryable_transport(e: &reqwest::Error) -> bool {
+    e.is_timeout() || e.is_connect() || e.is_request() || e.is_body()
+}
+
+/// The error and its causes, without the request URL.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        parts.push(s.to_string());
+        source = s.source();
+    }
+    if parts.is_empty() || e.is_timeout() {
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else {
+            "request failed"
+        };
+        parts.insert(0, kind.to_owned());
+    }
+    parts.dedup();
+    parts.join(": ")
+}
+
+/// The host's own explanation: the JSON `message` field when present.
+fn error_message(status: StatusCode, body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        message: String,
+    }
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) => b.message,
+        Err(_) => status.canonical_reason().unwrap_or("error").to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn link_header_is_parsed_when_it_has_several_relations() {
+        let links = parse_link_header(
+            "<https://a.test/r?page=2>; rel=\"next\", <https://a.test/r?page=5>; rel=\"last\"",
+        );
+        assert_eq!(
+            links,
+            vec![
+                Link {
+                    url: "https://a.test/r?page=2".into(),
+                    rel: "next".into()
+                },
+                Link {
+                    url: "https://a.test/r?page=5".into(),
+                    rel: "last".into()
+                },
+            ]
+        );
+        assert!(parse_link_header("garbage").is_empty());
+    }
+
+    #[test]
+    fn next_page_follows_link_when_fixture_headers() {
+        let fixture: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/response-headers.json"
+        ))
+        .unwrap();
+        let link = fixture["pagination"]["Link"].as_str().unwrap();
+        let rels: Vec<_> = parse_link_header(link).into_iter().map(|l| l.rel).collect();
+        assert_eq!(rels, ["next", "prev", "first", "last"]);
+        let current = Url::parse("https://api.github.com/resource?page=1").unwrap();
+        let next = LinkHeader.next(&current, &headers(&[("link", link)]), b"[]");
+        assert_eq!(
+            next.map(String::from).as_deref(),
+            Some("https://api.github.com/resource?page=2")
+        );
+    }
+
+    #[test]
+    fn next_page_is_none_when_on_last_page() {
+        let url = Url::parse("https://a.test/r?page=5").unwrap();
+        let h = headers(&[("link", "<https://a.test/r?page=4>; rel=\"prev\"")]);
+        assert_eq!(LinkHeader.next(&url, &h, b"[]"), None);
+    }
+
+    #[test]
+    fn rate_limit_wait_is_none_when_forbidden_for_permissions() {
+        let body = br#"{"message":"Resource not accessible by integration"}"#;
+        assert_eq!(
+            rate_limit_wait(StatusCode::FORBIDDEN, &HeaderMap::new(), body),
+            None
+        );
+    }
+
+    #[test]
+    fn rate_limit_wait_follows_retry_after_when_present() {
+        let h = headers(&[("retry-after", "7")]);
+        assert_eq!(
+            rate_limit_wait(StatusCode::TOO_MANY_REQUESTS, &h, b""),
+            Some(Duration::from_secs(7))
+        );
+    }
+
+    /// Splits a fixture `.http` exchange into status, headers and body.
+    fn exchange(text: &str) -> (StatusCode, HeaderMap, &str) {
+        let (head, body) = text.split_once("\n\n").unwrap();
+        let mut lines = head.lines();
+        let status = lines.next().unwrap().split_whitespace().nth(1).unwrap();
+        let mut h = HeaderMap::new();
+        for line in lines {
+            let (k, v) = line.split_once(':').unwrap();
+            h.append(
+                HeaderName::from_bytes(k.trim().to_ascii_lowercase().as_bytes()).unwrap(),
+                HeaderValue::from_str(v.trim()).unwrap(),
+            );
+        }
+        (StatusCode::from_bytes(status.as_bytes()).unwrap(), h, body)
+    }
+
+    #[test]
+    fn rate_limit_wait_uses_reset_and_date_when_exhausted() {
+        let (status, h, body) = exchange(include_str!(
+            "../../../shared/fixtures/github/api/errors/403-rate-limit-exceeded.http"
+        ));
+        // Reset 1377013266 is 15:41:06 UTC, 3025 s after the Date header.
+        assert_eq!(
+            rate_limit_wait(status, &h, body.as_bytes()),
+            Some(Duration::from_secs(3025))
+        );
+    }
+
+    #[test]
+    fn secondary_limit_waits_a_minute_when_no_header_says_otherwise() {
+        let (status, h, body) = exchange(include_str!(
+            "../../../shared/fixtures/github/api/errors/403-secondary-rate-limit.http"
+        ));
+        assert_eq!(
+            rate_limit_wait(status, &h, body.as_bytes()),
+            Some(SECONDARY_LIMIT_WAIT)
+        );
+    }
+
+    #[test]
+    fn status_error_is_unauthorized_when_fixture_401() {
+        let client = HttpClient::new(
+            &Url::parse("https://api.github.com").unwrap(),
+            HeaderMap::new(),
+            Arc::new(super::super::MemoryCache::default()),
+            &ClientSettings::default(),
+        )
+        .unwrap();
+        let url = Url::parse("https://api.github.com/orgs/acme").unwrap();
+        let body =
+            include_bytes!("../../../shared/fixtures/github/api/errors/401-bad-credentials.json");
+        match client.status_error(&url, StatusCode::UNAUTHORIZED, body) {
+            ProviderError::Unauthorized { host, message } => {
+                assert_eq!(
+                    (host.as_str(), message.as_str()),
+                    ("api.github.com", "Bad credentials")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_bounded_when_attempts_increase() {
+        for attempt in 1..40 {
+            let d = backoff(attempt);
+            let exp = BASE_BACKOFF
+                .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+                .min(MAX_BACKOFF);
+            assert!(d >= exp / 2 && d <= exp, "{attempt}: {d:?}");
+        }
+    }
+}

@@ -77,6 +77,10 @@ pub trait ProviderCache: Send + std::marker::Sync {
 pub struct CachedResponse {
     pub etag: String,
     pub body: Vec<u8>,
+    /// Response headers needed to replay the body on a 304 (pagination
+    /// `Link`): a 304 need not repeat them.
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
 }
 
 /// An in-memory [`ProviderCache`], for tests, benches and one-off checks.

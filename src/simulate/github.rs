@@ -1,0 +1,650 @@
+//! A simulated GitHub REST API on `127.0.0.1:0`.
+//!
+//! It speaks the documented shapes (field names as in
+//! `shared/fixtures/github/api`): Link pagination honouring `per_page`
+//! (at most 100) and `page`, a strong `ETag` on every JSON GET with 304 on a
+//! matching `If-None-Match`, `X-RateLimit-*` headers, GitHub's 401/404 error
+//! bodies, base64 contents, and zipballs through a 302 to a same-host
+//! codeload-like path. [`Faults`] inject latency, failures and rate-limit
+//! exhaustion; mutations change the organization between runs.
+
+mod archive;
+mod faults;
+mod json;
+mod state;
+
+pub use faults::{Faults, SimStats};
+pub use state::SimError;
+
+use super::scenario::{RepoSpec, Scenario};
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::header::{
+    AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LINK, LOCATION,
+    RETRY_AFTER,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const RATE_LIMIT: u64 = 5_000;
+const DOCS: &str = "https://docs.github.com/rest";
+
+/// A running simulator. Stops when dropped or on [`GithubSim::shutdown`].
+pub struct GithubSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct Shared {
+    base: String,
+    state: Mutex<state::State>,
+    faults: Faults,
+    stats: Mutex<SimStats>,
+    rate: Mutex<RateWindow>,
+}
+
+/// The primary rate limit window: an hour from start, counting non-304s.
+struct RateWindow {
+    used: u64,
+    reset: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn epoch_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl GithubSim {
+    pub async fn start(scenario: Scenario) -> io::Result<Self> {
+        scenario
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            base: format!("http://{addr}"),
+            state: Mutex::new(state::State::new(&scenario)),
+            faults: Faults::default(),
+            stats: Mutex::new(SimStats::default()),
+            rate: Mutex::new(RateWindow {
+                used: 0,
+                reset: epoch_secs() + 3600,
+            }),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "GitHub simulator stopped");
+            }
+        });
+        Ok(Self {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn token(&self) -> String {
+        lock(&self.shared.state).token.clone()
+    }
+
+    pub fn org(&self) -> String {
+        lock(&self.shared.state).login.clone()
+    }
+
+    pub fn stats(&self) -> SimStats {
+        lock(&self.shared.stats).clone()
+    }
+
+    pub fn reset_stats(&self) {
+        *lock(&self.shared.stats) = SimStats::default();
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.shared.faults
+    }
+
+    /// The repository's numeric id.
+    pub fn repo_id(&self, repo: &str) -> Option<u64> {
+        lock(&self.shared.state).repos.get(repo).map(|r| r.id)
+    }
+
+    /// The commit a branch or tag points at.
+    pub fn commit_of(&self, repo: &str, reference: &str) -> Option<String> {
+        let state = lock(&self.shared.state);
+        Some(state.repos.get(repo)?.resolve(reference)?.to_owned())
+    }
+
+    /// Tags a new commit (same composer.json as the default branch).
+    pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).add_tag(repo, tag)
+    }
+
+    /// Tags the commit `target` (a branch, tag or SHA) points at.
+    pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).add_tag_at(repo, tag, target)
+    }
+
+    /// Creates `branch` or moves it to a new commit with the same files.
+    pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).push_branch(repo, branch)
+    }
+
+    /// Points `reference` at a new commit whose composer.json is `composer`
+    /// (`None` removes the file). Returns the new SHA.
+    pub fn set_composer(
+        &self,
+        repo: &str,
+        reference: &str,
+        composer: Option<&Value>,
+    ) -> Result<String, SimError> {
+        let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
+        lock(&self.shared.state).set_composer(repo, reference, bytes)
+    }
+
+    pub fn create_repo(&self, spec: &RepoSpec) -> Result<u64, SimError> {
+        lock(&self.shared.state).create_repo(spec)
+    }
+
+    pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).delete_repo(repo)
+    }
+
+    pub fn add_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).set_team_member(team, login, true)
+    }
+
+    pub fn remove_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).set_team_member(team, login, false)
+    }
+
+    /// Stops accepting requests and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for GithubSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/user", get(user))
+        .route("/orgs/{org}", get(org))
+        .route("/orgs/{org}/members", get(org_members))
+        .route("/orgs/{org}/teams", get(teams))
+        .route("/orgs/{org}/teams/{slug}/members", get(team_members))
+        .route("/orgs/{org}/teams/{slug}/repos", get(team_repos))
+        .route("/orgs/{org}/repos", get(org_repos))
+        .route("/repos/{owner}/{repo}/branches", get(branches))
+        .route("/repos/{owner}/{repo}/tags", get(tags))
+        .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
+        .route("/repos/{owner}/{repo}/zipball/{*reference}", get(zipball))
+        .route("/_codeload/{owner}/{repo}/legacy.zip/{sha}", get(codeload))
+        .fallback(|| async { not_found() })
+        .layer(from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+type Sim = State<Arc<Shared>>;
+
+#[derive(Debug, serde::Deserialize)]
+struct ListQuery {
+    per_page: Option<usize>,
+    page: Option<usize>,
+    role: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RefQuery {
+    #[serde(rename = "ref")]
+    reference: Option<String>,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "message": message, "documentation_url": DOCS })),
+    )
+        .into_response()
+}
+
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// Counting, latency, injected failures, auth and the rate limit run before
+/// the handler; ETag/304 and rate-limit headers after it.
+async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    {
+        let mut stats = lock(&sim.stats);
+        stats.requests += 1;
+        *stats.by_route.entry(route).or_default() += 1;
+    }
+    let latency = sim.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(status) = sim.faults.take_failure(request.uri().path()) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = error(status, status.canonical_reason().unwrap_or("Error"));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        return response;
+    }
+    if !authorized(request.headers(), &lock(&sim.state).token) {
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+    }
+    if let Some(reset) = sim.faults.rate_limited_until() {
+        let mut response = error(
+            StatusCode::FORBIDDEN,
+            "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+        );
+        rate_headers(response.headers_mut(), 0, reset);
+        return response;
+    }
+    let if_none_match = request.headers().get(IF_NONE_MATCH).cloned();
+    let response = with_etag(next.run(request).await, if_none_match).await;
+    let not_modified = response.status() == StatusCode::NOT_MODIFIED;
+    if not_modified {
+        lock(&sim.stats).not_modified += 1;
+    }
+    let (remaining, reset) = {
+        let mut rate = lock(&sim.rate);
+        // Conditional requests answered 304 do not count against the limit.
+        if !not_modified {
+            rate.used = (rate.used + 1).min(RATE_LIMIT);
+        }
+        (RATE_LIMIT - rate.used, rate.reset)
+    };
+    let mut response = response;
+    rate_headers(response.headers_mut(), remaining, reset);
+    response
+}
+
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let presented = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("token "));
+    presented == Some(token)
+}
+
+fn rate_headers(headers: &mut HeaderMap, remaining: u64, reset: u64) {
+    let used = RATE_LIMIT - remaining;
+    for (name, value) in [
+        ("x-ratelimit-limit", RATE_LIMIT.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset", reset.to_string()),
+        ("x-ratelimit-used", used.to_string()),
+        ("x-ratelimit-resource", "core".to_owned()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}
+
+/// Adds a strong ETag (SHA-1 of the body) to JSON 200s and turns them into
+/// 304 when the client already holds that ETag.
+async fn with_etag(response: Response, if_none_match: Option<HeaderValue>) -> Response {
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() != StatusCode::OK || !is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+    };
+    let etag = format!("\"{}\"", hex::encode(Sha1::digest(&bytes)));
+    let matches = if_none_match
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == etag || t == "*")
+        });
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        parts.headers.insert(ETAG, value);
+    }
+    if matches {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(CONTENT_TYPE);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// One page of `items` with GitHub's Link header.
+fn page(base: &str, uri: &Uri, query: &ListQuery, items: Vec<Value>) -> Response {
+    let per_page = query.per_page.unwrap_or(30).clamp(1, 100);
+    let current = query.page.unwrap_or(1).max(1);
+    let last = items.len().div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip((current - 1).saturating_mul(per_page))
+        .take(per_page)
+        .collect();
+    let others: Vec<&str> = uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("page="))
+        .collect();
+    let link = |n: usize, rel: &str| {
+        let mut params = others.clone();
+        let page = format!("page={n}");
+        params.push(&page);
+        format!("<{base}{}?{}>; rel=\"{rel}\"", uri.path(), params.join("&"))
+    };
+    let mut links = Vec::new();
+    if current > 1 {
+        links.push(link(current - 1, "prev"));
+    }
+    if current < last {
+        links.push(link(current + 1, "next"));
+        links.push(link(last, "last"));
+    }
+    if current > 1 {
+        links.push(link(1, "first"));
+    }
+    let mut response = axum::Json(slice).into_response();
+    if !links.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&links.join(", "))
+    {
+        response.headers_mut().insert(LINK, value);
+    }
+    response
+}
+
+async fn user(State(sim): Sim) -> Response {
+    let state = lock(&sim.state);
+    axum::Json(json::viewer(&state, &sim.base)).into_response()
+}
+
+async fn org(State(sim): Sim, Path(org): Path<String>) -> Response {
+    let state = lock(&sim.state);
+    if org != state.login {
+        return not_found();
+    }
+    axum::Json(json::org(&state, &sim.base)).into_response()
+}
+
+async fn org_members(
+    State(sim): Sim,
+    Path(org): Path<String>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    if org != state.login {
+        return not_found();
+    }
+    let role = query.role.as_deref().unwrap_or("all");
+    let mut users: Vec<_> = state
+        .users
+        .values()
+        .filter(|u| match role {
+            "admin" => u.admin,
+            "member" => !u.admin,
+            _ => true,
+        })
+        .collect();
+    users.sort_by_key(|u| u.id);
+    let items = users.iter().map(|u| json::user(u, &sim.base)).collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+async fn teams(
+    State(sim): Sim,
+    Path(org): Path<String>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    if org != state.login {
+        return not_found();
+    }
+    let mut teams: Vec<_> = state.teams.values().collect();
+    teams.sort_by_key(|t| t.id);
+    let items = teams
+        .iter()
+        .map(|t| json::team(&state, t, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+async fn team_members(
+    State(sim): Sim,
+    Path((org, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(team) = state.teams.get(&slug).filter(|_| org == state.login) else {
+        return not_found();
+    };
+    let mut users: Vec<_> = team
+        .members
+        .iter()
+        .filter_map(|login| state.users.get(login))
+        .collect();
+    users.sort_by_key(|u| u.id);
+    let items = users
+        .iter()
+        .map(|u| json::team_member(u, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+async fn team_repos(
+    State(sim): Sim,
+    Path((org, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(team) = state.teams.get(&slug).filter(|_| org == state.login) else {
+        return not_found();
+    };
+    let mut repos: Vec<_> = team
+        .repos
+        .iter()
+        .filter_map(|(name, role)| Some((state.repos.get(name)?, *role)))
+        .collect();
+    repos.sort_by_key(|(r, _)| r.id);
+    let items = repos
+        .iter()
+        .map(|(r, role)| json::repo(&state, r, *role, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+async fn org_repos(
+    State(sim): Sim,
+    Path(org): Path<String>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    if org != state.login {
+        return not_found();
+    }
+    let mut repos: Vec<_> = state.repos.values().collect();
+    repos.sort_by_key(|r| r.id);
+    // The token belongs to an org owner, who administers every repository.
+    let items = repos
+        .iter()
+        .map(|r| json::repo(&state, r, super::scenario::RepoRole::Admin, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+async fn branches(
+    State(sim): Sim,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
+        return not_found();
+    };
+    let items = repo
+        .branches
+        .iter()
+        .map(|(name, sha)| json::branch(&state, repo, name, sha, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+async fn tags(
+    State(sim): Sim,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
+        return not_found();
+    };
+    // GitHub lists the newest tags first.
+    let items = repo
+        .tags
+        .iter()
+        .rev()
+        .map(|(name, sha)| json::tag(&state, repo, name, sha, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+async fn contents(
+    State(sim): Sim,
+    Path((owner, repo, path)): Path<(String, String, String)>,
+    Query(query): Query<RefQuery>,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
+        return not_found();
+    };
+    let reference = query.reference.as_deref().unwrap_or(&repo.default_branch);
+    let Some(sha) = repo.resolve(reference) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("No commit found for the ref {reference}"),
+        );
+    };
+    match repo.commits.get(sha) {
+        Some(Some(composer)) if path == "composer.json" => axum::Json(json::content(
+            &state, repo, &path, reference, composer, &sim.base,
+        ))
+        .into_response(),
+        _ => not_found(),
+    }
+}
+
+async fn zipball(
+    State(sim): Sim,
+    Path((owner, repo, reference)): Path<(String, String, String)>,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
+        return not_found();
+    };
+    let Some(sha) = repo.resolve(&reference) else {
+        return not_found();
+    };
+    let location = format!(
+        "{}/_codeload/{owner}/{}/legacy.zip/{sha}",
+        sim.base, repo.name
+    );
+    match HeaderValue::from_str(&location) {
+        Ok(location) => (StatusCode::FOUND, [(LOCATION, location)]).into_response(),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
+    }
+}
+
+async fn codeload(
+    State(sim): Sim,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Response {
+    let composer = {
+        let state = lock(&sim.state);
+        let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
+            return not_found();
+        };
+        let Some(composer) = repo.commits.get(&sha) else {
+            return not_found();
+        };
+        composer.clone()
+    };
+    match archive::zipball(&owner, &repo, &sha, composer.as_deref()) {
+        Ok(zip) => {
+            let disposition = format!(
+                "attachment; filename={owner}-{repo}-{}.zip",
+                &sha[..sha.len().min(7)]
+            );
+            let mut response = zip.into_response();
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                headers.insert(CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error"),
+    }
+}

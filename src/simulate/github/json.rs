@@ -1,0 +1,195 @@
+//! REST bodies of the simulator. Every field name appears in the matching
+//! fixture under `shared/fixtures/github/api`; values are plausible and
+//! deterministic.
+
+use super::super::scenario::RepoRole;
+use super::state::{Repo, State, Team, User};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+
+const CREATED_AT: &str = "2024-01-15T09:30:00Z";
+
+fn node_id(kind: &str, id: u64) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("0:{kind}{id}"))
+}
+
+fn account(login: &str, id: u64, kind: &str, base: &str) -> Value {
+    json!({
+        "login": login,
+        "id": id,
+        "node_id": node_id(kind, id),
+        "avatar_url": format!("{base}/avatars/{login}"),
+        "gravatar_id": "",
+        "url": format!("{base}/users/{login}"),
+        "html_url": format!("{base}/{login}"),
+        "type": kind,
+        "site_admin": false,
+    })
+}
+
+pub(super) fn user(user: &User, base: &str) -> Value {
+    account(&user.login, user.id, "User", base)
+}
+
+pub(super) fn team_member(user: &User, base: &str) -> Value {
+    let mut value = account(&user.login, user.id, "User", base);
+    value["role"] = json!("member");
+    value
+}
+
+/// `GET /user`: the token belongs to the first org admin.
+pub(super) fn viewer(state: &State, base: &str) -> Value {
+    let admin = state
+        .users
+        .values()
+        .filter(|u| u.admin)
+        .min_by_key(|u| u.id);
+    let (login, id, email) = admin.map_or(("packyard-bot", 1, None), |u| {
+        (u.login.as_str(), u.id, u.email.clone())
+    });
+    let mut value = account(login, id, "User", base);
+    value["name"] = json!(login);
+    value["email"] = json!(email);
+    value["created_at"] = json!(CREATED_AT);
+    value["updated_at"] = json!(CREATED_AT);
+    value
+}
+
+pub(super) fn org(state: &State, base: &str) -> Value {
+    let login = &state.login;
+    json!({
+        "login": login,
+        "id": state.org_id,
+        "node_id": node_id("Organization", state.org_id),
+        "url": format!("{base}/orgs/{login}"),
+        "repos_url": format!("{base}/orgs/{login}/repos"),
+        "members_url": format!("{base}/orgs/{login}/members{{/member}}"),
+        "avatar_url": format!("{base}/avatars/{login}"),
+        "description": Value::Null,
+        "name": state.name,
+        "html_url": format!("{base}/{login}"),
+        "type": "Organization",
+        "created_at": CREATED_AT,
+        "updated_at": CREATED_AT,
+    })
+}
+
+pub(super) fn team(state: &State, team: &Team, base: &str) -> Value {
+    let org = &state.login;
+    json!({
+        "id": team.id,
+        "node_id": node_id("Team", team.id),
+        "url": format!("{base}/teams/{}", team.id),
+        "html_url": format!("{base}/orgs/{org}/teams/{}", team.slug),
+        "name": team.name,
+        "slug": team.slug,
+        "description": Value::Null,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "pull",
+        "members_url": format!("{base}/teams/{}/members{{/member}}", team.id),
+        "repositories_url": format!("{base}/teams/{}/repos", team.id),
+        "parent": Value::Null,
+    })
+}
+
+/// A repository as seen by someone with `role` on it. GitHub's flags fold
+/// maintain into push and triage into pull.
+pub(super) fn repo(state: &State, repo: &Repo, role: RepoRole, base: &str) -> Value {
+    let owner = &state.login;
+    let full = format!("{owner}/{}", repo.name);
+    let mut owner_json = account(owner, state.org_id, "Organization", base);
+    owner_json["url"] = json!(format!("{base}/orgs/{owner}"));
+    json!({
+        "id": repo.id,
+        "node_id": node_id("Repository", repo.id),
+        "name": repo.name,
+        "full_name": full,
+        "owner": owner_json,
+        "private": true,
+        "html_url": format!("{base}/{full}"),
+        "description": repo.description,
+        "fork": false,
+        "url": format!("{base}/repos/{full}"),
+        "clone_url": format!("{base}/{full}.git"),
+        "default_branch": repo.default_branch,
+        "archived": false,
+        "disabled": false,
+        "visibility": "private",
+        "created_at": CREATED_AT,
+        "updated_at": CREATED_AT,
+        "pushed_at": CREATED_AT,
+        "permissions": {
+            "admin": role == RepoRole::Admin,
+            "push": role >= RepoRole::Push,
+            "pull": true,
+        },
+    })
+}
+
+fn commit(state: &State, repo: &Repo, sha: &str, base: &str) -> Value {
+    json!({
+        "sha": sha,
+        "url": format!("{base}/repos/{}/{}/commits/{sha}", state.login, repo.name),
+    })
+}
+
+pub(super) fn branch(state: &State, repo: &Repo, name: &str, sha: &str, base: &str) -> Value {
+    json!({
+        "name": name,
+        "commit": commit(state, repo, sha, base),
+        "protected": name == repo.default_branch,
+    })
+}
+
+pub(super) fn tag(state: &State, repo: &Repo, name: &str, sha: &str, base: &str) -> Value {
+    let full = format!("{}/{}", state.login, repo.name);
+    json!({
+        "name": name,
+        "commit": commit(state, repo, sha, base),
+        "zipball_url": format!("{base}/repos/{full}/zipball/{name}"),
+        "tarball_url": format!("{base}/repos/{full}/tarball/{name}"),
+        "node_id": node_id("Ref", repo.id),
+    })
+}
+
+/// The contents API answer for a file: base64 wrapped at 60 columns with
+/// `\n`, as GitHub sends it, and the git blob SHA.
+pub(super) fn content(
+    state: &State,
+    repo: &Repo,
+    path: &str,
+    reference: &str,
+    bytes: &[u8],
+    base: &str,
+) -> Value {
+    let full = format!("{}/{}", state.login, repo.name);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let wrapped: String = encoded
+        .as_bytes()
+        .chunks(60)
+        .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
+        .collect();
+    let mut blob = Sha1::new();
+    blob.update(format!("blob {}\0", bytes.len()));
+    blob.update(bytes);
+    let sha = hex::encode(blob.finalize());
+    let self_url = format!("{base}/repos/{full}/contents/{path}?ref={reference}");
+    let git_url = format!("{base}/repos/{full}/git/blobs/{sha}");
+    let html_url = format!("{base}/{full}/blob/{reference}/{path}");
+    json!({
+        "type": "file",
+        "encoding": "base64",
+        "size": bytes.len(),
+        "name": path.rsplit('/').next().unwrap_or(path),
+        "path": path,
+        "content": wrapped,
+        "sha": sha,
+        "url": self_url,
+        "git_url": git_url,
+        "html_url": html_url,
+        "download_url": format!("{base}/raw/{full}/{reference}/{path}"),
+        "_links": { "git": git_url, "self": self_url, "html": html_url },
+    })
+}

@@ -1,0 +1,279 @@
+//! The simulated organization's live state and the mutations tests apply.
+//!
+//! Commits are content-addressed like git's: a SHA is the SHA-1 of the
+//! repository, the ref, a generation counter and the composer.json bytes, so
+//! every run of a scenario gives the same SHAs and every mutation a new one.
+
+use super::super::scenario::{OrgRole, RepoRole, RepoSpec, Scenario};
+use sha1::{Digest, Sha1};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Why a mutation could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("no repository {0:?}")]
+    UnknownRepo(String),
+    #[error("repository {repo:?} has no ref {reference:?}")]
+    UnknownRef { repo: String, reference: String },
+    #[error("no team {0:?}")]
+    UnknownTeam(String),
+    #[error("no member {0:?}")]
+    UnknownUser(String),
+    #[error("repository {0:?} already exists")]
+    RepoExists(String),
+}
+
+pub(super) struct User {
+    pub id: u64,
+    pub login: String,
+    pub email: Option<String>,
+    pub admin: bool,
+}
+
+pub(super) struct Team {
+    pub id: u64,
+    pub slug: String,
+    pub name: String,
+    pub members: BTreeSet<String>,
+    pub repos: BTreeMap<String, RepoRole>,
+}
+
+pub(super) struct Repo {
+    pub id: u64,
+    pub name: String,
+    pub description: Option<String>,
+    pub default_branch: String,
+    pub branches: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Every commit ever made, as git keeps them: SHA → composer.json.
+    pub commits: HashMap<String, Option<Vec<u8>>>,
+}
+
+impl Repo {
+    /// A branch, tag or commit SHA → commit SHA.
+    pub fn resolve(&self, reference: &str) -> Option<&str> {
+        self.branches
+            .get(reference)
+            .or_else(|| self.tags.get(reference))
+            .map(String::as_str)
+            .or_else(|| {
+                self.commits
+                    .get_key_value(reference)
+                    .map(|(k, _)| k.as_str())
+            })
+    }
+}
+
+pub(super) struct State {
+    pub org_id: u64,
+    pub login: String,
+    pub name: Option<String>,
+    pub token: String,
+    pub users: BTreeMap<String, User>,
+    pub teams: BTreeMap<String, Team>,
+    pub repos: BTreeMap<String, Repo>,
+    next_repo_id: u64,
+    generation: u64,
+}
+
+const FIRST_USER_ID: u64 = 5_000;
+const FIRST_TEAM_ID: u64 = 100;
+const FIRST_REPO_ID: u64 = 10_000;
+
+impl State {
+    pub fn new(scenario: &Scenario) -> Self {
+        let users = scenario
+            .members
+            .iter()
+            .zip(FIRST_USER_ID..)
+            .map(|(m, id)| {
+                let user = User {
+                    id,
+                    login: m.login.clone(),
+                    email: m.email.clone(),
+                    admin: m.role == OrgRole::Admin,
+                };
+                (m.login.clone(), user)
+            })
+            .collect();
+        let teams = scenario
+            .teams
+            .iter()
+            .zip(FIRST_TEAM_ID..)
+            .map(|(t, id)| {
+                let team = Team {
+                    id,
+                    slug: t.slug.clone(),
+                    name: t.name.clone(),
+                    members: t.members.iter().cloned().collect(),
+                    repos: t.repos.clone(),
+                };
+                (t.slug.clone(), team)
+            })
+            .collect();
+        let mut state = Self {
+            org_id: 1_000,
+            login: scenario.org.login.clone(),
+            name: scenario.org.name.clone(),
+            token: scenario.token.clone(),
+            users,
+            teams,
+            repos: BTreeMap::new(),
+            next_repo_id: FIRST_REPO_ID,
+            generation: 0,
+        };
+        for spec in &scenario.repos {
+            state.insert_repo(spec);
+        }
+        state
+    }
+
+    fn insert_repo(&mut self, spec: &RepoSpec) -> u64 {
+        let id = self.next_repo_id;
+        self.next_repo_id += 1;
+        let mut repo = Repo {
+            id,
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            default_branch: spec.default_branch.clone(),
+            branches: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            commits: HashMap::new(),
+        };
+        for branch in spec.all_branches() {
+            let sha = commit(&mut repo, branch, self.generation, spec.composer_at(branch));
+            repo.branches.insert(branch.to_owned(), sha);
+        }
+        for tag in &spec.tags {
+            let sha = commit(&mut repo, tag, self.generation, spec.composer_at(tag));
+            repo.tags.insert(tag.clone(), sha);
+        }
+        self.repos.insert(spec.name.clone(), repo);
+        id
+    }
+
+    fn repo_mut(&mut self, name: &str) -> Result<&mut Repo, SimError> {
+        self.repos
+            .get_mut(name)
+            .ok_or_else(|| SimError::UnknownRepo(name.to_owned()))
+    }
+
+    fn next_generation(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    /// composer.json at a ref, or at the default branch.
+    fn composer_of(repo: &Repo, reference: Option<&str>) -> Option<Vec<u8>> {
+        let sha = repo.resolve(reference.unwrap_or(&repo.default_branch))?;
+        repo.commits.get(sha).cloned().flatten()
+    }
+
+    pub fn add_tag(&mut self, repo: &str, tag: &str) -> Result<String, SimError> {
+        let generation = self.next_generation();
+        let repo = self.repo_mut(repo)?;
+        let content = Self::composer_of(repo, None);
+        let sha = commit(repo, tag, generation, content);
+        repo.tags.insert(tag.to_owned(), sha.clone());
+        Ok(sha)
+    }
+
+    pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
+        let repo = self.repo_mut(repo)?;
+        let sha = repo
+            .resolve(target)
+            .ok_or_else(|| SimError::UnknownRef {
+                repo: repo.name.clone(),
+                reference: target.to_owned(),
+            })?
+            .to_owned();
+        repo.tags.insert(tag.to_owned(), sha.clone());
+        Ok(sha)
+    }
+
+    pub fn push_branch(&mut self, repo: &str, branch: &str) -> Result<String, SimError> {
+        let generation = self.next_generation();
+        let repo = self.repo_mut(repo)?;
+        let from = repo.branches.contains_key(branch).then_some(branch);
+        let content = Self::composer_of(repo, from);
+        let sha = commit(repo, branch, generation, content);
+        repo.branches.insert(branch.to_owned(), sha.clone());
+        Ok(sha)
+    }
+
+    pub fn set_composer(
+        &mut self,
+        repo: &str,
+        reference: &str,
+        composer: Option<Vec<u8>>,
+    ) -> Result<String, SimError> {
+        let generation = self.next_generation();
+        let repo = self.repo_mut(repo)?;
+        let sha = commit(repo, reference, generation, composer);
+        let slot = repo
+            .branches
+            .get_mut(reference)
+            .or_else(|| repo.tags.get_mut(reference))
+            .ok_or_else(|| SimError::UnknownRef {
+                repo: repo.name.clone(),
+                reference: reference.to_owned(),
+            })?;
+        slot.clone_from(&sha);
+        Ok(sha)
+    }
+
+    pub fn create_repo(&mut self, spec: &RepoSpec) -> Result<u64, SimError> {
+        if self.repos.contains_key(&spec.name) {
+            return Err(SimError::RepoExists(spec.name.clone()));
+        }
+        Ok(self.insert_repo(spec))
+    }
+
+    pub fn delete_repo(&mut self, name: &str) -> Result<(), SimError> {
+        self.repos
+            .remove(name)
+            .ok_or_else(|| SimError::UnknownRepo(name.to_owned()))?;
+        for team in self.teams.values_mut() {
+            team.repos.remove(name);
+        }
+        Ok(())
+    }
+
+    pub fn set_team_member(
+        &mut self,
+        team: &str,
+        login: &str,
+        member: bool,
+    ) -> Result<(), SimError> {
+        if !self.users.contains_key(login) {
+            return Err(SimError::UnknownUser(login.to_owned()));
+        }
+        let team = self
+            .teams
+            .get_mut(team)
+            .ok_or_else(|| SimError::UnknownTeam(team.to_owned()))?;
+        if member {
+            team.members.insert(login.to_owned());
+        } else {
+            team.members.remove(login);
+        }
+        Ok(())
+    }
+}
+
+/// Records a commit of `composer` on `repo` and returns its SHA.
+fn commit(repo: &mut Repo, reference: &str, generation: u64, composer: Option<Vec<u8>>) -> String {
+    let mut hasher = Sha1::new();
+    for part in [
+        repo.name.as_bytes(),
+        reference.as_bytes(),
+        &generation.to_be_bytes(),
+    ] {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    hasher.update(composer.as_deref().unwrap_or(b"-"));
+    let sha = hex::encode(hasher.finalize());
+    repo.commits.insert(sha.clone(), composer);
+    sha
+}
