@@ -18,7 +18,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(format!("PACKYARD_BENCH_{name}")).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(format!("PACKYARD_BENCH_{name}"))
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// One run of the binary: wall time and the peak RSS it reached.
@@ -45,7 +48,13 @@ fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
     let status = loop {
         if let Ok(status) = std::fs::read_to_string(&status_path) {
             if let Some(kib) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-                peak = peak.max(kib.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+                peak = peak.max(
+                    kib.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse()
+                        .unwrap_or(0),
+                );
             }
         }
         if let Some(status) = child.try_wait().expect("wait for packyard") {
@@ -55,8 +64,15 @@ fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
     };
     let wall = started.elapsed();
     let output = child.wait_with_output().expect("packyard output");
-    assert!(status.success(), "packyard {args:?} failed: {}", String::from_utf8_lossy(&output.stdout));
-    Measured { wall, peak_rss_kib: peak }
+    assert!(
+        status.success(),
+        "packyard {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    Measured {
+        wall,
+        peak_rss_kib: peak,
+    }
 }
 
 /// The fewest requests any client needs for a complete snapshot: one per
@@ -65,7 +81,11 @@ fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
 /// distinct further commit.
 fn minimum_requests(scenario: &Scenario, sim: &GithubSim) -> u64 {
     let pages = |n: usize| n.div_ceil(100).max(1) as u64;
-    let admins = scenario.members.iter().filter(|m| matches!(m.role, packyard::simulate::OrgRole::Admin)).count();
+    let admins = scenario
+        .members
+        .iter()
+        .filter(|m| matches!(m.role, packyard::simulate::OrgRole::Admin))
+        .count();
     let mut min = 1 + pages(admins) + pages(scenario.teams.len()) + pages(scenario.repos.len());
     for team in &scenario.teams {
         min += pages(team.members.len()) + pages(team.repos.len());
@@ -102,12 +122,26 @@ fn main() {
     let latency = Duration::from_millis(env_or("LATENCY_MS", 20) as u64);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let scenario = Scenario::generated(spec);
-    let sim = runtime.block_on(GithubSim::start(scenario.clone())).expect("start simulator");
+    let sim = runtime
+        .block_on(GithubSim::start(scenario.clone()))
+        .expect("start simulator");
     sim.faults().set_latency(latency);
     let data = tempfile::tempdir().expect("temp dir");
     let api_url = sim.api_url();
     let org = sim.org();
-    let add = ["sync", "add", "github", "--name", "bench", "--org", &org, "--api-url", &api_url, "--token-env", "BENCH_TOKEN"];
+    let add = [
+        "sync",
+        "add",
+        "github",
+        "--name",
+        "bench",
+        "--org",
+        &org,
+        "--api-url",
+        &api_url,
+        "--token-env",
+        "BENCH_TOKEN",
+    ];
     run_packyard(data.path(), &add, &sim.token());
 
     let minimum = minimum_requests(&scenario, &sim);
@@ -118,19 +152,26 @@ fn main() {
     let second = run_packyard(data.path(), &["sync", "run", "bench"], &sim.token());
     let second_stats = sim.stats();
 
-    println!("sync benchmark: {spec:?}, {} ms latency per request", latency.as_millis());
-    println!("first run:  {:>8.2} s  {:>6} requests (minimum {minimum}, ratio {:.3}x)  peak RSS {:.1} MiB",
+    println!(
+        "sync benchmark: {spec:?}, {} ms latency per request",
+        latency.as_millis()
+    );
+    println!(
+        "first run:  {:>8.2} s  {:>6} requests (minimum {minimum}, ratio {:.3}x)  peak RSS {:.1} MiB",
         first.wall.as_secs_f64(),
         first_stats.requests,
         first_stats.requests as f64 / minimum as f64,
-        first.peak_rss_kib as f64 / 1024.0);
-    println!("second run: {:>8.2} s  {:>6} requests, {} answered 304 ({:.1}%)  {:.1}% of the first run's time  peak RSS {:.1} MiB",
+        first.peak_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "second run: {:>8.2} s  {:>6} requests, {} answered 304 ({:.1}%)  {:.1}% of the first run's time  peak RSS {:.1} MiB",
         second.wall.as_secs_f64(),
         second_stats.requests,
         second_stats.not_modified,
         100.0 * second_stats.not_modified as f64 / second_stats.requests.max(1) as f64,
         100.0 * second.wall.as_secs_f64() / first.wall.as_secs_f64(),
-        second.peak_rss_kib as f64 / 1024.0);
+        second.peak_rss_kib as f64 / 1024.0
+    );
     println!("requests by route (first run):");
     for (route, n) in &first_stats.by_route {
         println!("  {n:>6}  {route}");

@@ -1,7 +1,9 @@
 //! Command-line interface: clap definitions and the non-interactive
 //! commands, all spoken through the admin API.
 
-use crate::admin::{AdminClient, ClientSettings, EngineEvent, EngineSettings, NewSync, PackageSummary, Policy};
+use crate::admin::{
+    AdminClient, ClientSettings, EngineEvent, EngineSettings, NewSync, PackageSummary, Policy,
+};
 use crate::config::Config;
 use crate::domain::{
     Credential, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind, Timestamp, Token,

@@ -34,7 +34,9 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
             temp.path().to_owned()
         }
     };
-    let sim = GithubSim::start(Scenario::from_toml_str(SCENARIO)?).await.context("cannot start the simulated GitHub")?;
+    let sim = GithubSim::start(Scenario::from_toml_str(SCENARIO)?)
+        .await
+        .context("cannot start the simulated GitHub")?;
     let admin = InProcess::open(&data_dir, EngineSettings::default())?;
     let id = SyncId::new("acme-github")?;
     if admin.list_syncs().await?.iter().all(|s| s.id != id) {
@@ -47,12 +49,28 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
         };
         admin.add_sync(new).await?;
     }
-    println!("Simulated GitHub organization {:?} at {}\n", sim.org(), sim.api_url());
-    let run = Command::Sync(SyncCommand::Run { name: id.to_string(), confirm_removals: false });
+    println!(
+        "Simulated GitHub organization {:?} at {}\n",
+        sim.org(),
+        sim.api_url()
+    );
+    let run = Command::Sync(SyncCommand::Run {
+        name: id.to_string(),
+        confirm_removals: false,
+    });
     cli::execute(run, &admin).await?;
     println!();
-    cli::execute(Command::Package(PackageCommand::List { sync: None, json: false }), &admin).await?;
-    let (_, token) = admin.create_token(TokenScope::OrgWide, "demo".into()).await?;
+    cli::execute(
+        Command::Package(PackageCommand::List {
+            sync: None,
+            json: false,
+        }),
+        &admin,
+    )
+    .await?;
+    let (_, token) = admin
+        .create_token(TokenScope::OrgWide, "demo".into())
+        .await?;
 
     let listener = server::bind(args.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -61,7 +79,9 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
     let engine = admin.engine().clone();
     let serving = {
         let (shutdown, data_dir) = (shutdown.clone(), data_dir.clone());
-        tokio::spawn(async move { server::serve(&engine, &data_dir, listener, None, shutdown).await })
+        tokio::spawn(
+            async move { server::serve(&engine, &data_dir, listener, None, shutdown).await },
+        )
     };
     let mut ticker = tokio::time::interval(ACTIVITY_EVERY);
     ticker.tick().await;
@@ -73,7 +93,10 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
         let tag = format!("v1.1.{patch}");
         sim.add_tag(ACTIVE_REPO, &tag)?;
         println!("\n[simulated push] tag {tag} on acme/{ACTIVE_REPO}");
-        let run = Command::Sync(SyncCommand::Run { name: id.to_string(), confirm_removals: false });
+        let run = Command::Sync(SyncCommand::Run {
+            name: id.to_string(),
+            confirm_removals: false,
+        });
         cli::execute(run, &admin).await?;
     }
     shutdown.cancel();

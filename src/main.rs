@@ -24,7 +24,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
-        Command::Demo(args) => runtime.block_on(packyard::demo::run(args, cli.data_dir.is_some().then_some(config))),
+        Command::Demo(args) => runtime.block_on(packyard::demo::run(
+            args,
+            cli.data_dir.is_some().then_some(config),
+        )),
         Command::Serve(args) => {
             config.ensure_data_dir()?;
             let _logs = init_logging(&config.data_dir, &config.log_level)?;

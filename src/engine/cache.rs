@@ -3,7 +3,7 @@
 
 use crate::domain::{Manifest, RemoteId, SyncId};
 use crate::providers::{CachedResponse, ProviderCache};
-use crate::store::Store;
+use crate::store::{EtagEntry, Store};
 
 pub struct StoreCache {
     store: Store,
@@ -21,7 +21,11 @@ impl StoreCache {
 impl ProviderCache for StoreCache {
     fn etag(&self, url: &str) -> Option<CachedResponse> {
         match self.store.load_etag(&self.sync, url) {
-            Ok(hit) => hit.map(|(etag, body)| CachedResponse { etag, body }),
+            Ok(hit) => hit.map(|e| CachedResponse {
+                etag: e.etag,
+                body: e.body,
+                headers: e.headers,
+            }),
             Err(e) => {
                 tracing::warn!(sync = %self.sync, error = %e, "ETag cache read failed");
                 None
@@ -30,10 +34,12 @@ impl ProviderCache for StoreCache {
     }
 
     fn put_etag(&self, url: &str, response: CachedResponse) {
-        if let Err(e) = self
-            .store
-            .apply_etag(&self.sync, url, &response.etag, &response.body)
-        {
+        let entry = EtagEntry {
+            etag: response.etag,
+            body: response.body,
+            headers: response.headers,
+        };
+        if let Err(e) = self.store.apply_etag(&self.sync, url, &entry) {
             tracing::warn!(sync = %self.sync, error = %e, "ETag cache write failed");
         }
     }

@@ -20,8 +20,13 @@ use tokio_util::task::TaskTracker;
 pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("cannot listen on {addr}: {source}. Choose another address with --listen or [server] listen")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "cannot listen on {addr}: {source}. Choose another address with --listen or [server] listen"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the HTTP server stopped: {0}")]
     Serve(std::io::Error),
 }
@@ -45,12 +50,20 @@ struct EngineArchives(EngineHandle);
 #[async_trait]
 impl ArchiveSource for EngineArchives {
     async fn fetch_archive(&self, package: &Package, commit: &str) -> Result<bytes::Bytes, String> {
-        self.0.fetch_archive(package, commit).await.map_err(|e| e.to_string())
+        self.0
+            .fetch_archive(package, commit)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
 pub async fn bind(listen: SocketAddr) -> Result<TcpListener, DaemonError> {
-    TcpListener::bind(listen).await.map_err(|source| DaemonError::Bind { addr: listen, source })
+    TcpListener::bind(listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: listen,
+            source,
+        })
 }
 
 /// Serves `engine`'s store on `listener` until `shutdown` fires. Prints one
@@ -64,7 +77,9 @@ pub async fn serve(
 ) -> Result<(), DaemonError> {
     let bound = listener.local_addr().map_err(DaemonError::Serve)?;
     if public_url.is_none() && bound.ip().is_unspecified() {
-        eprintln!("warning: listening on {bound} without a public URL; dist URLs will point at {bound}, which clients cannot reach. Set --public-url");
+        eprintln!(
+            "warning: listening on {bound} without a public URL; dist URLs will point at {bound}, which clients cannot reach. Set --public-url"
+        );
     }
     let public_url = public_url.unwrap_or_else(|| format!("http://{bound}"));
     let store = engine.store().clone();
@@ -97,7 +112,14 @@ pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
         tasks.spawn(async move { engine.resync_periodically(interval, shutdown).await });
     }
     let listener = bind(options.listen).await?;
-    let served = serve(&engine, &options.data_dir, listener, options.public_url.clone(), shutdown.clone()).await;
+    let served = serve(
+        &engine,
+        &options.data_dir,
+        listener,
+        options.public_url.clone(),
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     tasks.close();
     tasks.wait().await;

@@ -14,41 +14,34 @@ pub struct DistInfo {
     pub size: u64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct EtagEntry {
-    etag: String,
-    body: Vec<u8>,
+/// A response kept for conditional requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtagEntry {
+    pub etag: String,
+    pub body: Vec<u8>,
+    /// Response headers a 304 does not repeat (pagination links).
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
 }
 
 impl Store {
-    pub fn load_etag(
-        &self,
-        sync: &SyncId,
-        url: &str,
-    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    pub fn load_etag(&self, sync: &SyncId, url: &str) -> Result<Option<EtagEntry>, StoreError> {
         let k = key(&[sync.as_str(), url]);
-        let entry: Option<EtagEntry> = self
-            .trees
+        self.trees
             .etags
             .get(&k)?
             .map(|raw| decode("etags", &k, &raw))
-            .transpose()?;
-        Ok(entry.map(|e| (e.etag, e.body)))
+            .transpose()
     }
 
     pub fn apply_etag(
         &self,
         sync: &SyncId,
         url: &str,
-        etag: &str,
-        body: &[u8],
+        entry: &EtagEntry,
     ) -> Result<(), StoreError> {
         let k = key(&[sync.as_str(), url]);
-        let entry = EtagEntry {
-            etag: etag.to_owned(),
-            body: body.to_owned(),
-        };
-        self.trees.etags.insert(&k, encode("etags", &k, &entry)?)?;
+        self.trees.etags.insert(&k, encode("etags", &k, entry)?)?;
         Ok(())
     }
 

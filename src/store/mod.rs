@@ -18,7 +18,7 @@ mod state;
 mod syncs;
 mod tokens;
 
-pub use caches::DistInfo;
+pub use caches::{DistInfo, EtagEntry};
 pub use tokens::token_hash;
 
 use serde::{Serialize, de::DeserializeOwned};

@@ -10,7 +10,10 @@ use std::process::{Child, Command, Output, Stdio};
 /// The packyard binary with `--data-dir`, and the given env.
 pub fn packyard(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_packyard"));
-    cmd.arg("--data-dir").arg(data_dir).env_remove("PACKYARD_DATA_DIR").env_remove("RUST_LOG");
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("PACKYARD_DATA_DIR")
+        .env_remove("RUST_LOG");
     cmd
 }
 
@@ -53,7 +56,9 @@ impl Served {
             .expect("start packyard serve");
         let stdout = child.stdout.take().expect("serve stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read serve banner");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read serve banner");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
@@ -79,13 +84,19 @@ impl Drop for Served {
 /// Whether the real `composer` can be used. Without it the caller skips,
 /// unless `PACKYARD_REQUIRE_COMPOSER=1`, in which case the test fails.
 pub fn composer_available(test: &str) -> bool {
-    let found = Command::new("composer").arg("--version").env("COMPOSER_ALLOW_SUPERUSER", "1").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("composer")
+        .arg("--version")
+        .env("COMPOSER_ALLOW_SUPERUSER", "1")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         assert!(
             std::env::var("PACKYARD_REQUIRE_COMPOSER").as_deref() != Ok("1"),
             "{test}: `composer` is not installed but PACKYARD_REQUIRE_COMPOSER=1 (apt-get install -y composer php-zip unzip)"
         );
-        eprintln!("SKIPPED {test}: `composer` is not installed (apt-get install -y composer php-zip unzip)");
+        eprintln!(
+            "SKIPPED {test}: `composer` is not installed (apt-get install -y composer php-zip unzip)"
+        );
     }
     found
 }
@@ -109,9 +120,17 @@ impl Project {
             "config": {"secure-http": false},
             "minimum-stability": "stable",
         });
-        std::fs::write(dir.join("composer.json"), serde_json::to_vec_pretty(&composer).unwrap()).unwrap();
+        std::fs::write(
+            dir.join("composer.json"),
+            serde_json::to_vec_pretty(&composer).unwrap(),
+        )
+        .unwrap();
         let auth = serde_json::json!({"http-basic": {served.origin(): {"username": "token", "password": token}}});
-        std::fs::write(dir.join("auth.json"), serde_json::to_vec_pretty(&auth).unwrap()).unwrap();
+        std::fs::write(
+            dir.join("auth.json"),
+            serde_json::to_vec_pretty(&auth).unwrap(),
+        )
+        .unwrap();
         Project { dir, home }
     }
 
@@ -129,6 +148,9 @@ impl Project {
     }
 
     pub fn lock(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.dir.join("composer.lock")).expect("composer.lock")).unwrap()
+        serde_json::from_slice(
+            &std::fs::read(self.dir.join("composer.lock")).expect("composer.lock"),
+        )
+        .unwrap()
     }
 }
