@@ -445,6 +445,10 @@ pub fn init_logging(
         })?,
         _ => EnvFilter::try_new(level).map_err(|e| fail(format!("log level {level:?}: {e}")))?,
     };
+    // The appender prunes old files on start and complains on stderr (which
+    // the TUI owns) when the directory does not exist yet.
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| fail(format!("{e}. Check that the directory is writable")))?;
     let appender = tracing_appender::rolling::RollingFileAppender::builder()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("packyard.log")

@@ -100,12 +100,24 @@ pub fn compare_normalized(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-/// The highest tagged version, as the package list shows it.
+/// The version the package list shows as latest: the highest stable tag,
+/// or the highest tag when there is no stable one yet (as Packagist does).
 pub fn latest_tag(versions: &[super::Version]) -> Option<&super::Version> {
-    versions
-        .iter()
-        .filter(|v| v.kind == super::VersionKind::Tag)
-        .max_by(|a, b| compare_normalized(&a.normalized, &b.normalized))
+    let stable = |v: &super::Version| {
+        ComposerVersion::parse(&v.normalized)
+            .is_ok_and(|p| p.stability() == composer_semver::Stability::Stable)
+    };
+    let by_version =
+        |a: &&super::Version, b: &&super::Version| compare_normalized(&a.normalized, &b.normalized);
+    let tags = || {
+        versions
+            .iter()
+            .filter(|v| v.kind == super::VersionKind::Tag)
+    };
+    tags()
+        .filter(|v| stable(v))
+        .max_by(by_version)
+        .or_else(|| tags().max_by(by_version))
 }
 
 #[cfg(test)]

@@ -68,6 +68,17 @@ impl Served {
         Served { child, url }
     }
 
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        self.child.wait().expect("serve exits")
+    }
+
     /// `host:port`, the key Composer's auth.json uses for this server.
     pub fn origin(&self) -> String {
         self.url.trim_start_matches("http://").to_owned()

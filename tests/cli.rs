@@ -1,0 +1,203 @@
+//! The `packyard` binary as an admin uses it: what it prints, what it saves,
+//! and how it fails. Runs against the simulated GitHub; needs no Composer.
+
+mod support;
+
+use packyard::simulate::{GithubSim, Scenario};
+use support::{Served, ok, packyard, stderr, stdout};
+
+const SCENARIO: &str = include_str!("../assets/demo-github.toml");
+
+async fn sim() -> GithubSim {
+    GithubSim::start(Scenario::from_toml_str(SCENARIO).unwrap())
+        .await
+        .unwrap()
+}
+
+fn add(data: &std::path::Path, sim: &GithubSim, org: &str, token: &str) -> std::process::Output {
+    packyard(data)
+        .args([
+            "sync",
+            "add",
+            "github",
+            "--name",
+            "acme",
+            "--org",
+            org,
+            "--api-url",
+            &sim.api_url(),
+            "--token-env",
+            "SIM_TOKEN",
+        ])
+        .env("SIM_TOKEN", token)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_add_saves_nothing_when_host_rejects_token_or_org() {
+    let sim = sim().await;
+    let data = tempfile::tempdir().unwrap();
+    let bad = add(data.path(), &sim, "acme", "ghp_wrong");
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("rejected the credentials (HTTP 401"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(
+        !stderr(&bad).contains("ghp_wrong"),
+        "the token never appears in errors"
+    );
+    let missing = add(data.path(), &sim, "nosuch", &sim.token());
+    assert!(
+        stderr(&missing).contains("organization \"nosuch\" was not found"),
+        "{}",
+        stderr(&missing)
+    );
+    let listed = ok(packyard(data.path()).args(["sync", "list", "--json"]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&listed.stdout).unwrap(),
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_run_lists_packages_and_teams_when_org_is_synced() {
+    let sim = sim().await;
+    let data = tempfile::tempdir().unwrap();
+    assert!(
+        add(data.path(), &sim, "acme", &sim.token())
+            .status
+            .success()
+    );
+    let run = ok(packyard(data.path()).args(["sync", "run", "acme"]));
+    assert!(stdout(&run).contains("packages +10"), "{}", stdout(&run));
+    assert!(
+        stdout(&run).contains("payments-sdk @ v0.9.0: composer.json is invalid"),
+        "{}",
+        stdout(&run)
+    );
+
+    let packages: serde_json::Value = serde_json::from_slice(
+        &ok(packyard(data.path()).args(["package", "list", "--json"])).stdout,
+    )
+    .unwrap();
+    let names: Vec<&str> = packages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 10);
+    assert!(names.contains(&"acme/http-client") && !names.contains(&"acme/handbook"));
+    let log = packages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "acme/log")
+        .unwrap();
+    assert_eq!(log["latest"], "v1.1.0", "a beta is not the latest release");
+
+    let teams: serde_json::Value =
+        serde_json::from_slice(&ok(packyard(data.path()).args(["team", "list", "--json"])).stdout)
+            .unwrap();
+    let platform = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["slug"] == "platform")
+        .unwrap();
+    assert_eq!(platform["members"].as_object().unwrap().len(), 3);
+
+    let again = ok(packyard(data.path()).args(["sync", "run", "acme"]));
+    assert!(stdout(&again).contains("up to date"), "{}", stdout(&again));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_is_printed_once_and_revocation_needs_yes_when_not_on_a_terminal() {
+    let data = tempfile::tempdir().unwrap();
+    let created = ok(packyard(data.path()).args(["token", "create", "--org-wide", "--name", "ci"]));
+    let secret = stdout(&created).trim().to_owned();
+    assert!(
+        secret.starts_with("pky_") && !secret.contains(char::is_whitespace),
+        "only the token on stdout: {secret:?}"
+    );
+    let list = ok(packyard(data.path()).args(["token", "list", "--json"]));
+    assert!(
+        !stdout(&list).contains(&secret[4..]),
+        "token list never shows the secret"
+    );
+    let tokens: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let id = tokens[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(tokens[0]["label"], "ci");
+    assert!(tokens[0].get("hash").is_none());
+
+    let refused = packyard(data.path())
+        .args(["token", "revoke", &id])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("pass --yes"),
+        "{}",
+        stderr(&refused)
+    );
+    ok(packyard(data.path()).args(["token", "revoke", &id, "--yes"]));
+    let list = ok(packyard(data.path()).args(["token", "list", "--json"]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&list.stdout).unwrap(),
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn other_commands_say_the_data_dir_is_in_use_when_serve_runs_and_serve_stops_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let served = Served::start(data.path());
+    let busy = packyard(data.path())
+        .args(["package", "list"])
+        .output()
+        .unwrap();
+    assert!(!busy.status.success());
+    assert!(
+        stderr(&busy).contains("in use by another packyard process"),
+        "{}",
+        stderr(&busy)
+    );
+    let health = reqwest::get(format!("{}/health", served.url))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
+    let unauthenticated = reqwest::get(format!("{}/packages.json", served.url))
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    let status = served.terminate();
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+    ok(packyard(data.path()).args(["package", "list"]));
+}
+
+#[test]
+fn bad_config_file_is_reported_with_file_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("packyard.toml");
+    std::fs::write(
+        &file,
+        "log_level = \"info\"\n[server]\nlistn = \"127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    let out = packyard(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .args(["sync", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("packyard.toml") && err.contains("line 3") && err.contains("listn"),
+        "{err}"
+    );
+}
