@@ -111,6 +111,11 @@ async fn resync_fetches_only_what_changed_when_a_tag_is_added() {
         "a no-change resync is all 304s: {stats:?}"
     );
     assert_eq!(stats.route("/repos/{owner}/{repo}/contents/{*path}"), 0);
+    assert_eq!(
+        stats.route("/repos/{owner}/{repo}/tags"),
+        0,
+        "refs of unpushed repos are reused"
+    );
 
     f.sim.add_tag("log", "v1.2.0").unwrap();
     f.sim.reset_stats();

@@ -3,11 +3,12 @@
 //! rate limits, errors and archives.
 
 use packyard::domain::{
-    Credential, Manifest, Permission, RefKind, RemoteRepo, RemoteSnapshot, RemoteTeam, Secret,
+    Credential, Manifest, Permission, RefKind, RemoteId, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    Secret, Timestamp,
 };
 use packyard::providers::github::GithubHost;
 use packyard::providers::{
-    ClientSettings, CodeHost, MemoryCache, Progress, ProgressFn, ProviderError,
+    ClientSettings, CodeHost, MemoryCache, Progress, ProgressFn, ProviderCache, ProviderError,
 };
 use packyard::simulate::{GeneratedSpec, GithubSim, Scenario};
 use serde_json::Value;
@@ -16,6 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const CONTENTS: &str = "/repos/{owner}/{repo}/contents/{*path}";
+const BRANCHES: &str = "/repos/{owner}/{repo}/branches";
+const TAGS: &str = "/repos/{owner}/{repo}/tags";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/github/api");
 
 fn demo() -> Scenario {
@@ -230,8 +233,60 @@ async fn resync_is_answered_by_304s_when_nothing_changed() {
     assert_eq!(first, second);
     let stats = sim.stats();
     assert_eq!(stats.route(CONTENTS), 0, "no manifest refetched");
+    assert_eq!(
+        stats.route(BRANCHES) + stats.route(TAGS),
+        0,
+        "no push since: refs reused"
+    );
     assert_eq!(stats.not_modified, stats.requests, "{stats:?}");
     assert_eq!(github.stats().not_modified, github.stats().requests);
+}
+
+#[tokio::test]
+async fn refs_are_read_again_only_for_the_pushed_repo_when_pushed_at_moves() {
+    let sim = GithubSim::start(demo()).await.unwrap();
+    let cache = Arc::new(MemoryCache::default());
+    host(&sim, cache.clone()).snapshot(quiet()).await.unwrap();
+    sim.add_tag_at("log", "v1.1.1", "v1.1.0").unwrap();
+    sim.reset_stats();
+
+    let snap = host(&sim, cache).snapshot(quiet()).await.unwrap();
+
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.route(BRANCHES), stats.route(TAGS)),
+        (1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.route(CONTENTS), 0, "the new tag's commit is known");
+    assert!(
+        repo(&snap, "log")
+            .refs
+            .items
+            .iter()
+            .any(|r| r.name == "v1.1.1")
+    );
+}
+
+#[tokio::test]
+async fn reused_refs_are_read_again_when_older_than_a_day() {
+    let sim = GithubSim::start(demo()).await.unwrap();
+    let cache = Arc::new(MemoryCache::default());
+    host(&sim, cache.clone()).snapshot(quiet()).await.unwrap();
+    let log = RemoteId::from(sim.repo_id("log").unwrap());
+    let mut known = cache.refs(&log).expect("complete refs are kept");
+    known.checked_at = Timestamp(known.checked_at.0 - 25 * 60 * 60);
+    cache.put_refs(&log, &known);
+    sim.reset_stats();
+
+    host(&sim, cache.clone()).snapshot(quiet()).await.unwrap();
+
+    assert_eq!(
+        sim.stats().route(BRANCHES),
+        1,
+        "only log's refs are checked again"
+    );
+    assert!(cache.refs(&log).unwrap().checked_at > known.checked_at);
 }
 
 #[tokio::test]

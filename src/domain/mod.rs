@@ -25,6 +25,6 @@ pub use records::{
 pub use secret::Secret;
 pub use snapshot::{
     Listing, Manifest, RefKind, RemoteAccount, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot,
-    RemoteTeam,
+    RemoteTeam, RepoRefs,
 };
 pub use sync::{Credential, ProviderKind, Sync};

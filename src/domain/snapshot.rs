@@ -108,6 +108,17 @@ impl RemoteRepo {
     }
 }
 
+/// A repository's refs as last read completely, kept so a later run can skip
+/// reading them again while the repository shows no push since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoRefs {
+    /// The host's "last pushed" marker when the refs were read.
+    pub pushed_at: String,
+    pub checked_at: super::Timestamp,
+    pub default_branch: String,
+    pub refs: Vec<RemoteRef>,
+}
+
 /// Everything one sync run observed. Built by a provider, consumed by
 /// `engine::reconcile::plan`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 //! The providers' cache, kept in the store so that ETags and manifests
 //! survive restarts: a no-change resync after a restart still costs 304s.
 
-use crate::domain::{Manifest, RemoteId, SyncId};
+use crate::domain::{Manifest, RemoteId, RepoRefs, SyncId};
 use crate::providers::{CachedResponse, ProviderCache};
 use crate::store::{EtagEntry, Store};
 
@@ -51,6 +51,22 @@ impl ProviderCache for StoreCache {
                 tracing::warn!(sync = %self.sync, error = %e, "manifest cache read failed");
                 None
             }
+        }
+    }
+
+    fn refs(&self, repo: &RemoteId) -> Option<RepoRefs> {
+        match self.store.load_refs(&self.sync, repo) {
+            Ok(hit) => hit,
+            Err(e) => {
+                tracing::warn!(sync = %self.sync, error = %e, "refs cache read failed");
+                None
+            }
+        }
+    }
+
+    fn put_refs(&self, repo: &RemoteId, refs: &RepoRefs) {
+        if let Err(e) = self.store.apply_refs(&self.sync, repo, refs) {
+            tracing::warn!(sync = %self.sync, error = %e, "refs cache write failed");
         }
     }
 

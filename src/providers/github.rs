@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::{
     Credential, Listing, Manifest, PackageName, Permission, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -35,6 +35,9 @@ const CONTENTS_API_MAX: &str = "1 MB";
 const ARCHIVE_MAX_BYTES: usize = 512 * 1024 * 1024;
 
 const PER_PAGE: &str = "100";
+/// Refs reused on an unchanged `pushed_at` are read again after this long
+/// anyway: webhooks and this bound catch changes that do not move it.
+const REFS_MAX_AGE_SECS: i64 = 24 * 60 * 60;
 
 /// GitHub REST response shapes, only the fields packyard reads. Unknown
 /// fields are ignored so API additions do not break decoding.
@@ -73,6 +76,9 @@ mod wire {
         /// Absent for an empty repository on some GHES versions.
         #[serde(default)]
         pub default_branch: Option<String>,
+        /// When anything was last pushed to any ref: tags, branches, deletions.
+        #[serde(default)]
+        pub pushed_at: Option<String>,
         #[serde(default)]
         pub permissions: Option<RepoPermissions>,
         /// The team's role on the repository (team repository listings).
@@ -345,12 +351,13 @@ impl GithubHost {
         })
     }
 
-    /// One repository with its refs. The default branch's manifest decides
-    /// whether tags and other refs are worth reading at all.
+    /// One repository with its refs. Refs read completely since the host's
+    /// last push to the repository are reused without a request; they are
+    /// read again at least every [`REFS_MAX_AGE_SECS`], in case a ref changed
+    /// in a way that did not move `pushed_at`.
     async fn fetch_repo(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
-        let id = RemoteId::from(repo.id);
-        let mut remote = RemoteRepo {
-            id: id.clone(),
+        let remote = RemoteRepo {
+            id: RemoteId::from(repo.id),
             full_name: repo.full_name,
             default_branch: repo.default_branch.unwrap_or_default(),
             clone_url: repo.clone_url,
@@ -358,6 +365,38 @@ impl GithubHost {
             description: repo.description,
             refs: Listing::partial(Vec::new()),
         };
+        let Some(pushed_at) = repo.pushed_at else {
+            return self.fetch_refs(remote).await;
+        };
+        let now = Timestamp::now();
+        if let Some(known) = self.cache.refs(&remote.id).filter(|known| {
+            known.pushed_at == pushed_at
+                && known.default_branch == remote.default_branch
+                && (0..REFS_MAX_AGE_SECS).contains(&(now.0 - known.checked_at.0))
+        }) {
+            return Ok(RemoteRepo {
+                refs: Listing::complete(known.refs),
+                ..remote
+            });
+        }
+        let remote = self.fetch_refs(remote).await?;
+        if remote.refs.complete {
+            let known = RepoRefs {
+                pushed_at,
+                checked_at: now,
+                default_branch: remote.default_branch.clone(),
+                refs: remote.refs.items.clone(),
+            };
+            self.cache.put_refs(&remote.id, &known);
+        }
+        Ok(remote)
+    }
+
+    /// Reads a repository's refs and the composer.json at each. The default
+    /// branch's manifest decides whether tags and other refs are worth
+    /// reading at all.
+    async fn fetch_refs(&self, mut remote: RemoteRepo) -> Result<RemoteRepo, ProviderError> {
+        let id = remote.id.clone();
         let repo_path: Vec<&str> = std::iter::once("repos")
             .chain(remote.full_name.split('/'))
             .collect();
@@ -729,6 +768,7 @@ mod tests {
             clone_url: String::new(),
             description: None,
             default_branch: None,
+            pushed_at: None,
             role_name: role.map(str::to_owned),
             permissions: Some(wire::RepoPermissions {
                 admin: flags.0,

@@ -10,7 +10,7 @@ pub mod github;
 pub mod http;
 
 use crate::domain::{
-    Credential, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteSnapshot, Sync,
+    Credential, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteSnapshot, RepoRefs, Sync,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -71,6 +71,9 @@ pub trait ProviderCache: Send + std::marker::Sync {
     /// are immutable, so this never goes stale).
     fn manifest(&self, repo: &RemoteId, commit: &str) -> Option<Manifest>;
     fn put_manifest(&self, repo: &RemoteId, commit: &str, manifest: &Manifest);
+    /// The refs of `repo` as last read completely.
+    fn refs(&self, repo: &RemoteId) -> Option<RepoRefs>;
+    fn put_refs(&self, repo: &RemoteId, refs: &RepoRefs);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -88,6 +91,7 @@ pub struct CachedResponse {
 pub struct MemoryCache {
     etags: std::sync::Mutex<std::collections::HashMap<String, CachedResponse>>,
     manifests: std::sync::Mutex<std::collections::HashMap<(RemoteId, String), Manifest>>,
+    refs: std::sync::Mutex<std::collections::HashMap<RemoteId, RepoRefs>>,
 }
 
 impl ProviderCache for MemoryCache {
@@ -109,6 +113,14 @@ impl ProviderCache for MemoryCache {
     fn put_manifest(&self, repo: &RemoteId, commit: &str, manifest: &Manifest) {
         if let Ok(mut m) = self.manifests.lock() {
             m.insert((repo.clone(), commit.to_owned()), manifest.clone());
+        }
+    }
+    fn refs(&self, repo: &RemoteId) -> Option<RepoRefs> {
+        self.refs.lock().ok()?.get(repo).cloned()
+    }
+    fn put_refs(&self, repo: &RemoteId, refs: &RepoRefs) {
+        if let Ok(mut m) = self.refs.lock() {
+            m.insert(repo.clone(), refs.clone());
         }
     }
 }

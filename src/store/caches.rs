@@ -3,7 +3,7 @@
 //! All are per sync, since visibility at a host depends on the credential.
 
 use super::{Store, StoreError, decode, encode, key};
-use crate::domain::{Manifest, PackageName, RemoteId, SyncId, Timestamp};
+use crate::domain::{Manifest, PackageName, RemoteId, RepoRefs, SyncId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A dist archive on disk, identified by package and commit.
@@ -70,6 +70,30 @@ impl Store {
         self.trees
             .manifests
             .insert(&k, encode("manifests", &k, manifest)?)?;
+        Ok(())
+    }
+
+    pub fn load_refs(
+        &self,
+        sync: &SyncId,
+        repo: &RemoteId,
+    ) -> Result<Option<RepoRefs>, StoreError> {
+        let k = key(&[sync.as_str(), &repo.0]);
+        self.trees
+            .refs
+            .get(&k)?
+            .map(|raw| decode("refs", &k, &raw))
+            .transpose()
+    }
+
+    pub fn apply_refs(
+        &self,
+        sync: &SyncId,
+        repo: &RemoteId,
+        refs: &RepoRefs,
+    ) -> Result<(), StoreError> {
+        let k = key(&[sync.as_str(), &repo.0]);
+        self.trees.refs.insert(&k, encode("refs", &k, refs)?)?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 //!   syncs never reads a secret)
 //! - `teams`, `identities`, `packages`, `versions`, `package_mtime`: synced state
 //! - `tokens`: Composer tokens by SHA-256 hash
-//! - `etags`, `manifests`, `dists`: provider and dist caches
+//! - `etags`, `manifests`, `refs`, `dists`: provider and dist caches
 //!
 //! Values are JSON: small, debuggable with any sled dump, and serde already
 //! describes every record. sled holds an exclusive lock on the directory, so
@@ -92,6 +92,7 @@ struct Trees {
     tokens: sled::Tree,
     etags: sled::Tree,
     manifests: sled::Tree,
+    refs: sled::Tree,
     dists: sled::Tree,
 }
 
@@ -133,6 +134,7 @@ impl Store {
             tokens: tree("tokens")?,
             etags: tree("etags")?,
             manifests: tree("manifests")?,
+            refs: tree("refs")?,
             dists: tree("dists")?,
         };
         match trees.meta.get(SCHEMA_KEY)? {

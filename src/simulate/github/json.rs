@@ -119,13 +119,27 @@ pub(super) fn repo(state: &State, repo: &Repo, role: RepoRole, base: &str) -> Va
         "visibility": "private",
         "created_at": CREATED_AT,
         "updated_at": CREATED_AT,
-        "pushed_at": CREATED_AT,
+        "pushed_at": pushed_at(repo.pushed),
         "permissions": {
             "admin": role == RepoRole::Admin,
             "push": role >= RepoRole::Push,
             "pull": true,
         },
     })
+}
+
+/// GitHub's `pushed_at` for a push made `generation` steps after creation:
+/// one second apart, so every push shows.
+fn pushed_at(generation: u64) -> String {
+    let created =
+        time::OffsetDateTime::parse(CREATED_AT, &time::format_description::well_known::Rfc3339)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let pushed = created.saturating_add(time::Duration::seconds(
+        i64::try_from(generation).unwrap_or(i64::MAX),
+    ));
+    pushed
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| CREATED_AT.to_owned())
 }
 
 fn commit(state: &State, repo: &Repo, sha: &str, base: &str) -> Value {

@@ -47,6 +47,8 @@ pub(super) struct Repo {
     pub tags: BTreeMap<String, String>,
     /// Every commit ever made, as git keeps them: SHA → composer.json.
     pub commits: HashMap<String, Option<Vec<u8>>>,
+    /// Generation of the last push to any ref (GitHub's `pushed_at`).
+    pub pushed: u64,
 }
 
 impl Repo {
@@ -139,6 +141,7 @@ impl State {
             branches: BTreeMap::new(),
             tags: BTreeMap::new(),
             commits: HashMap::new(),
+            pushed: self.generation,
         };
         for branch in spec.all_branches() {
             let sha = commit(&mut repo, branch, self.generation, spec.composer_at(branch));
@@ -175,10 +178,12 @@ impl State {
         let content = Self::composer_of(repo, None);
         let sha = commit(repo, tag, generation, content);
         repo.tags.insert(tag.to_owned(), sha.clone());
+        repo.pushed = generation;
         Ok(sha)
     }
 
     pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
+        let generation = self.next_generation();
         let repo = self.repo_mut(repo)?;
         let sha = repo
             .resolve(target)
@@ -188,6 +193,7 @@ impl State {
             })?
             .to_owned();
         repo.tags.insert(tag.to_owned(), sha.clone());
+        repo.pushed = generation;
         Ok(sha)
     }
 
@@ -198,6 +204,7 @@ impl State {
         let content = Self::composer_of(repo, from);
         let sha = commit(repo, branch, generation, content);
         repo.branches.insert(branch.to_owned(), sha.clone());
+        repo.pushed = generation;
         Ok(sha)
     }
 
@@ -219,6 +226,7 @@ impl State {
                 reference: reference.to_owned(),
             })?;
         slot.clone_from(&sha);
+        repo.pushed = generation;
         Ok(sha)
     }
 
@@ -226,6 +234,7 @@ impl State {
         if self.repos.contains_key(&spec.name) {
             return Err(SimError::RepoExists(spec.name.clone()));
         }
+        self.next_generation();
         Ok(self.insert_repo(spec))
     }
 
