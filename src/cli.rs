@@ -112,30 +112,27 @@ pub struct TokenSource {
     pub token_file: Option<PathBuf>,
 }
 
+/// Options of the package and team listings.
+#[derive(Debug, Args)]
+pub struct ListOptions {
+    /// Only those of this synchronization (for packages: the one that created them).
+    #[arg(long, value_name = "NAME")]
+    pub sync: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PackageCommand {
     /// List packages with their origin synchronization and latest version.
-    List {
-        /// Only packages created by this synchronization.
-        #[arg(long, value_name = "NAME")]
-        sync: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListOptions),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum TeamCommand {
     /// List teams with their member and repository counts.
-    List {
-        /// Only teams of this synchronization.
-        #[arg(long, value_name = "NAME")]
-        sync: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    List(ListOptions),
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,13 +211,13 @@ pub async fn execute(
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Command::Package(PackageCommand::List { sync, json }) => {
-            let origin = sync.as_deref().map(sync_id).transpose()?;
-            print_packages(&admin.list_packages(origin).await?, json)?;
+        Command::Package(PackageCommand::List(list)) => {
+            let origin = list.sync.as_deref().map(sync_id).transpose()?;
+            print_packages(&admin.list_packages(origin).await?, list.json)?;
         }
-        Command::Team(TeamCommand::List { sync, json }) => {
-            let sync = sync.as_deref().map(sync_id).transpose()?;
-            print_teams(&admin.list_teams(sync).await?, json)?;
+        Command::Team(TeamCommand::List(list)) => {
+            let sync = list.sync.as_deref().map(sync_id).transpose()?;
+            print_teams(&admin.list_teams(sync).await?, list.json)?;
         }
         Command::Token(TokenCommand::Create { org_wide: _, name }) => {
             let (token, secret) = admin.create_token(TokenScope::OrgWide, name).await?;

@@ -4,7 +4,7 @@
 //! next sync picks up, so something visibly happens.
 
 use crate::admin::{AdminClient, EngineSettings, InProcess, NewSync};
-use crate::cli::{self, Command, DemoArgs, PackageCommand, SyncCommand};
+use crate::cli::{self, Command, DemoArgs, ListOptions, PackageCommand, SyncCommand};
 use crate::config::Config;
 use crate::domain::{Credential, ProviderKind, Secret, SyncId, TokenScope};
 use crate::server;
@@ -60,14 +60,11 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
     });
     cli::execute(run, &admin).await?;
     println!();
-    cli::execute(
-        Command::Package(PackageCommand::List {
-            sync: None,
-            json: false,
-        }),
-        &admin,
-    )
-    .await?;
+    let all = ListOptions {
+        sync: None,
+        json: false,
+    };
+    cli::execute(Command::Package(PackageCommand::List(all)), &admin).await?;
     let (_, token) = admin
         .create_token(TokenScope::OrgWide, "demo".into())
         .await?;

@@ -4,7 +4,7 @@
 mod support;
 
 use packyard::simulate::{GithubSim, Scenario};
-use support::{Served, ok, packyard, stderr, stdout};
+use support::{Served, ok, packyard, stderr, stdout, sync_add};
 
 const SCENARIO: &str = include_str!("../assets/demo-github.toml");
 
@@ -15,23 +15,7 @@ async fn sim() -> GithubSim {
 }
 
 fn add(data: &std::path::Path, sim: &GithubSim, org: &str, token: &str) -> std::process::Output {
-    packyard(data)
-        .args([
-            "sync",
-            "add",
-            "github",
-            "--name",
-            "acme",
-            "--org",
-            org,
-            "--api-url",
-            &sim.api_url(),
-            "--token-env",
-            "SIM_TOKEN",
-        ])
-        .env("SIM_TOKEN", token)
-        .output()
-        .unwrap()
+    sync_add(data, &sim.api_url(), org, token).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

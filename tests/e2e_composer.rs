@@ -4,7 +4,7 @@
 mod support;
 
 use packyard::simulate::{GithubSim, Scenario};
-use support::{Project, Served, composer_available, ok, packyard, stderr, stdout};
+use support::{Project, Served, composer_available, ok, packyard, stderr, stdout, sync_add};
 
 const SCENARIO: &str = r#"
 token = "ghp_e2e00000000000000000000000000000000000"
@@ -45,21 +45,7 @@ async fn composer_installs_from_a_synced_github_org_when_token_is_valid() {
     let data = tmp.path().join("data");
     let api = sim.api_url();
 
-    let added = ok(packyard(&data)
-        .args([
-            "sync",
-            "add",
-            "github",
-            "--name",
-            "acme",
-            "--org",
-            "acme",
-            "--api-url",
-            &api,
-            "--token-env",
-            "SIM_TOKEN",
-        ])
-        .env("SIM_TOKEN", sim.token()));
+    let added = ok(&mut sync_add(&data, &api, "acme", &sim.token()));
     assert!(stdout(&added).contains("primary"), "{}", stdout(&added));
     let run = ok(packyard(&data).args(["sync", "run", "acme"]));
     let summary = stdout(&run);

@@ -320,92 +320,70 @@ fn versions_of(
     let mut versions = BTreeMap::new();
     let mut normalized_seen = BTreeSet::new();
     for r in refs {
-        let manifest = match &r.manifest {
-            Manifest::Found(m) => m,
-            Manifest::Missing => {
-                problems.push(problem(
-                    &repo.full_name,
-                    Some(&r.name),
-                    "no composer.json at this ref; skipped",
-                ));
-                continue;
+        let usable = version_of(name, repo, r).and_then(|v| {
+            if normalized_seen.insert(v.normalized.clone()) {
+                Ok(v)
+            } else {
+                Err(format!(
+                    "another ref already provides version {}",
+                    v.normalized
+                ))
             }
-            Manifest::Invalid(reason) => {
-                problems.push(problem(
-                    &repo.full_name,
-                    Some(&r.name),
-                    format!("composer.json is invalid: {reason}; skipped"),
-                ));
-                continue;
+        });
+        match usable {
+            Ok(v) => {
+                versions.insert(v.version.clone(), v);
             }
-        };
-        match manifest_name(manifest) {
-            Ok(n) if &n == name => {}
-            Ok(n) => {
-                problems.push(problem(
-                    &repo.full_name,
-                    Some(&r.name),
-                    format!("composer.json names {n}, not {name}; skipped"),
-                ));
-                continue;
-            }
-            Err(message) => {
-                problems.push(problem(
-                    &repo.full_name,
-                    Some(&r.name),
-                    format!("{message}; skipped"),
-                ));
-                continue;
-            }
-        }
-        let named = match r.kind {
-            RefKind::Tag => {
-                let declared = manifest.get("version").and_then(|v| v.as_str());
-                version::tag(&r.name, declared).map_err(|e| e.to_string())
-            }
-            RefKind::Branch => version::branch(&r.name).ok_or_else(|| {
-                format!("branch {:?} cannot be named as a Composer version", r.name)
-            }),
-        };
-        let Named {
-            version,
-            normalized,
-        } = match named {
-            Ok(named) => named,
-            Err(message) => {
-                problems.push(problem(
-                    &repo.full_name,
-                    Some(&r.name),
-                    format!("{message}; skipped"),
-                ));
-                continue;
-            }
-        };
-        if !normalized_seen.insert(normalized.clone()) {
-            problems.push(problem(
+            Err(reason) => problems.push(problem(
                 &repo.full_name,
                 Some(&r.name),
-                format!("another ref already provides version {normalized}; skipped"),
-            ));
-            continue;
+                format!("{reason}; skipped"),
+            )),
         }
-        let kind = match r.kind {
-            RefKind::Tag => VersionKind::Tag,
-            RefKind::Branch => VersionKind::Branch,
-        };
-        let v = Version {
-            package: name.clone(),
-            version: version.clone(),
-            normalized,
-            kind,
-            ref_name: r.name.clone(),
-            commit: r.commit.clone(),
-            default_branch: kind == VersionKind::Branch && r.name == repo.default_branch,
-            manifest: manifest.clone(),
-        };
-        versions.insert(version, v);
     }
     versions
+}
+
+/// The version one ref yields, or why it yields none.
+fn version_of(name: &PackageName, repo: &RemoteRepo, r: &RemoteRef) -> Result<Version, String> {
+    let manifest = match &r.manifest {
+        Manifest::Found(m) => m,
+        Manifest::Missing => return Err("no composer.json at this ref".to_owned()),
+        Manifest::Invalid(reason) => return Err(format!("composer.json is invalid: {reason}")),
+    };
+    let declared = manifest_name(manifest)?;
+    if &declared != name {
+        return Err(format!("composer.json names {declared}, not {name}"));
+    }
+    let (named, kind) = match r.kind {
+        RefKind::Tag => {
+            let declared_version = manifest.get("version").and_then(|v| v.as_str());
+            (
+                version::tag(&r.name, declared_version).map_err(|e| e.to_string())?,
+                VersionKind::Tag,
+            )
+        }
+        RefKind::Branch => (
+            version::branch(&r.name).ok_or_else(|| {
+                format!("branch {:?} cannot be named as a Composer version", r.name)
+            })?,
+            VersionKind::Branch,
+        ),
+    };
+    let Named {
+        version,
+        normalized,
+    } = named;
+    Ok(Version {
+        package: name.clone(),
+        version,
+        normalized,
+        kind,
+        ref_name: r.name.clone(),
+        commit: r.commit.clone(),
+        default_branch: kind == VersionKind::Branch && r.name == repo.default_branch,
+        manifest: manifest.clone(),
+    })
 }
 
 fn plan_packages(

@@ -262,31 +262,55 @@ impl GithubHost {
         let teams = self
             .list::<wire::Team>(self.list_url(&["orgs", &self.org, "teams"], &[]))
             .await?;
-        let total = teams.items.len() as u64;
+        self.fetch_each(
+            "teams",
+            teams,
+            progress,
+            |team| self.fetch_team(team),
+            |t| &t.id,
+        )
+        .await
+    }
+
+    /// Fetches the details of every listed item, concurrently within the
+    /// client's limit, reporting progress under `phase`. The result is sorted
+    /// by id and as complete as the listing was.
+    async fn fetch_each<T, U, Fut>(
+        &self,
+        phase: &'static str,
+        listing: Listing<T>,
+        progress: &ProgressFn,
+        fetch: impl Fn(T) -> Fut,
+        id: impl Fn(&U) -> &RemoteId,
+    ) -> Result<Listing<U>, ProviderError>
+    where
+        Fut: std::future::Future<Output = Result<U, ProviderError>>,
+    {
+        let total = listing.items.len() as u64;
         let done = AtomicU64::new(0);
         progress(Progress {
-            phase: "teams",
+            phase,
             done: 0,
             total,
         });
-        let mut items: Vec<RemoteTeam> = stream::iter(teams.items)
-            .map(|team| async {
-                let result = self.fetch_team(team).await;
-                let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(Progress {
-                    phase: "teams",
-                    done,
-                    total,
-                });
-                result
+        let mut items: Vec<U> = stream::iter(listing.items)
+            .map(|item| {
+                let fetched = fetch(item);
+                let (done, progress) = (&done, progress);
+                async move {
+                    let result = fetched.await;
+                    let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    progress(Progress { phase, done, total });
+                    result
+                }
             })
             .buffer_unordered(self.concurrency)
             .try_collect()
             .await?;
-        items.sort_by(|a, b| by_id(&a.id, &b.id));
+        items.sort_by(|a, b| by_id(id(a), id(b)));
         Ok(Listing {
             items,
-            complete: teams.complete,
+            complete: listing.complete,
         })
     }
 
@@ -323,32 +347,14 @@ impl GithubHost {
         let repos = self
             .list::<wire::Repo>(self.list_url(&["orgs", &self.org, "repos"], &[("type", "all")]))
             .await?;
-        let total = repos.items.len() as u64;
-        let done = AtomicU64::new(0);
-        progress(Progress {
-            phase: "repositories",
-            done: 0,
-            total,
-        });
-        let mut items: Vec<RemoteRepo> = stream::iter(repos.items)
-            .map(|repo| async {
-                let result = self.fetch_repo(repo).await;
-                let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(Progress {
-                    phase: "repositories",
-                    done,
-                    total,
-                });
-                result
-            })
-            .buffer_unordered(self.concurrency)
-            .try_collect()
-            .await?;
-        items.sort_by(|a, b| by_id(&a.id, &b.id));
-        Ok(Listing {
-            items,
-            complete: repos.complete,
-        })
+        self.fetch_each(
+            "repositories",
+            repos,
+            progress,
+            |repo| self.fetch_repo(repo),
+            |r| &r.id,
+        )
+        .await
     }
 
     /// One repository with its refs. Refs read completely since the host's

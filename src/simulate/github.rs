@@ -539,16 +539,12 @@ async fn branches(
     Query(query): Query<ListQuery>,
     uri: Uri,
 ) -> Response {
-    let state = lock(&sim.state);
-    let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
-        return not_found();
-    };
-    let items = repo
-        .branches
-        .iter()
-        .map(|(name, sha)| json::branch(&state, repo, name, sha, &sim.base))
-        .collect();
-    page(&sim.base, &uri, &query, items)
+    ref_listing(&sim, &owner, &repo, &query, &uri, |state, repo| {
+        repo.branches
+            .iter()
+            .map(|(name, sha)| json::branch(state, repo, name, sha, &sim.base))
+            .collect()
+    })
 }
 
 async fn tags(
@@ -557,18 +553,30 @@ async fn tags(
     Query(query): Query<ListQuery>,
     uri: Uri,
 ) -> Response {
+    // GitHub lists the newest tags first.
+    ref_listing(&sim, &owner, &repo, &query, &uri, |state, repo| {
+        repo.tags
+            .iter()
+            .rev()
+            .map(|(name, sha)| json::tag(state, repo, name, sha, &sim.base))
+            .collect()
+    })
+}
+
+/// One page of a repository's refs, or 404 for a repository not in the org.
+fn ref_listing(
+    sim: &Shared,
+    owner: &str,
+    repo: &str,
+    query: &ListQuery,
+    uri: &Uri,
+    items: impl FnOnce(&state::State, &state::Repo) -> Vec<Value>,
+) -> Response {
     let state = lock(&sim.state);
-    let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
+    let Some(repo) = state.repos.get(repo).filter(|_| owner == state.login) else {
         return not_found();
     };
-    // GitHub lists the newest tags first.
-    let items = repo
-        .tags
-        .iter()
-        .rev()
-        .map(|(name, sha)| json::tag(&state, repo, name, sha, &sim.base))
-        .collect();
-    page(&sim.base, &uri, &query, items)
+    page(&sim.base, uri, query, items(&state, repo))
 }
 
 async fn contents(

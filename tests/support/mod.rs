@@ -17,6 +17,27 @@ pub fn packyard(data_dir: &Path) -> Command {
     cmd
 }
 
+/// `sync add github --name acme` for `org` at `api_url`, the token passed
+/// through the environment as an admin would.
+pub fn sync_add(data_dir: &Path, api_url: &str, org: &str, token: &str) -> Command {
+    let mut cmd = packyard(data_dir);
+    cmd.args([
+        "sync",
+        "add",
+        "github",
+        "--name",
+        "acme",
+        "--org",
+        org,
+        "--api-url",
+        api_url,
+        "--token-env",
+        "SIM_TOKEN",
+    ])
+    .env("SIM_TOKEN", token);
+    cmd
+}
+
 /// Runs a command and returns its output, failing the test with both streams
 /// when it does not succeed.
 pub fn ok(cmd: &mut Command) -> Output {
