@@ -82,6 +82,12 @@ pub enum SyncCommand {
 pub enum AddSync {
     /// A GitHub.com or GitHub Enterprise Server organization.
     Github(GithubArgs),
+    /// A GitLab.com or GitLab Self-Managed group, with its subgroups.
+    Gitlab(GitlabArgs),
+    /// A Bitbucket Cloud workspace.
+    BitbucketCloud(BitbucketCloudArgs),
+    /// The projects of a Bitbucket Data Center / Server instance.
+    BitbucketServer(BitbucketServerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +101,64 @@ pub struct GithubArgs {
     /// API base URL. GitHub Enterprise Server: https://HOST/api/v3
     #[arg(long, default_value = "https://api.github.com", value_name = "URL")]
     pub api_url: String,
+    #[command(flatten)]
+    pub token: TokenSource,
+}
+
+#[derive(Debug, Args)]
+pub struct GitlabArgs {
+    /// Name of the synchronization in packyard (lowercase letters, digits, '-' and '_').
+    #[arg(long)]
+    pub name: String,
+    /// The group's full path, e.g. `acme` or `acme/backend`.
+    #[arg(long)]
+    pub group: String,
+    /// API base URL. GitLab Self-Managed: https://HOST/api/v4
+    #[arg(long, default_value = "https://gitlab.com/api/v4", value_name = "URL")]
+    pub api_url: String,
+    /// Personal, group or project access token.
+    #[command(flatten)]
+    pub token: TokenSource,
+}
+
+#[derive(Debug, Args)]
+pub struct BitbucketCloudArgs {
+    /// Name of the synchronization in packyard (lowercase letters, digits, '-' and '_').
+    #[arg(long)]
+    pub name: String,
+    /// The workspace's slug.
+    #[arg(long)]
+    pub workspace: String,
+    /// API base URL.
+    #[arg(
+        long,
+        default_value = "https://api.bitbucket.org/2.0",
+        value_name = "URL"
+    )]
+    pub api_url: String,
+    /// With an Atlassian API token: your Atlassian account email. With an app password: your
+    /// Bitbucket username. Leave out for a workspace or repository access token.
+    #[arg(long, value_name = "EMAIL_OR_USERNAME")]
+    pub username: Option<String>,
+    #[command(flatten)]
+    pub token: TokenSource,
+}
+
+#[derive(Debug, Args)]
+pub struct BitbucketServerArgs {
+    /// Name of the synchronization in packyard (lowercase letters, digits, '-' and '_').
+    #[arg(long)]
+    pub name: String,
+    /// The instance's base URL, e.g. https://bitbucket.example.com
+    #[arg(long, value_name = "URL")]
+    pub api_url: String,
+    /// Only these project keys (repeatable); default: every project the credentials can see.
+    #[arg(long = "project", value_name = "KEY")]
+    pub projects: Vec<String>,
+    /// With a password (Bitbucket Server before 5.5): the username. Leave out for an HTTP
+    /// access token / personal access token.
+    #[arg(long, value_name = "USERNAME")]
+    pub username: Option<String>,
     #[command(flatten)]
     pub token: TokenSource,
 }
@@ -199,7 +263,7 @@ pub async fn execute(
 ) -> anyhow::Result<std::process::ExitCode> {
     use std::process::ExitCode;
     match command {
-        Command::Sync(SyncCommand::Add(AddSync::Github(args))) => add_github(args, admin).await?,
+        Command::Sync(SyncCommand::Add(add)) => add_sync(add, admin).await?,
         Command::Sync(SyncCommand::List { json }) => print_syncs(&admin.list_syncs().await?, json)?,
         Command::Sync(SyncCommand::Run {
             name,
@@ -284,23 +348,89 @@ fn read_token(source: &TokenSource) -> anyhow::Result<Secret> {
     Ok(Secret::new(token))
 }
 
-async fn add_github(args: GithubArgs, admin: &dyn AdminClient) -> anyhow::Result<()> {
-    let new = NewSync {
-        id: sync_id(&args.name)?,
-        provider: ProviderKind::Github,
-        api_url: args.api_url,
-        org: args.org,
-        credential: Credential::Token(read_token(&args.token)?),
+/// A token alone, or a username with the secret as password.
+fn credential(username: Option<String>, token: &TokenSource) -> anyhow::Result<Credential> {
+    let secret = read_token(token)?;
+    Ok(match username {
+        Some(username) => Credential::Basic {
+            username,
+            password: secret,
+        },
+        None => Credential::Token(secret),
+    })
+}
+
+/// Turns `sync add <provider>` into the request, what to call the remote
+/// organization, and what the admin should know about that provider.
+fn new_sync(add: AddSync) -> anyhow::Result<(NewSync, &'static str, Vec<&'static str>)> {
+    let (new, what, notes) = match add {
+        AddSync::Github(a) => {
+            let new = NewSync {
+                id: sync_id(&a.name)?,
+                provider: ProviderKind::Github,
+                api_url: a.api_url,
+                org: a.org,
+                credential: Credential::Token(read_token(&a.token)?),
+            };
+            (new, "GitHub organization", vec![])
+        }
+        AddSync::Gitlab(a) => {
+            let new = NewSync {
+                id: sync_id(&a.name)?,
+                provider: ProviderKind::Gitlab,
+                api_url: a.api_url,
+                org: a.group,
+                credential: Credential::Token(read_token(&a.token)?),
+            };
+            let note = "GitLab: the group's and subgroups' members are synchronized; individual project members are not.";
+            (new, "GitLab group", vec![note])
+        }
+        AddSync::BitbucketCloud(a) => {
+            let app_password = a.username.as_deref().is_some_and(|u| !u.contains('@'));
+            let new = NewSync {
+                id: sync_id(&a.name)?,
+                provider: ProviderKind::BitbucketCloud,
+                api_url: a.api_url,
+                org: a.workspace,
+                credential: credential(a.username, &a.token)?,
+            };
+            let mut notes = vec![];
+            if app_password {
+                notes.push(
+                    "warning: Atlassian is retiring Bitbucket app passwords; switch to an API token (--username EMAIL) or a workspace access token.",
+                );
+            }
+            (new, "Bitbucket workspace", notes)
+        }
+        AddSync::BitbucketServer(a) => {
+            let new = NewSync {
+                id: sync_id(&a.name)?,
+                provider: ProviderKind::BitbucketServer,
+                api_url: a.api_url,
+                org: a.projects.join(","),
+                credential: credential(a.username, &a.token)?,
+            };
+            let note = "Bitbucket Server: project permissions (of users and groups) are synchronized; individual repository collaborators are not.";
+            (new, "Bitbucket Server projects", vec![note])
+        }
     };
+    Ok((new, what, notes))
+}
+
+async fn add_sync(add: AddSync, admin: &dyn AdminClient) -> anyhow::Result<()> {
+    let (new, what, notes) = new_sync(add)?;
     let (sync, org) = admin.add_sync(new).await?;
     let primary = if sync.primary { ", primary" } else { "" };
     println!(
-        "Added synchronization {} (GitHub organization {} at {}{primary}). Run it with `packyard sync run {}`.",
+        "Added synchronization {} ({what} {} at {}{primary}). Run it with `packyard sync run {}`.",
         sync.id,
         org.name.as_deref().unwrap_or(&org.login),
         sync.api_url,
         sync.id
     );
+    for note in notes {
+        println!("{note}");
+    }
     Ok(())
 }
 

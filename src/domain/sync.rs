@@ -52,6 +52,11 @@ pub struct Sync {
 /// part is a [`Secret`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// A bearer token (GitHub/GHES personal access token, GitLab token, …).
+    /// A bearer token: GitHub/GHES personal access token, GitLab personal,
+    /// group or project access token, Bitbucket Cloud workspace/repository
+    /// access token, Bitbucket Server HTTP access token.
     Token(Secret),
+    /// HTTP Basic: Bitbucket Cloud email + API token or username + app
+    /// password; Bitbucket Server username + password (before 5.5).
+    Basic { username: String, password: Secret },
 }

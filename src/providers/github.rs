@@ -12,8 +12,8 @@ use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, PackageName, Permission, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, Listing, Manifest, PackageName, Permission, ProviderKind, RefKind, RemoteAccount,
+    RemoteId, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -162,7 +162,12 @@ impl GithubHost {
         if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
             return Err(invalid("the API URL must be an http(s) URL with a host"));
         }
-        let Credential::Token(token) = credential;
+        let Credential::Token(token) = credential else {
+            return Err(ProviderError::UnsupportedCredential {
+                provider: ProviderKind::Github,
+                expected: "a token",
+            });
+        };
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| invalid("the token contains characters not allowed in a header"))?;
         auth.set_sensitive(true);

@@ -51,6 +51,11 @@ pub enum ProviderError {
         status: u16,
         message: String,
     },
+    #[error("{provider} synchronizations authenticate with {expected}; give that instead")]
+    UnsupportedCredential {
+        provider: ProviderKind,
+        expected: &'static str,
+    },
     #[error("the {provider} provider is not available in this version of packyard")]
     Unsupported { provider: ProviderKind },
     #[error("{host} sent a response for {path} that packyard cannot read: {reason}")]

@@ -11,6 +11,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 #[serde(tag = "kind", rename_all = "kebab-case")]
 enum StoredCredential {
     Token { token: String },
+    Basic { username: String, password: String },
 }
 
 impl From<&Credential> for StoredCredential {
@@ -18,6 +19,10 @@ impl From<&Credential> for StoredCredential {
         match c {
             Credential::Token(t) => Self::Token {
                 token: t.expose().to_owned(),
+            },
+            Credential::Basic { username, password } => Self::Basic {
+                username: username.clone(),
+                password: password.expose().to_owned(),
             },
         }
     }
@@ -27,6 +32,10 @@ impl From<StoredCredential> for Credential {
     fn from(c: StoredCredential) -> Self {
         match c {
             StoredCredential::Token { token } => Credential::Token(Secret::new(token)),
+            StoredCredential::Basic { username, password } => Credential::Basic {
+                username,
+                password: Secret::new(password),
+            },
         }
     }
 }
