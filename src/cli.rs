@@ -2,12 +2,13 @@
 //! commands, all spoken through the admin API.
 
 use crate::admin::{
-    AdminClient, ClientSettings, EngineEvent, EngineSettings, NewSync, PackageSummary, Policy,
+    AdminClient, ClientSettings, EngineEvent, EngineSettings, NewSync, OwnerChange,
+    PackageSelection, PackageSummary, Policy, UserSummary,
 };
 use crate::config::Config;
 use crate::domain::{
-    Credential, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind, Timestamp, Token,
-    TokenScope,
+    Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind,
+    Timestamp, Token, TokenScope, UserId,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -39,12 +40,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Add, list and run synchronizations with code hosts.
+    /// Add, list, run, promote and remove synchronizations with code hosts.
     #[command(subcommand)]
     Sync(SyncCommand),
-    /// List the packages packyard serves.
+    /// List and remove the packages packyard serves.
     #[command(subcommand)]
     Package(PackageCommand),
+    /// List users (people) and link their identities across code hosts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// List the teams synchronized from code hosts.
     #[command(subcommand)]
     Team(TeamCommand),
@@ -76,6 +80,36 @@ pub enum SyncCommand {
         #[arg(long)]
         confirm_removals: bool,
     },
+    /// Make a synchronization the primary one: its remote owners/admins become packyard's
+    /// owners/admins. Shows who gains and who loses that access first.
+    Promote {
+        name: String,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Remove a synchronization with its teams and memberships; its packages stay until removed
+    /// (`package remove --sync NAME`). The primary cannot be removed: promote another first.
+    Remove {
+        name: String,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List users with their identities, teams and owner/admin status.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that an identity (SYNC:LOGIN) belongs to USER: they are the same person.
+    Link { user: String, identity: String },
+    /// Separate an identity (SYNC:LOGIN) from USER into a user of its own.
+    Unlink { user: String, identity: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -191,6 +225,18 @@ pub struct ListOptions {
 pub enum PackageCommand {
     /// List packages with their origin synchronization and latest version.
     List(ListOptions),
+    /// Remove packages (named, or every package of a synchronization) after showing the list.
+    Remove {
+        /// Package names (vendor/name).
+        #[arg(required_unless_present = "sync", conflicts_with = "sync")]
+        names: Vec<String>,
+        /// Every package created by this synchronization (which may already be removed).
+        #[arg(long, value_name = "NAME")]
+        sync: Option<String>,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,12 +249,14 @@ pub enum TeamCommand {
 pub enum TokenCommand {
     /// Create a token and print it (only the token, on stdout). It is shown this once.
     Create {
-        /// A token that may install every package (for CI and mirrors).
-        #[arg(long, required = true)]
-        org_wide: bool,
+        #[command(flatten)]
+        scope: ScopeArgs,
         /// A label to recognise the token by in `token list`.
         #[arg(long, value_name = "LABEL", default_value = "unnamed")]
         name: String,
+        /// When the token stops working: a date (2027-01-31, UTC) or a number of days (90d).
+        #[arg(long, value_name = "DATE|DAYSd", value_parser = parse_expiry)]
+        expires: Option<Timestamp>,
     },
     /// List tokens (never their secrets).
     List {
@@ -223,6 +271,42 @@ pub enum TokenCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// What a new token may install; exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct ScopeArgs {
+    /// Every package (for CI and mirrors).
+    #[arg(long)]
+    pub org_wide: bool,
+    /// What this user may install (`packyard user list` shows users).
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// What this team may install, as SYNC/SLUG (`packyard team list` shows teams).
+    #[arg(long, value_name = "SYNC/SLUG")]
+    pub team: Option<String>,
+}
+
+/// `2027-01-31` (midnight UTC) or `90d` from now.
+fn parse_expiry(value: &str) -> Result<Timestamp, String> {
+    if let Some(days) = value.strip_suffix('d') {
+        let days: i64 = days
+            .parse()
+            .map_err(|_| format!("{value:?}: use a number of days like 90d"))?;
+        if days <= 0 {
+            return Err("the number of days must be positive".into());
+        }
+        return Ok(Timestamp(Timestamp::now().0 + days * 86_400));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(value, &format)
+        .map_err(|_| format!("{value:?}: use a date like 2027-01-31 or days like 90d"))?;
+    let at = date.midnight().assume_utc().unix_timestamp();
+    if at <= Timestamp::now().0 {
+        return Err(format!("{value} is in the past"));
+    }
+    Ok(Timestamp(at))
 }
 
 #[derive(Debug, Args)]
@@ -283,13 +367,92 @@ pub async fn execute(
             let sync = list.sync.as_deref().map(sync_id).transpose()?;
             print_teams(&admin.list_teams(sync).await?, list.json)?;
         }
-        Command::Token(TokenCommand::Create { org_wide: _, name }) => {
-            let (token, secret) = admin.create_token(TokenScope::OrgWide, name).await?;
+        Command::Token(TokenCommand::Create {
+            scope,
+            name,
+            expires,
+        }) => {
+            let scope = token_scope(scope, admin).await?;
+            let (token, secret) = admin.create_token(scope, name, expires).await?;
             eprintln!(
-                "Created org-wide token {} ({}). Store it now: it cannot be shown again.",
-                token.id, token.label
+                "Created {} token {} ({}). Store it now: it cannot be shown again.",
+                scope_text(&token.scope),
+                token.id,
+                token.label
             );
             println!("{}", secret.expose());
+        }
+        Command::Sync(SyncCommand::Promote { name, yes }) => {
+            let id = sync_id(&name)?;
+            let change = admin.promote_sync(id.clone(), false).await?;
+            println!("Promoting {name} to primary synchronization:");
+            print_owner_change(&change);
+            if !confirm(&format!("make {name} the primary synchronization"), yes)? {
+                eprintln!("Nothing changed.");
+                return Ok(ExitCode::FAILURE);
+            }
+            admin.promote_sync(id, true).await?;
+            println!("{name} is now the primary synchronization.");
+        }
+        Command::Sync(SyncCommand::Remove { name, yes }) => {
+            let id = sync_id(&name)?;
+            let removal = admin.remove_sync(id.clone(), false).await?;
+            println!(
+                "Removing {name} removes {} teams and {} identities. Its {} packages stay (remove them with `packyard package remove --sync {name}`).",
+                removal.teams.len(),
+                removal.identities,
+                removal.packages_kept.len()
+            );
+            if !confirm(&format!("remove synchronization {name}"), yes)? {
+                eprintln!("Nothing changed.");
+                return Ok(ExitCode::FAILURE);
+            }
+            admin.remove_sync(id, true).await?;
+            println!("Removed synchronization {name}.");
+        }
+        Command::Package(PackageCommand::Remove { names, sync, yes }) => {
+            let selection = match sync {
+                Some(sync) => PackageSelection::Origin(sync_id(&sync)?),
+                None => PackageSelection::Named(
+                    names
+                        .iter()
+                        .map(|n| PackageName::new(n))
+                        .collect::<Result<_, _>>()?,
+                ),
+            };
+            let chosen = admin.remove_packages(selection.clone(), false).await?;
+            if chosen.is_empty() {
+                println!("No packages to remove.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "These {} packages will be removed with all their versions:",
+                chosen.len()
+            );
+            for name in &chosen {
+                println!("  {name}");
+            }
+            if !confirm(&format!("remove {} packages", chosen.len()), yes)? {
+                eprintln!("Nothing removed.");
+                return Ok(ExitCode::FAILURE);
+            }
+            let removed = admin.remove_packages(selection, true).await?;
+            println!("Removed {} packages.", removed.len());
+        }
+        Command::User(UserCommand::List { json }) => print_users(&admin.list_users().await?, json)?,
+        Command::User(UserCommand::Link { user, identity }) => {
+            let (sync, login) = identity_ref(&identity)?;
+            admin
+                .link_identity(UserId::parse(&user), sync, login)
+                .await?;
+            println!("{identity} now belongs to user {user}.");
+        }
+        Command::User(UserCommand::Unlink { user, identity }) => {
+            let (sync, login) = identity_ref(&identity)?;
+            let new = admin
+                .unlink_identity(UserId::parse(&user), sync, login)
+                .await?;
+            println!("{identity} is now user {new}, apart from {user}.");
         }
         Command::Token(TokenCommand::List { json }) => {
             print_tokens(&admin.list_tokens().await?, json)?
@@ -312,6 +475,95 @@ pub async fn execute(
         Command::Serve(_) | Command::Demo(_) => bail!("serve and demo are not admin commands"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `SYNC:LOGIN` → the sync and the login.
+fn identity_ref(value: &str) -> anyhow::Result<(SyncId, String)> {
+    let Some((sync, login)) = value.split_once(':').filter(|(_, l)| !l.is_empty()) else {
+        bail!("{value:?} is not an identity; write SYNC:LOGIN, e.g. acme-github:alice");
+    };
+    Ok((sync_id(sync)?, login.to_owned()))
+}
+
+/// Resolves `--org-wide`, `--user` or `--team SYNC/SLUG`.
+async fn token_scope(args: ScopeArgs, admin: &dyn AdminClient) -> anyhow::Result<TokenScope> {
+    if let Some(user) = args.user {
+        return Ok(TokenScope::User {
+            user: UserId::parse(&user),
+        });
+    }
+    let Some(team) = args.team else {
+        return Ok(TokenScope::OrgWide);
+    };
+    let Some((sync, slug)) = team.split_once('/') else {
+        bail!("{team:?} is not a team; write SYNC/SLUG as `packyard team list` shows it");
+    };
+    let sync = sync_id(sync)?;
+    let found = admin
+        .list_teams(Some(sync.clone()))
+        .await?
+        .into_iter()
+        .find(|t| t.slug == slug);
+    match found {
+        Some(t) => Ok(TokenScope::Team { team: t.key }),
+        None => bail!(
+            "synchronization {sync} has no team {slug:?}; `packyard team list --sync {sync}` shows its teams"
+        ),
+    }
+}
+
+fn scope_text(scope: &TokenScope) -> String {
+    match scope {
+        TokenScope::OrgWide => "org-wide".to_owned(),
+        TokenScope::Team { team } => format!("team {}/{}", team.sync, team.remote),
+        TokenScope::User { user } => format!("user {user}"),
+    }
+}
+
+fn print_owner_change(change: &OwnerChange) {
+    let list = |users: &[UserId]| {
+        if users.is_empty() {
+            "nobody".to_owned()
+        } else {
+            users
+                .iter()
+                .map(UserId::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    println!("  gain owner/admin access: {}", list(&change.gain));
+    println!("  lose owner/admin access: {}", list(&change.lose));
+    println!("  keep owner/admin access: {}", list(&change.keep));
+    if !change.lose.is_empty() {
+        println!(
+            "Those who lose access have no identity among the new primary's remote owners/admins; link one with `packyard user link USER SYNC:LOGIN` to restore it."
+        );
+    }
+}
+
+fn print_users(users: &[UserSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&users);
+    }
+    let rows = users
+        .iter()
+        .map(|u| {
+            let identities: Vec<String> = u
+                .identities
+                .iter()
+                .map(|i| format!("{}:{}", i.sync, i.login))
+                .collect();
+            vec![
+                u.id.to_string(),
+                if u.owner { "owner/admin" } else { "" }.to_owned(),
+                identities.join(" "),
+                u.teams.len().to_string(),
+            ]
+        })
+        .collect();
+    print_table(&["USER", "ROLE", "IDENTITIES", "TEAMS"], rows);
+    Ok(())
 }
 
 fn sync_id(name: &str) -> anyhow::Result<SyncId> {
@@ -645,6 +897,7 @@ struct TokenView<'a> {
     scope: &'a TokenScope,
     created_at: Timestamp,
     last_used: Option<Timestamp>,
+    expires_at: Option<Timestamp>,
 }
 
 fn print_tokens(tokens: &[Token], json: bool) -> anyhow::Result<()> {
@@ -656,6 +909,7 @@ fn print_tokens(tokens: &[Token], json: bool) -> anyhow::Result<()> {
             scope: &t.scope,
             created_at: t.created_at,
             last_used: t.last_used,
+            expires_at: t.expires_at,
         })
         .collect();
     if json {
@@ -664,19 +918,22 @@ fn print_tokens(tokens: &[Token], json: bool) -> anyhow::Result<()> {
     let rows = views
         .iter()
         .map(|t| {
-            let scope = match t.scope {
-                TokenScope::OrgWide => "org-wide".to_owned(),
-                TokenScope::Team { team } => format!("team {}/{}", team.sync, team.remote),
-            };
+            let expires = t
+                .expires_at
+                .map_or_else(|| "never".to_owned(), Timestamp::rfc3339);
             vec![
                 t.id.to_owned(),
                 t.label.to_owned(),
-                scope,
+                scope_text(t.scope),
                 when(Some(t.created_at)),
                 when(t.last_used),
+                expires,
             ]
         })
         .collect();
-    print_table(&["ID", "LABEL", "SCOPE", "CREATED", "LAST USED"], rows);
+    print_table(
+        &["ID", "LABEL", "SCOPE", "CREATED", "LAST USED", "EXPIRES"],
+        rows,
+    );
     Ok(())
 }

@@ -66,7 +66,7 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
     };
     cli::execute(Command::Package(PackageCommand::List(all)), &admin).await?;
     let (_, token) = admin
-        .create_token(TokenScope::OrgWide, "demo".into())
+        .create_token(TokenScope::OrgWide, "demo".into(), None)
         .await?;
 
     let listener = server::bind(args.listen).await?;

@@ -21,6 +21,7 @@ use tower::ServiceExt;
 const PUBLIC_URL: &str = "http://127.0.0.1:8082";
 const ORG_TOKEN: &str = "org-token-0123456789";
 const TEAM_TOKEN: &str = "team-token-0123456789";
+const EXPIRED_TOKEN: &str = "expired-token-0123456789";
 const SYNCED_AT: i64 = 1_000_000;
 const TOKENS_AT: i64 = 500_000;
 
@@ -225,9 +226,20 @@ impl Fixture {
             archives: Arc::new(archives),
         };
         fixture.apply(initial_plan(), SYNCED_AT);
-        for (id, secret, scope) in [
-            ("org", ORG_TOKEN, TokenScope::OrgWide),
-            ("team", TEAM_TOKEN, TokenScope::Team { team: team_key() }),
+        for (id, secret, scope, expires_at) in [
+            ("org", ORG_TOKEN, TokenScope::OrgWide, None),
+            (
+                "team",
+                TEAM_TOKEN,
+                TokenScope::Team { team: team_key() },
+                None,
+            ),
+            (
+                "expired",
+                EXPIRED_TOKEN,
+                TokenScope::OrgWide,
+                Some(Timestamp(TOKENS_AT + 1)),
+            ),
         ] {
             fixture
                 .store
@@ -238,6 +250,7 @@ impl Fixture {
                     hash: token_hash(secret),
                     created_at: Timestamp(TOKENS_AT),
                     last_used: None,
+                    expires_at,
                 })
                 .unwrap();
         }
@@ -348,6 +361,17 @@ async fn request_is_refused_with_basic_challenge_when_token_is_missing() {
     assert!(message.contains("auth.json"), "{message}");
     assert!(message.contains("http-basic"), "{message}");
     assert!(message.contains("\"127.0.0.1:8082\""), "{message}");
+}
+
+#[tokio::test]
+async fn request_is_refused_when_token_has_expired() {
+    let f = Fixture::new();
+    let response = send(
+        &f.router(),
+        get("/packages.json", Some(&basic(EXPIRED_TOKEN))),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

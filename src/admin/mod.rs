@@ -4,14 +4,20 @@
 //! the same code works whether the engine runs in this process or, later,
 //! behind the daemon's admin socket.
 
-use crate::domain::{RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Token, TokenScope};
+use crate::domain::{
+    PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
+    UserId,
+};
 use crate::engine::{EngineError, EngineHandle};
 use crate::store::{Store, StoreError};
 use async_trait::async_trait;
 use std::path::Path;
 use tokio::sync::broadcast;
 
-pub use crate::engine::{EngineEvent, EngineSettings, NewSync, PackageSummary, Policy};
+pub use crate::engine::{
+    EngineEvent, EngineSettings, NewSync, OwnerChange, PackageSelection, PackageSummary, Policy,
+    SyncRemoval, UserSummary,
+};
 pub use crate::providers::ClientSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +49,31 @@ pub trait AdminClient: Send + std::marker::Sync {
         &self,
         scope: TokenScope,
         label: String,
+        expires_at: Option<Timestamp>,
     ) -> Result<(Token, Secret), AdminError>;
+    /// Who gains and loses owner/admin access if `id` becomes primary; makes it so when `apply`.
+    async fn promote_sync(&self, id: SyncId, apply: bool) -> Result<OwnerChange, AdminError>;
+    /// What removing `id` takes away; removes it when `apply`. Refused for the primary.
+    async fn remove_sync(&self, id: SyncId, apply: bool) -> Result<SyncRemoval, AdminError>;
+    /// The selected packages; removes them when `apply`.
+    async fn remove_packages(
+        &self,
+        selection: PackageSelection,
+        apply: bool,
+    ) -> Result<Vec<PackageName>, AdminError>;
+    async fn list_users(&self) -> Result<Vec<UserSummary>, AdminError>;
+    async fn link_identity(
+        &self,
+        user: UserId,
+        sync: SyncId,
+        login: String,
+    ) -> Result<(), AdminError>;
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        sync: SyncId,
+        login: String,
+    ) -> Result<UserId, AdminError>;
     async fn list_tokens(&self) -> Result<Vec<Token>, AdminError>;
     async fn revoke_token(&self, id: String) -> Result<bool, AdminError>;
     fn subscribe(&self) -> broadcast::Receiver<EngineEvent>;
@@ -92,8 +122,41 @@ impl AdminClient for InProcess {
         &self,
         scope: TokenScope,
         label: String,
+        expires_at: Option<Timestamp>,
     ) -> Result<(Token, Secret), AdminError> {
-        Ok(self.engine.create_token(scope, label).await?)
+        Ok(self.engine.create_token(scope, label, expires_at).await?)
+    }
+    async fn promote_sync(&self, id: SyncId, apply: bool) -> Result<OwnerChange, AdminError> {
+        Ok(self.engine.promote_sync(id, apply).await?)
+    }
+    async fn remove_sync(&self, id: SyncId, apply: bool) -> Result<SyncRemoval, AdminError> {
+        Ok(self.engine.remove_sync(id, apply).await?)
+    }
+    async fn remove_packages(
+        &self,
+        selection: PackageSelection,
+        apply: bool,
+    ) -> Result<Vec<PackageName>, AdminError> {
+        Ok(self.engine.remove_packages(selection, apply).await?)
+    }
+    async fn list_users(&self) -> Result<Vec<UserSummary>, AdminError> {
+        Ok(self.engine.list_users().await?)
+    }
+    async fn link_identity(
+        &self,
+        user: UserId,
+        sync: SyncId,
+        login: String,
+    ) -> Result<(), AdminError> {
+        Ok(self.engine.link_identity(user, sync, login).await?)
+    }
+    async fn unlink_identity(
+        &self,
+        user: UserId,
+        sync: SyncId,
+        login: String,
+    ) -> Result<UserId, AdminError> {
+        Ok(self.engine.unlink_identity(user, sync, login).await?)
     }
     async fn list_tokens(&self) -> Result<Vec<Token>, AdminError> {
         Ok(self.engine.list_tokens().await?)

@@ -6,7 +6,10 @@
 //! them in `spawn_blocking`.
 
 use super::metadata;
-use crate::domain::{Package, PackageName, Team, TokenScope, VersionKind, access_for, may_install};
+use crate::domain::{
+    Directory, Package, PackageName, Sync, Team, TokenScope, User, VersionKind, access_for,
+    may_install,
+};
 use crate::store::{Store, StoreError};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -17,7 +20,8 @@ pub fn load_visible_names(
     scope: &TokenScope,
 ) -> Result<Vec<PackageName>, StoreError> {
     let packages = store.load_packages()?;
-    let access = access_for(scope, &load_scope_teams(store, scope)?, &packages);
+    let people = People::load(store, scope)?;
+    let access = access_for(scope, &people.directory(), &packages);
     let mut names: Vec<PackageName> = packages
         .into_iter()
         .map(|p| p.name)
@@ -37,8 +41,8 @@ pub fn load_visible_package(
     let Some(package) = store.load_package(name)? else {
         return Ok(None);
     };
-    let teams = load_scope_teams(store, scope)?;
-    Ok(may_install(scope, &teams, &package).then_some(package))
+    let people = People::load(store, scope)?;
+    Ok(may_install(scope, &people.directory(), &package).then_some(package))
 }
 
 /// The p2 document (tags or branches) of `package`.
@@ -80,10 +84,32 @@ pub fn load_dist_package(
     Ok(published.then_some(package))
 }
 
-/// The teams the scope's rule needs: only the token's own sync's teams.
-fn load_scope_teams(store: &Store, scope: &TokenScope) -> Result<Vec<Team>, StoreError> {
-    match scope {
-        TokenScope::OrgWide => Ok(Vec::new()),
-        TokenScope::Team { team } => store.load_teams(Some(&team.sync)),
+/// The records the access rule reads. An org-wide token needs none, so
+/// nothing is loaded for it.
+#[derive(Default)]
+struct People {
+    syncs: Vec<Sync>,
+    teams: Vec<Team>,
+    users: Vec<User>,
+}
+
+impl People {
+    fn load(store: &Store, scope: &TokenScope) -> Result<Self, StoreError> {
+        if matches!(scope, TokenScope::OrgWide) {
+            return Ok(Self::default());
+        }
+        Ok(Self {
+            syncs: store.load_syncs()?,
+            teams: store.load_teams(None)?,
+            users: store.load_users()?,
+        })
+    }
+
+    fn directory(&self) -> Directory<'_> {
+        Directory {
+            syncs: &self.syncs,
+            teams: &self.teams,
+            users: &self.users,
+        }
     }
 }

@@ -80,6 +80,59 @@ impl From<u64> for RemoteId {
     }
 }
 
+/// A packyard user: a person, who may have an identity on several hosts.
+/// Looks like a login (`alice`, `bob-2`) and names the user in the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    /// The id a new user gets from an identity's login: lower case, with
+    /// anything but letters, digits, '.', '_' and '-' replaced by '-'.
+    pub fn from_login(login: &str) -> Self {
+        let id: String = login
+            .trim()
+            .to_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        Self(if id.is_empty() { "user".to_owned() } else { id })
+    }
+
+    /// The id as an admin typed it, compared as `from_login` builds ids.
+    pub fn parse(input: &str) -> Self {
+        Self::from_login(input)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `alice-2`, `alice-3`, …: the id to try when `alice` is taken.
+    pub fn numbered(&self, n: usize) -> Self {
+        Self(format!("{}-{n}", self.0))
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An account on one sync's host, namespaced by sync.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct IdentityKey {
+    pub sync: SyncId,
+    pub remote: RemoteId,
+}
+
 /// Teams are namespaced by the sync they come from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TeamKey {

@@ -15,12 +15,12 @@ mod snapshot;
 mod sync;
 pub mod version;
 
-pub use access::{access_for, may_install};
-pub use ids::{IdError, PackageName, RemoteId, RepoKey, SyncId, TeamKey};
+pub use access::{Directory, access_for, may_install};
+pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};
 pub use records::{
     Access, Identity, Package, Permission, Problem, RunSummary, Team, TeamKind, Timestamp, Token,
-    TokenScope, Version, VersionKind,
+    TokenScope, User, Version, VersionKind,
 };
 pub use secret::Secret;
 pub use snapshot::{

@@ -1,7 +1,10 @@
 //! A Plan: the exact writes one sync run will make, computed by the pure
 //! reconcile step and applied atomically by the store.
 
-use super::{Identity, Package, PackageName, Problem, Team, TeamKey, Version};
+use super::{
+    Identity, IdentityKey, Package, PackageName, Problem, Sync, SyncId, Team, TeamKey, User,
+    UserId, Version,
+};
 use serde::{Deserialize, Serialize};
 
 /// One write. The store applies every change of a plan in one transaction, so
@@ -11,6 +14,12 @@ pub enum Change {
     PutTeam(Team),
     DeleteTeam(TeamKey),
     PutIdentity(Identity),
+    DeleteIdentity(IdentityKey),
+    PutUser(User),
+    /// Rewrites a sync record (its primary flag); never creates one.
+    PutSync(Sync),
+    /// Removes a sync and its credentials.
+    DeleteSync(SyncId),
     PutPackage(Package),
     DeletePackage(PackageName),
     PutVersion(Version),
@@ -59,10 +68,15 @@ impl Plan {
 
 /// What packyard holds now, as far as one sync's plan is concerned: the
 /// sync's teams and identities, every package (names are global, so
-/// conflicts and transfers between syncs are visible), and the versions of
-/// the packages this sync owns.
+/// conflicts and transfers between syncs are visible), the versions of the
+/// packages this sync owns, and the people (users, every sync and the
+/// identities of other syncs) that new identities are matched against.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Current {
+    pub syncs: std::collections::BTreeMap<SyncId, Sync>,
+    pub users: std::collections::BTreeMap<UserId, User>,
+    /// Identities of the other syncs, for matching by email or account.
+    pub other_identities: Vec<Identity>,
     pub teams: std::collections::BTreeMap<TeamKey, Team>,
     pub identities: std::collections::BTreeMap<crate::domain::RemoteId, Identity>,
     pub packages: std::collections::BTreeMap<PackageName, Package>,

@@ -1,6 +1,6 @@
 //! The records packyard keeps: teams, identities, packages, versions, tokens.
 
-use super::{PackageName, RemoteId, SyncId, TeamKey};
+use super::{IdentityKey, PackageName, RemoteId, SyncId, TeamKey, UserId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -82,6 +82,22 @@ pub struct Identity {
     pub email: Option<String>,
 }
 
+impl Identity {
+    pub fn key(&self) -> IdentityKey {
+        IdentityKey {
+            sync: self.sync.clone(),
+            remote: self.remote.clone(),
+        }
+    }
+}
+
+/// A person. Access is the union over the teams of all their identities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub identities: BTreeSet<IdentityKey>,
+}
+
 /// A Composer package, created from a repository of its origin sync.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
@@ -126,6 +142,8 @@ pub enum TokenScope {
     OrgWide,
     /// What one team may install.
     Team { team: TeamKey },
+    /// What one user may install, through any of their identities.
+    User { user: UserId },
 }
 
 /// A Composer access token. Only the SHA-256 of the secret is kept.
@@ -139,6 +157,15 @@ pub struct Token {
     pub hash: String,
     pub created_at: Timestamp,
     pub last_used: Option<Timestamp>,
+    /// After this the token is refused.
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Token {
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|e| now >= e)
+    }
 }
 
 /// The set of packages a request may see.

@@ -10,11 +10,15 @@
 mod cache;
 mod events;
 mod jobs;
+pub mod operations;
 pub mod reconcile;
+mod requests;
 mod run;
 
 pub use events::EngineEvent;
+pub use operations::{OperationError, OwnerChange, SyncRemoval};
 pub use reconcile::Policy;
+pub use requests::{PackageSelection, UserSummary};
 
 use crate::domain::{
     Credential, Package, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId,
@@ -43,6 +47,8 @@ pub enum EngineError {
     /// The deletion guard stopped a run; the message says how to confirm.
     #[error("{0}")]
     Guard(String),
+    #[error(transparent)]
+    Operation(#[from] OperationError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -293,7 +299,25 @@ impl EngineHandle {
         &self,
         scope: TokenScope,
         label: String,
+        expires_at: Option<Timestamp>,
     ) -> Result<(Token, Secret), EngineError> {
+        let check = scope.clone();
+        let exists = self
+            .blocking(move |s| match &check {
+                TokenScope::OrgWide => Ok(true),
+                TokenScope::Team { team } => Ok(s
+                    .load_teams(Some(&team.sync))?
+                    .iter()
+                    .any(|t| &t.key == team)),
+                TokenScope::User { user } => Ok(s.load_users()?.iter().any(|u| &u.id == user)),
+            })
+            .await?;
+        if !exists {
+            return Err(EngineError::InvalidInput(
+                "no such user or team; `packyard user list` and `packyard team list` show them"
+                    .into(),
+            ));
+        }
         let secret = new_token_secret()?;
         let hash = crate::store::token_hash(secret.expose());
         let token = Token {
@@ -303,6 +327,7 @@ impl EngineHandle {
             hash,
             created_at: Timestamp::now(),
             last_used: None,
+            expires_at,
         };
         let saved = token.clone();
         self.blocking(move |s| s.apply_new_token(&saved)).await?;
@@ -316,6 +341,13 @@ impl EngineHandle {
     /// Revokes a token by its public id; false when there is no such token.
     pub async fn revoke_token(&self, id: String) -> Result<bool, EngineError> {
         self.blocking(move |s| s.apply_token_revoked(&id)).await
+    }
+
+    /// Drops the cached client of a removed sync.
+    fn forget_host(&self, id: &SyncId) {
+        if let Ok(mut hosts) = self.inner.hosts.lock() {
+            hosts.remove(id);
+        }
     }
 
     /// Downloads a package's archive at `commit` through its origin sync's

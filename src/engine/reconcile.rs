@@ -17,9 +17,9 @@
 
 use crate::domain::version::{self, Named};
 use crate::domain::{
-    Change, Current, Identity, Listing, Manifest, Package, PackageName, Plan, Problem, RefKind,
-    RemoteAccount, RemoteId, RemoteRef, RemoteRepo, RemoteSnapshot, SyncId, Team, TeamKey,
-    TeamKind, Version, VersionKind,
+    Change, Current, Identity, IdentityKey, Listing, Manifest, Package, PackageName, Plan, Problem,
+    RefKind, RemoteAccount, RemoteId, RemoteRef, RemoteRepo, RemoteSnapshot, SyncId, Team, TeamKey,
+    TeamKind, User, UserId, Version, VersionKind,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +37,7 @@ pub fn plan(sync: &SyncId, snapshot: &RemoteSnapshot, current: &Current, policy:
     report_incomplete(snapshot, &mut out.problems);
     plan_teams(sync, snapshot, current, &mut out);
     plan_identities(sync, snapshot, current, &mut out);
+    plan_users(sync, current, &mut out);
     let desired = desired_packages(sync, snapshot, current, &mut out.problems);
     plan_packages(sync, snapshot, current, &desired, &mut out);
     set_guard(sync, current, policy, &mut out);
@@ -185,6 +186,99 @@ fn plan_identities(sync: &SyncId, snapshot: &RemoteSnapshot, current: &Current, 
     }
 }
 
+/// Gives every identity of this sync a user: the user who already has the
+/// same account at the same host (another sync of the same GitHub, say), or
+/// an identity with the same email on another sync; otherwise a new user
+/// named after the login. Once placed, an identity stays with its user: an
+/// admin's `user link`/`unlink` is never undone by a run.
+fn plan_users(sync: &SyncId, current: &Current, out: &mut Plan) {
+    let mut identities: BTreeMap<&RemoteId, &Identity> = current.identities.iter().collect();
+    for change in &out.changes {
+        if let Change::PutIdentity(i) = change {
+            identities.insert(&i.remote, i);
+        }
+    }
+    let mut users = current.users.clone();
+    let mut owner: BTreeMap<IdentityKey, UserId> = users
+        .values()
+        .flat_map(|u| u.identities.iter().map(|i| (i.clone(), u.id.clone())))
+        .collect();
+    let mut changed = BTreeSet::new();
+    let host = |s: &SyncId| {
+        current
+            .syncs
+            .get(s)
+            .map(|s| (s.provider, s.api_url.as_str()))
+    };
+    for identity in identities.values() {
+        let key = identity.key();
+        if owner.contains_key(&key) {
+            continue;
+        }
+        let same_person = current.other_identities.iter().find(|other| {
+            let same_account = other.remote == identity.remote && host(&other.sync).is_some() && host(&other.sync) == host(sync);
+            let same_email = matches!((&other.email, &identity.email), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b));
+            same_account || same_email
+        });
+        let user = match same_person.and_then(|p| owner.get(&p.key())) {
+            Some(user) => user.clone(),
+            None => {
+                let base = UserId::from_login(&identity.login);
+                let id = std::iter::once(base.clone())
+                    .chain((2..).map(|n| base.numbered(n)))
+                    .find(|id| !users.contains_key(id))
+                    .unwrap_or(base);
+                users.insert(
+                    id.clone(),
+                    User {
+                        id: id.clone(),
+                        identities: BTreeSet::new(),
+                    },
+                );
+                id
+            }
+        };
+        if let Some(u) = users.get_mut(&user) {
+            u.identities.insert(key.clone());
+        }
+        owner.insert(key, user.clone());
+        changed.insert(user);
+    }
+    for id in changed {
+        if let Some(user) = users.remove(&id) {
+            out.changes.push(Change::PutUser(user));
+        }
+    }
+}
+
+/// Whether a package another sync created becomes this sync's: its origin
+/// sync is gone, or the repository moved here (same repository id at the
+/// same host: GitHub, GitLab and Bitbucket keep the id on a transfer).
+fn moves_here(sync: &SyncId, repo: &RemoteRepo, package: &Package, current: &Current) -> bool {
+    let Some(origin) = current.syncs.get(&package.origin) else {
+        return true;
+    };
+    let same_host = current
+        .syncs
+        .get(sync)
+        .is_some_and(|s| s.provider == origin.provider && s.api_url == origin.api_url);
+    same_host && package.repo == repo.id
+}
+
+/// The package names the snapshot's repositories claim, so the store can load
+/// the versions of packages that may move to this sync.
+pub fn claimed_names(snapshot: &RemoteSnapshot) -> BTreeSet<PackageName> {
+    snapshot
+        .repos
+        .items
+        .iter()
+        .filter_map(|r| match &r.default_ref()?.manifest {
+            Manifest::Found(m) => manifest_name(m).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A package this run wants, with its versions.
 struct Desired {
     package: Package,
@@ -255,7 +349,11 @@ fn desired_packages(
         let RepoVerdict::Package(name, manifest) = verdict(repo, problems) else {
             continue;
         };
-        if let Some(owner) = current.packages.get(&name).filter(|p| &p.origin != sync) {
+        if let Some(owner) = current
+            .packages
+            .get(&name)
+            .filter(|p| &p.origin != sync && !moves_here(sync, repo, p, current))
+        {
             problems.push(problem(
                 &repo.full_name,
                 None,

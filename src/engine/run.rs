@@ -107,6 +107,7 @@ impl EngineHandle {
                 .await?;
             match attempt {
                 Attempt::Stale => continue,
+                Attempt::Removed => return Err(EngineError::NoSuchSync(sync.id.to_string())),
                 Attempt::Guarded(message) => return Err(EngineError::Guard(message)),
                 Attempt::Done { plan, revision } => {
                     if let Some(revision) = revision {
@@ -130,6 +131,8 @@ impl EngineHandle {
 }
 
 enum Attempt {
+    /// The sync was removed while the run was in flight; nothing is written.
+    Removed,
     /// Another writer moved the store on; plan again.
     Stale,
     /// The deletion guard tripped; nothing was written.
@@ -146,7 +149,10 @@ fn plan_and_apply(
     policy: &Policy,
 ) -> Result<Attempt, StoreError> {
     let revision = store.revision()?;
-    let current = store.load_current(id)?;
+    if store.load_sync(id)?.is_none() {
+        return Ok(Attempt::Removed);
+    }
+    let current = store.load_current(id, &reconcile::claimed_names(snapshot))?;
     let plan = reconcile::plan(id, snapshot, &current, policy);
     if let Some(guard) = plan.guard {
         return Ok(Attempt::Guarded(guard));

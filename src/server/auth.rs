@@ -33,10 +33,14 @@ pub async fn require_token(
     let hash = token_hash(secret.expose());
     let store = state.store.clone();
     let token = blocking(move || {
-        let token = store.load_token_by_hash(&hash)?;
+        // An expired token is refused like an unknown one.
+        let now = Timestamp::now();
+        let token = store
+            .load_token_by_hash(&hash)?
+            .filter(|t| !t.is_expired(now));
         if let Some(token) = &token {
             // Bookkeeping only: a failed write must not refuse a valid token.
-            if let Err(e) = store.apply_token_used(token, Timestamp::now()) {
+            if let Err(e) = store.apply_token_used(token, now) {
                 tracing::warn!(token_id = %token.id, error = %e, "could not record token use");
             }
         }

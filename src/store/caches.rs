@@ -2,7 +2,7 @@
 //! manifests by commit, and what is known of each cached dist archive.
 //! All are per sync, since visibility at a host depends on the credential.
 
-use super::{Store, StoreError, decode, encode, key};
+use super::{Store, StoreError, decode, encode, key, prefix};
 use crate::domain::{Manifest, PackageName, RemoteId, RepoRefs, SyncId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +95,17 @@ impl Store {
         let k = key(&[sync.as_str(), &repo.0]);
         self.trees.refs.insert(&k, encode("refs", &k, refs)?)?;
         Ok(())
+    }
+
+    /// Forgets everything cached for a removed sync.
+    pub fn apply_caches_dropped(&self, sync: &SyncId) -> Result<(), StoreError> {
+        let p = prefix(&[sync.as_str()]);
+        for tree in [&self.trees.etags, &self.trees.manifests, &self.trees.refs] {
+            for k in tree.scan_prefix(&p).keys() {
+                tree.remove(k?)?;
+            }
+        }
+        self.flush()
     }
 
     pub fn load_dist(

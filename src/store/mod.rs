@@ -6,6 +6,7 @@
 //! - `syncs`, `credentials`: sync records and their secrets (apart, so listing
 //!   syncs never reads a secret)
 //! - `teams`, `identities`, `packages`, `versions`, `package_mtime`: synced state
+//! - `users`: people, each owning identities on one or more syncs
 //! - `tokens`: Composer tokens by SHA-256 hash
 //! - `etags`, `manifests`, `refs`, `dists`: provider and dist caches
 //!
@@ -90,6 +91,7 @@ struct Trees {
     versions: sled::Tree,
     package_mtime: sled::Tree,
     tokens: sled::Tree,
+    users: sled::Tree,
     etags: sled::Tree,
     manifests: sled::Tree,
     refs: sled::Tree,
@@ -132,6 +134,7 @@ impl Store {
             versions: tree("versions")?,
             package_mtime: tree("package_mtime")?,
             tokens: tree("tokens")?,
+            users: tree("users")?,
             etags: tree("etags")?,
             manifests: tree("manifests")?,
             refs: tree("refs")?,

@@ -5,9 +5,10 @@ use super::{
     CATALOG_MTIME_KEY, REVISION_KEY, Store, StoreError, decode, encode, key, prefix, read_u64, scan,
 };
 use crate::domain::{
-    Change, Current, Identity, Package, PackageName, Plan, SyncId, Team, Timestamp, Version,
+    Change, Current, Identity, Package, PackageName, Plan, SyncId, Team, Timestamp, User, Version,
 };
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use std::collections::BTreeSet;
 
 /// One prepared write. Plans are encoded before the transaction starts, so the
 /// transaction closure (which sled may run more than once) only moves bytes.
@@ -23,12 +24,32 @@ enum Target {
     Packages,
     Versions,
     PackageMtime,
+    Syncs,
+    Credentials,
+    Users,
 }
 
 impl Store {
-    /// The state a plan for `sync` is computed against.
-    pub fn load_current(&self, sync: &SyncId) -> Result<Current, StoreError> {
+    /// The state a plan for `sync` is computed against. Versions are loaded
+    /// for the sync's own packages and for the `claimed` names, which may
+    /// move to it.
+    pub fn load_current(
+        &self,
+        sync: &SyncId,
+        claimed: &BTreeSet<PackageName>,
+    ) -> Result<Current, StoreError> {
         let mut current = Current::default();
+        for sync in self.load_syncs()? {
+            current.syncs.insert(sync.id.clone(), sync);
+        }
+        for user in self.load_users()? {
+            current.users.insert(user.id.clone(), user);
+        }
+        current.other_identities = self
+            .load_identities(None)?
+            .into_iter()
+            .filter(|i| &i.sync != sync)
+            .collect();
         for team in scan::<Team>(&self.trees.teams, "teams", &prefix(&[sync.as_str()]))? {
             current.teams.insert(team.key.clone(), team);
         }
@@ -40,7 +61,7 @@ impl Store {
             current.identities.insert(identity.remote.clone(), identity);
         }
         for package in self.load_packages()? {
-            if &package.origin == sync {
+            if &package.origin == sync || claimed.contains(&package.name) {
                 let versions = self
                     .load_versions(&package.name)?
                     .into_iter()
@@ -71,50 +92,68 @@ impl Store {
             &t.packages,
             &t.versions,
             &t.package_mtime,
+            &t.syncs,
+            &t.credentials,
+            &t.users,
         )
-            .transaction(|(meta, teams, identities, packages, versions, mtime)| {
-                let found = read_u64(meta.get(REVISION_KEY)?);
-                if found != expected_revision {
-                    return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
-                        expected: expected_revision,
-                        found,
-                    }));
-                }
-                for write in &writes {
-                    let (target, k) = match write {
-                        Write::Put(target, k, _) | Write::Delete(target, k) => (*target, k),
+            .transaction(
+                |(
+                    meta,
+                    teams,
+                    identities,
+                    packages,
+                    versions,
+                    mtime,
+                    syncs,
+                    credentials,
+                    users,
+                )| {
+                    let found = read_u64(meta.get(REVISION_KEY)?);
+                    if found != expected_revision {
+                        return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
+                            expected: expected_revision,
+                            found,
+                        }));
+                    }
+                    for write in &writes {
+                        let (target, k) = match write {
+                            Write::Put(target, k, _) | Write::Delete(target, k) => (*target, k),
+                        };
+                        let tree = match target {
+                            Target::Teams => teams,
+                            Target::Identities => identities,
+                            Target::Packages => packages,
+                            Target::Versions => versions,
+                            Target::PackageMtime => mtime,
+                            Target::Syncs => syncs,
+                            Target::Credentials => credentials,
+                            Target::Users => users,
+                        };
+                        match write {
+                            Write::Put(_, _, v) => tree.insert(k.as_slice(), v.as_slice())?,
+                            Write::Delete(..) => tree.remove(k.as_slice())?,
+                        };
+                    }
+                    // Last-Modified has one-second resolution, so a change within
+                    // the same second as the previous one still moves it forward;
+                    // otherwise a client could get a 304 for changed metadata.
+                    let bump = |old: Option<sled::IVec>| {
+                        let old = old
+                            .and_then(|v| v.as_ref().try_into().ok())
+                            .map_or(i64::MIN, i64::from_be_bytes);
+                        now.0.max(old.saturating_add(1)).to_be_bytes()
                     };
-                    let tree = match target {
-                        Target::Teams => teams,
-                        Target::Identities => identities,
-                        Target::Packages => packages,
-                        Target::Versions => versions,
-                        Target::PackageMtime => mtime,
-                    };
-                    match write {
-                        Write::Put(_, _, v) => tree.insert(k.as_slice(), v.as_slice())?,
-                        Write::Delete(..) => tree.remove(k.as_slice())?,
-                    };
-                }
-                // Last-Modified has one-second resolution, so a change within
-                // the same second as the previous one still moves it forward;
-                // otherwise a client could get a 304 for changed metadata.
-                let bump = |old: Option<sled::IVec>| {
-                    let old = old
-                        .and_then(|v| v.as_ref().try_into().ok())
-                        .map_or(i64::MIN, i64::from_be_bytes);
-                    now.0.max(old.saturating_add(1)).to_be_bytes()
-                };
-                for name in &touched {
-                    mtime.insert(name.as_slice(), &bump(mtime.get(name)?))?;
-                }
-                if !writes.is_empty() {
-                    meta.insert(CATALOG_MTIME_KEY, &bump(meta.get(CATALOG_MTIME_KEY)?))?;
-                }
-                let next = found + 1;
-                meta.insert(REVISION_KEY, &next.to_be_bytes())?;
-                Ok(next)
-            });
+                    for name in &touched {
+                        mtime.insert(name.as_slice(), &bump(mtime.get(name)?))?;
+                    }
+                    if !writes.is_empty() {
+                        meta.insert(CATALOG_MTIME_KEY, &bump(meta.get(CATALOG_MTIME_KEY)?))?;
+                    }
+                    let next = found + 1;
+                    meta.insert(REVISION_KEY, &next.to_be_bytes())?;
+                    Ok(next)
+                },
+            );
         match result {
             Ok(rev) => Ok(rev),
             Err(TransactionError::Abort(e)) => Err(e),
@@ -152,6 +191,16 @@ impl Store {
         ))
     }
 
+    pub fn load_users(&self) -> Result<Vec<User>, StoreError> {
+        scan(&self.trees.users, "users", &[])
+    }
+
+    /// Identities of one sync, or of every sync.
+    pub fn load_identities(&self, sync: Option<&SyncId>) -> Result<Vec<Identity>, StoreError> {
+        let p = sync.map(|s| prefix(&[s.as_str()])).unwrap_or_default();
+        scan(&self.trees.identities, "identities", &p)
+    }
+
     /// Teams of one sync, or of every sync.
     pub fn load_teams(&self, sync: Option<&SyncId>) -> Result<Vec<Team>, StoreError> {
         let p = sync.map(|s| prefix(&[s.as_str()])).unwrap_or_default();
@@ -187,6 +236,33 @@ fn prepare(plan: &Plan) -> Result<(Vec<Write>, Vec<Vec<u8>>), StoreError> {
                     k.clone(),
                     encode("identities", &k, identity)?,
                 ));
+            }
+            Change::DeleteIdentity(identity) => {
+                writes.push(Write::Delete(
+                    Target::Identities,
+                    key(&[identity.sync.as_str(), &identity.remote.0]),
+                ));
+            }
+            Change::PutUser(user) => {
+                let k = user.id.as_str().as_bytes().to_vec();
+                writes.push(Write::Put(
+                    Target::Users,
+                    k.clone(),
+                    encode("users", &k, user)?,
+                ));
+            }
+            Change::PutSync(sync) => {
+                let k = sync.id.as_str().as_bytes().to_vec();
+                writes.push(Write::Put(
+                    Target::Syncs,
+                    k.clone(),
+                    encode("syncs", &k, sync)?,
+                ));
+            }
+            Change::DeleteSync(id) => {
+                let k = id.as_str().as_bytes().to_vec();
+                writes.push(Write::Delete(Target::Syncs, k.clone()));
+                writes.push(Write::Delete(Target::Credentials, k));
             }
             Change::PutPackage(package) => {
                 let k = package.name.as_str().as_bytes().to_vec();

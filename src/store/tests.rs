@@ -67,7 +67,7 @@ fn applied_plan_round_trips_when_store_is_reopened() {
         store.flush().unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    let current = store.load_current(&sync_id()).unwrap();
+    let current = store.load_current(&sync_id(), &Default::default()).unwrap();
     assert_eq!(current.teams.values().next(), Some(&team()));
     assert_eq!(current.packages.len(), 1);
     assert_eq!(
@@ -200,6 +200,7 @@ fn revoked_token_is_no_longer_found() {
         hash: "deadbeef".into(),
         created_at: Timestamp(1),
         last_used: None,
+        expires_at: None,
     };
     store.apply_new_token(&token).unwrap();
     store.apply_token_used(&token, Timestamp(500)).unwrap();

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{Permission, RemoteOrg, RemoteTeam};
+use crate::domain::{Directory, Permission, RemoteOrg, RemoteTeam, Sync, TokenScope, may_install};
 use proptest::prelude::*;
 
 fn sync() -> SyncId {
@@ -97,6 +97,18 @@ fn applied(current: &Current, plan: &Plan) -> Current {
             }
             Change::PutIdentity(i) => {
                 next.identities.insert(i.remote.clone(), i.clone());
+            }
+            Change::DeleteIdentity(k) => {
+                next.identities.remove(&k.remote);
+            }
+            Change::PutUser(u) => {
+                next.users.insert(u.id.clone(), u.clone());
+            }
+            Change::PutSync(s) => {
+                next.syncs.insert(s.id.clone(), s.clone());
+            }
+            Change::DeleteSync(id) => {
+                next.syncs.remove(id);
             }
             Change::PutPackage(p) => {
                 next.packages.insert(p.name.clone(), p.clone());
@@ -277,10 +289,12 @@ fn name_owned_by_another_sync_is_reported_and_first_owner_keeps_it() {
         &Current::default(),
         &plan(&other, &snap, &Current::default(), &Policy::default()),
     );
-    let mine = Current {
-        packages: theirs.packages.clone(),
-        ..Current::default()
-    };
+    let mut mine = with_sync(
+        with_primary(Current::default()),
+        "other",
+        "https://other.example",
+    );
+    mine.packages = theirs.packages.clone();
     let p = plan(&sync(), &snap, &mine, &Policy::default());
     assert_eq!(p.summary.packages_added, 0);
     assert!(
@@ -386,6 +400,86 @@ fn teams_are_namespaced_by_sync_when_two_syncs_share_remote_ids() {
     assert!(keys(&b).iter().all(|k| k.sync.as_str() == "other"));
 }
 
+/// `current` with another sync `id` at `api_url` (GitHub).
+fn with_sync(mut current: Current, id: &str, api_url: &str) -> Current {
+    let mut s = with_primary(Current::default())
+        .syncs
+        .remove(&sync())
+        .unwrap();
+    s.id = SyncId::new(id).unwrap();
+    s.api_url = api_url.into();
+    s.primary = false;
+    current.syncs.insert(s.id.clone(), s);
+    current
+}
+
+/// A package of sync `other`, as `other`'s run stored it.
+fn owned_by_other(snap: &RemoteSnapshot) -> Current {
+    let other = SyncId::new("other").unwrap();
+    applied(
+        &Current::default(),
+        &plan(&other, snap, &Current::default(), &Policy::default()),
+    )
+}
+
+#[test]
+fn package_moves_here_when_its_repository_was_transferred_at_the_same_host() {
+    let snap = snapshot(vec![package_repo(10, "widget", &["v1.0.0"])], vec![]);
+    let theirs = owned_by_other(&snap);
+    let mut mine = with_sync(
+        with_primary(Current::default()),
+        "other",
+        "https://api.github.com",
+    );
+    mine.packages = theirs.packages.clone();
+    mine.versions = theirs.versions.clone();
+    let p = plan(&sync(), &snap, &mine, &Policy::default());
+    let after = applied(&mine, &p);
+    assert_eq!(
+        after.packages[&PackageName::new("acme/widget").unwrap()].origin,
+        sync()
+    );
+    assert_eq!(p.summary.packages_changed, 1);
+    assert_eq!(
+        p.summary.versions_added + p.summary.versions_removed,
+        0,
+        "versions carry over"
+    );
+    assert!(plan(&sync(), &snap, &after, &Policy::default()).is_empty());
+}
+
+#[test]
+fn package_is_adopted_when_its_origin_sync_was_removed() {
+    let snap = snapshot(vec![package_repo(99, "widget", &["v1.0.0"])], vec![]);
+    let theirs = owned_by_other(&snapshot(
+        vec![package_repo(10, "widget", &["v1.0.0"])],
+        vec![],
+    ));
+    let mut mine = with_primary(Current::default());
+    mine.packages = theirs.packages.clone();
+    let p = plan(&sync(), &snap, &mine, &Policy::default());
+    assert!(
+        p.changes
+            .iter()
+            .any(|c| matches!(c, Change::PutPackage(pk) if pk.origin == sync()))
+    );
+}
+
+/// `current` with this test's sync configured as the primary.
+fn with_primary(mut current: Current) -> Current {
+    let s = Sync {
+        id: sync(),
+        provider: crate::domain::ProviderKind::Github,
+        api_url: "https://api.github.com".into(),
+        org: "acme".into(),
+        primary: true,
+        created_at: crate::domain::Timestamp(0),
+        last_run: None,
+    };
+    current.syncs.insert(sync(), s);
+    current
+}
+
 fn arb_snapshot() -> impl Strategy<Value = RemoteSnapshot> {
     let arb_ref = (any::<bool>(), 0u8..6, 0u8..4, 0u8..4).prop_map(|(tag, n, commit, m)| {
         let manifest = match m {
@@ -464,6 +558,29 @@ proptest! {
         let state2 = applied(&state, &p2);
         let again = plan(&sync(), &second, &state2, &policy);
         prop_assert!(again.is_empty(), "{:?}", again.changes);
+    }
+
+    #[test]
+    fn user_may_install_exactly_what_their_teams_read_or_everything_as_owner(snap in arb_snapshot()) {
+        let start = with_primary(Current::default());
+        let state = applied(&start, &plan(&sync(), &snap, &start, &Policy { confirm_removals: true }));
+        let syncs: Vec<_> = state.syncs.values().cloned().collect();
+        let teams: Vec<_> = state.teams.values().cloned().collect();
+        let users: Vec<_> = state.users.values().cloned().collect();
+        let dir = Directory { syncs: &syncs, teams: &teams, users: &users };
+        prop_assert!(state.identities.keys().all(|i| users.iter().any(|u| u.identities.iter().any(|k| &k.remote == i))));
+        for user in &users {
+            let scope = TokenScope::User { user: user.id.clone() };
+            let accounts: Vec<&RemoteId> = user.identities.iter().map(|k| &k.remote).collect();
+            let owner = snap.admins.items.iter().any(|a| accounts.contains(&&a.id));
+            for package in state.packages.values() {
+                let reads = snap.teams.items.iter().any(|t| {
+                    t.members.items.iter().any(|m| accounts.contains(&&m.id))
+                        && t.repos.items.iter().any(|(r, p)| r == &package.repo && p.may_install())
+                });
+                prop_assert_eq!(may_install(&scope, &dir, package), owner || reads, "{} {}", user.id, package.name);
+            }
+        }
     }
 
     #[test]
