@@ -16,7 +16,7 @@ mod state;
 pub use faults::{Faults, SimStats};
 pub use state::SimError;
 
-use super::scenario::{RepoSpec, Scenario};
+use super::scenario::{RepoRole, RepoSpec, Scenario};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -182,6 +182,16 @@ impl GithubSim {
 
     pub fn remove_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
         lock(&self.shared.state).set_team_member(team, login, false)
+    }
+
+    /// Grants `team` a role on `repo` (`None` takes its access away).
+    pub fn set_team_repo(
+        &self,
+        team: &str,
+        repo: &str,
+        role: Option<RepoRole>,
+    ) -> Result<(), SimError> {
+        lock(&self.shared.state).set_team_repo(team, repo, role)
     }
 
     /// Stops accepting requests and waits for the server task to end.
@@ -528,7 +538,7 @@ async fn org_repos(
     // The token belongs to an org owner, who administers every repository.
     let items = repos
         .iter()
-        .map(|r| json::repo(&state, r, super::scenario::RepoRole::Admin, &sim.base))
+        .map(|r| json::repo(&state, r, RepoRole::Admin, &sim.base))
         .collect();
     page(&sim.base, &uri, &query, items)
 }

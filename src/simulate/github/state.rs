@@ -268,6 +268,27 @@ impl State {
         }
         Ok(())
     }
+
+    /// Grants `team` a role on `repo`, or takes its access away (`None`).
+    pub fn set_team_repo(
+        &mut self,
+        team: &str,
+        repo: &str,
+        role: Option<RepoRole>,
+    ) -> Result<(), SimError> {
+        if !self.repos.contains_key(repo) {
+            return Err(SimError::UnknownRepo(repo.to_owned()));
+        }
+        let team = self
+            .teams
+            .get_mut(team)
+            .ok_or_else(|| SimError::UnknownTeam(team.to_owned()))?;
+        match role {
+            Some(role) => team.repos.insert(repo.to_owned(), role),
+            None => team.repos.remove(repo),
+        };
+        Ok(())
+    }
 }
 
 /// Records a commit of `composer` on `repo` and returns its SHA.
