@@ -185,3 +185,18 @@ fn bad_config_file_is_reported_with_file_key_and_line() {
         "{err}"
     );
 }
+
+#[test]
+fn unusable_data_dir_is_reported_with_its_path_when_it_cannot_be_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let data = file.join("data");
+    let out = packyard(&data).args(["sync", "list"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&data.display().to_string()) && err.contains("--data-dir"),
+        "{err}"
+    );
+}
