@@ -236,8 +236,14 @@ fn router(shared: Arc<Shared>) -> Router {
     let routes = [
         ("/projects".to_owned(), get(projects)),
         ("/projects/{key}".to_owned(), get(project)),
-        ("/projects/{key}/permissions/users".to_owned(), get(project_users)),
-        ("/projects/{key}/permissions/groups".to_owned(), get(project_groups)),
+        (
+            "/projects/{key}/permissions/users".to_owned(),
+            get(project_users),
+        ),
+        (
+            "/projects/{key}/permissions/groups".to_owned(),
+            get(project_groups),
+        ),
         ("/projects/{key}/repos".to_owned(), get(repos)),
         (repo.to_owned(), get(repository)),
         (format!("{repo}/branches"), get(branches)),
