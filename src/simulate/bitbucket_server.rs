@@ -529,10 +529,14 @@ fn resolve_at(
     key: &str,
     slug: &str,
     at: Option<&str>,
-) -> Result<(String, Option<Vec<u8>>), Response> {
-    let repo = state.repo(key, slug).ok_or_else(|| no_repo(key, slug))?;
+) -> Result<(String, Option<Vec<u8>>), Box<Response>> {
+    let repo = state
+        .repo(key, slug)
+        .ok_or_else(|| Box::new(no_repo(key, slug)))?;
     let at = at.unwrap_or(&repo.default_branch);
-    let sha = repo.resolve(at).ok_or_else(|| no_commit(at, slug))?;
+    let sha = repo
+        .resolve(at)
+        .ok_or_else(|| Box::new(no_commit(at, slug)))?;
     let composer = repo.commits.get(sha).cloned().flatten();
     Ok((sha.to_owned(), composer))
 }
@@ -545,7 +549,7 @@ async fn raw(
     let state = lock(&sim.state);
     let (sha, composer) = match resolve_at(&state, &key, &slug, query.at.as_deref()) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     match composer {
         Some(bytes) if path == "composer.json" => {
@@ -568,7 +572,7 @@ async fn archive(
         let state = lock(&sim.state);
         match resolve_at(&state, &key, &slug, query.at.as_deref()) {
             Ok((sha, composer)) => (sha, composer, key.to_ascii_uppercase()),
-            Err(response) => return response,
+            Err(response) => return *response,
         }
     };
     match archive::zip(&project, &slug, &sha, composer.as_deref()) {
