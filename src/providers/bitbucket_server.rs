@@ -366,7 +366,8 @@ impl BitbucketServerHost {
     }
 
     /// The configured projects, or every visible one. This is the run's
-    /// first request, where 401 means bad credentials.
+    /// first request, where 401 means bad credentials: a failure before any
+    /// project was listed fails the run, as `verify` would.
     async fn fetch_projects(&self) -> Result<Listing<wire::Project>, ProviderError> {
         if self.keys.is_empty() {
             let Paged {
