@@ -596,16 +596,16 @@ fn error_chain(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-/// The host's own explanation: the JSON `message` field when present.
+/// The host's own explanation: the JSON `message` field when present, else
+/// the first `errors[].message` (Bitbucket Server's error body).
 fn error_message(status: StatusCode, body: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct ErrorBody {
-        message: String,
-    }
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(b) => b.message,
-        Err(_) => status.canonical_reason().unwrap_or("error").to_owned(),
-    }
+    let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    value
+        .get("message")
+        .or_else(|| value.pointer("/errors/0/message"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error"))
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -743,6 +743,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn error_message_is_read_when_body_lists_errors() {
+        let body = include_bytes!(
+            "../../../shared/fixtures/bitbucket-server/api/errors/404-not-found.json"
+        );
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, body),
+            "Project dev does not exist."
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b"<html>"),
+            "Bad Gateway"
+        );
     }
 
     #[test]
