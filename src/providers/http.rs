@@ -596,14 +596,27 @@ fn error_chain(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-/// The host's own explanation: the JSON `message` field when present.
+/// The host's own explanation: the JSON `message` field when present, at the
+/// top (GitHub, GitLab) or under `error` (Bitbucket Cloud:
+/// `{"type":"error","error":{"message":…}}`).
 fn error_message(status: StatusCode, body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
-    struct ErrorBody {
+    #[serde(untagged)]
+    enum ErrorBody {
+        Top { message: String },
+        Nested { error: Nested },
+    }
+    #[derive(serde::Deserialize)]
+    struct Nested {
         message: String,
     }
     match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(b) => b.message,
+        Ok(
+            ErrorBody::Top { message }
+            | ErrorBody::Nested {
+                error: Nested { message },
+            },
+        ) => message,
         Err(_) => status.canonical_reason().unwrap_or("error").to_owned(),
     }
 }
@@ -743,6 +756,21 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn error_message_is_read_when_nested_under_error() {
+        let body = include_bytes!(
+            "../../../shared/fixtures/bitbucket-cloud/api/errors/404-not-found.json"
+        );
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, body),
+            "Repository dev/null not found"
+        );
+        assert_eq!(
+            error_message(StatusCode::BAD_GATEWAY, b"<html>"),
+            "Bad Gateway"
+        );
     }
 
     #[test]

@@ -33,9 +33,11 @@
 //! ```
 //! [`Scenario::generated`] builds large organizations for benchmarks.
 
+pub mod bitbucket_cloud;
 pub mod github;
 pub mod scenario;
 
+pub use bitbucket_cloud::{BitbucketCloudFaults, BitbucketCloudSim};
 pub use github::{Faults, GithubSim, SimError, SimStats};
 pub use scenario::{
     GeneratedSpec, MemberSpec, OrgRole, OrgSpec, RepoRole, RepoSpec, Scenario, ScenarioError,
