@@ -6,6 +6,7 @@
 //! They never touch the store or send engine events: the engine hands them a
 //! [`ProviderCache`] (backed by the store) and a progress callback.
 
+pub mod bitbucket_cloud;
 pub mod github;
 pub mod http;
 
@@ -208,6 +209,13 @@ pub fn connect(
 ) -> Result<Box<dyn CodeHost>, ProviderError> {
     match sync.provider {
         ProviderKind::Github => Ok(Box::new(github::GithubHost::new(
+            &sync.api_url,
+            &sync.org,
+            credential,
+            cache,
+            settings,
+        )?)),
+        ProviderKind::BitbucketCloud => Ok(Box::new(bitbucket_cloud::BitbucketCloudHost::new(
             &sync.api_url,
             &sync.org,
             credential,
