@@ -793,3 +793,245 @@ fn parse_manifest(bytes: &[u8]) -> Manifest {
         None => Manifest::Invalid("composer.json has no \"name\"".to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Secret;
+    use crate::providers::MemoryCache;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!(
+                "../../../shared/fixtures/bitbucket-cloud/api/",
+                $name
+            ))
+        };
+    }
+
+    fn host(api_url: &str, credential: Credential) -> BitbucketCloudHost {
+        BitbucketCloudHost::new(
+            api_url,
+            "acme",
+            &credential,
+            Arc::new(MemoryCache::default()),
+            &ClientSettings {
+                max_attempts: 1,
+                ..ClientSettings::default()
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn fixtures_decode_when_read_with_wire_dtos() {
+        let ws: wire::Workspace = serde_json::from_str(fixture!("get-workspaces-ws.json")).unwrap();
+        assert_eq!(
+            (ws.slug.as_str(), ws.name.as_deref()),
+            ("atlassian", Some("Atlassian"))
+        );
+
+        let page: wire::Page<wire::Repo> =
+            serde_json::from_str(fixture!("get-repositories-ws.json")).unwrap();
+        let repo = &page.values[0];
+        assert_eq!(repo.full_name, "atlassian/stash-example-plugin");
+        assert_eq!(repo.mainbranch.as_ref().unwrap().name, "master");
+        assert_eq!(
+            repo.updated_on.as_deref(),
+            Some("2018-04-01T16:36:35.970175+00:00")
+        );
+        assert_eq!(
+            repo.links.html.href,
+            "https://bitbucket.org/atlassian/stash-example-plugin"
+        );
+        assert!(repo.links.clone.iter().any(|c| c.name == "https"));
+        assert!(page.next.is_some());
+        let single: wire::Repo =
+            serde_json::from_str(fixture!("get-repositories-ws-slug.json")).unwrap();
+        assert_eq!(single.uuid, "{3deb8c29-778a-450c-8f69-3e50a18079df}");
+
+        for refs in [
+            fixture!("get-repositories-ws-slug-refs-branches.json"),
+            fixture!("get-repositories-ws-slug-refs-tags.json"),
+        ] {
+            let items: Vec<wire::Ref> = NextUrl.items(refs.as_bytes()).unwrap();
+            assert!(items.iter().all(|r| r.target.hash.len() == 40), "{items:?}");
+        }
+        let branches: Vec<wire::Ref> = NextUrl
+            .items(fixture!("get-repositories-ws-slug-refs-branches.json").as_bytes())
+            .unwrap();
+        assert_eq!(branches[0].name, "feature/BB-1");
+
+        // The fixture of the per-repository form of the workspace permission
+        // listing carries the same `user` object as workspace memberships.
+        let permissions: wire::Page<serde_json::Value> =
+            serde_json::from_str(fixture!("get-workspaces-ws-permissions-repositories.json"))
+                .unwrap();
+        let user: wire::Account =
+            serde_json::from_value(permissions.values[0]["user"].clone()).unwrap();
+        assert_eq!(user.nickname.as_deref(), Some("johndoe"));
+        let member: wire::Membership = serde_json::from_value(serde_json::json!({
+            "permission": "owner",
+            "type": "workspace_membership",
+            "user": permissions.values[0]["user"],
+        }))
+        .unwrap();
+        assert_eq!(
+            accounts(Listing::complete(vec![member.user])).items[0].login,
+            "johndoe"
+        );
+
+        let Manifest::Found(composer) = parse_manifest(
+            fixture!("get-repositories-ws-slug-src-commit-composer.json").as_bytes(),
+        ) else {
+            panic!("the raw composer.json fixture is a package")
+        };
+        assert_eq!(composer["name"], "user/repo");
+    }
+
+    #[test]
+    fn next_page_is_read_from_body_when_present() {
+        let current =
+            Url::parse("https://api.bitbucket.org/2.0/repositories/PROJ?pagelen=1").unwrap();
+        let body = fixture!("get-repositories-ws.json").as_bytes();
+        assert_eq!(
+            NextUrl
+                .next(&current, &HeaderMap::new(), body)
+                .map(String::from)
+                .as_deref(),
+            Some(
+                "https://api.bitbucket.org/2.0/repositories?pagelen=1&after=PLACEHOLDER&role=member"
+            )
+        );
+        let last = fixture!("get-repositories-ws-slug-refs-tags.json").as_bytes();
+        assert_eq!(NextUrl.next(&current, &HeaderMap::new(), last), None);
+    }
+
+    #[test]
+    fn permission_maps_bitbucket_names_when_listed() {
+        let table = [
+            ("read", Some(Permission::Read)),
+            ("write", Some(Permission::Write)),
+            ("admin", Some(Permission::Admin)),
+            ("none", None),
+            ("owner", None),
+            ("", None),
+        ];
+        for (name, expected) in table {
+            assert_eq!(permission(name), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn manifest_is_invalid_when_unusable() {
+        for bytes in [
+            &b"{ not json"[..],
+            br#"["a"]"#,
+            br#"{"description":"x"}"#,
+            br#"{"name":"No Vendor"}"#,
+            &[0xff, 0xfe],
+        ] {
+            assert!(
+                matches!(parse_manifest(bytes), Manifest::Invalid(_)),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn urls_are_built_when_api_is_bitbucket_org_or_elsewhere() {
+        let cloud = host(
+            "https://api.bitbucket.org/2.0/",
+            Credential::Token(Secret::new("t")),
+        );
+        assert_eq!(
+            cloud.groups_url().as_str(),
+            "https://api.bitbucket.org/1.0/groups/acme"
+        );
+        assert_eq!(
+            cloud
+                .list_url(
+                    &["workspaces", "acme", "permissions"],
+                    &[("q", "permission=\"owner\"")]
+                )
+                .as_str(),
+            "https://api.bitbucket.org/2.0/workspaces/acme/permissions?q=permission%3D%22owner%22&pagelen=100"
+        );
+        assert_eq!(cloud.web.as_str(), "https://bitbucket.org/");
+        let proxied = host(
+            "http://127.0.0.1:8080/2.0",
+            Credential::Token(Secret::new("t")),
+        );
+        assert_eq!(proxied.web.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(
+            proxied.groups_url().as_str(),
+            "http://127.0.0.1:8080/1.0/groups/acme"
+        );
+    }
+
+    #[test]
+    fn authorization_is_basic_or_bearer_and_debug_hides_it_when_built() {
+        let basic = Credential::Basic {
+            username: "dev@acme.test".into(),
+            password: Secret::new("ATATT-secret"),
+        };
+        assert_eq!(
+            authorization(&basic),
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode("dev@acme.test:ATATT-secret")
+            )
+        );
+        assert_eq!(
+            authorization(&Credential::Token(Secret::new("wat-secret"))),
+            "Bearer wat-secret"
+        );
+        let debug = format!("{:?}", host(DEFAULT_API_URL, basic));
+        assert!(
+            !debug.contains("ATATT-secret") && !debug.contains("QVRBVFQt"),
+            "{debug}"
+        );
+    }
+
+    /// Serves `body` with `status` for every path on 127.0.0.1:0.
+    async fn serve(status: u16, body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let status = axum::http::StatusCode::from_u16(status).unwrap();
+        let app = axum::Router::new().fallback(move || async move { (status, body) });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}/2.0")
+    }
+
+    #[tokio::test]
+    async fn error_fixtures_map_to_provider_errors_when_served() {
+        let not_found = fixture!("errors/404-not-found.json");
+        let api = serve(404, not_found).await;
+        let bitbucket = host(&api, Credential::Token(Secret::new("t")));
+        assert!(matches!(
+            bitbucket.verify().await,
+            Err(ProviderError::OrgNotFound { ref org, .. }) if org == "acme"
+        ));
+        let url = Url::parse(&format!("{api}/repositories/dev/null")).unwrap();
+        let err = bitbucket
+            .http
+            .get_json::<wire::Repo>(&url, CacheMode::Bypass)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
+
+        let api = serve(
+            401,
+            r#"{"type":"error","error":{"message":"Token is invalid"}}"#,
+        )
+        .await;
+        let err = host(&api, Credential::Token(Secret::new("t")))
+            .verify()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Unauthorized { ref message, .. } if message == "Token is invalid"),
+            "{err:?}"
+        );
+    }
+}
