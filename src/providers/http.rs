@@ -596,14 +596,15 @@ fn error_chain(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-/// The host's own explanation: the JSON `message` field when present, else
-/// the first `errors[].message` (Bitbucket Server's error body).
+/// The host's own explanation: the JSON `message` field when present, at
+/// the top (GitHub, GitLab), under `error` (Bitbucket Cloud:
+/// `{"type":"error","error":{"message":…}}`) or in `errors[0]` (Bitbucket
+/// Server).
 fn error_message(status: StatusCode, body: &[u8]) -> String {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
-    value
-        .get("message")
-        .or_else(|| value.pointer("/errors/0/message"))
-        .and_then(serde_json::Value::as_str)
+    ["/message", "/error/message", "/errors/0/message"]
+        .iter()
+        .find_map(|p| value.pointer(p).and_then(serde_json::Value::as_str))
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error"))
         .to_owned()
 }
@@ -753,6 +754,17 @@ mod tests {
         assert_eq!(
             error_message(StatusCode::NOT_FOUND, body),
             "Project dev does not exist."
+        );
+    }
+
+    #[test]
+    fn error_message_is_read_when_nested_under_error() {
+        let body = include_bytes!(
+            "../../../shared/fixtures/bitbucket-cloud/api/errors/404-not-found.json"
+        );
+        assert_eq!(
+            error_message(StatusCode::NOT_FOUND, body),
+            "Repository dev/null not found"
         );
         assert_eq!(
             error_message(StatusCode::BAD_GATEWAY, b"<html>"),

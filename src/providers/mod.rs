@@ -6,6 +6,7 @@
 //! They never touch the store or send engine events: the engine hands them a
 //! [`ProviderCache`] (backed by the store) and a progress callback.
 
+pub mod bitbucket_cloud;
 pub mod bitbucket_server;
 pub mod github;
 pub mod http;
@@ -216,6 +217,13 @@ pub fn connect(
             settings,
         )?)),
         ProviderKind::BitbucketServer => Ok(Box::new(bitbucket_server::BitbucketServerHost::new(
+            &sync.api_url,
+            &sync.org,
+            credential,
+            cache,
+            settings,
+        )?)),
+        ProviderKind::BitbucketCloud => Ok(Box::new(bitbucket_cloud::BitbucketCloudHost::new(
             &sync.api_url,
             &sync.org,
             credential,

@@ -33,10 +33,12 @@
 //! ```
 //! [`Scenario::generated`] builds large organizations for benchmarks.
 
+pub mod bitbucket_cloud;
 pub mod bitbucket_server;
 pub mod github;
 pub mod scenario;
 
+pub use bitbucket_cloud::{BitbucketCloudFaults, BitbucketCloudSim};
 pub use bitbucket_server::{BitbucketServerFaults, BitbucketServerSim};
 pub use github::{Faults, GithubSim, SimError, SimStats};
 pub use scenario::{

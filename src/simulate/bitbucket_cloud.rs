@@ -1,0 +1,208 @@
+//! A simulated Bitbucket Cloud on `127.0.0.1:0`: the 2.0 REST API under
+//! `/2.0`, the 1.0 groups resource under `/1.0`, and the web host's archive
+//! downloads at the root, all on one address (as `api.bitbucket.org` and
+//! `bitbucket.org` would be).
+//!
+//! # How a [`Scenario`] maps onto Bitbucket Cloud
+//! - `org.login` is the workspace slug ([`BitbucketCloudSim::org`]),
+//!   `org.name` its name.
+//! - `members` are workspace members; `role = "admin"` makes them workspace
+//!   owners (`permission: "owner"` in `/2.0/workspaces/{ws}/permissions`),
+//!   others plain `member`s. Emails are not published (Bitbucket hides them).
+//! - `teams` are workspace groups (slug, name, members) listed with their
+//!   members by `GET /1.0/groups/{ws}`; a team's `repos` are explicit group
+//!   permissions on each repository (`permissions-config/groups`), GitHub's
+//!   roles collapsed to Bitbucket's three: pull/triage → `read`,
+//!   push/maintain → `write`, admin → `admin`.
+//! - `repos` are repositories (slug = name, `mainbranch` = default branch),
+//!   every ref a deterministic commit; `updated_on` moves on every change.
+//! - `token` is accepted as `Authorization: Bearer` (workspace access token)
+//!   and as the Basic-auth password of [`BitbucketCloudSim::username`] (API
+//!   token or app password).
+//!
+//! # Host behaviour reproduced
+//! Page envelopes (`values`, `pagelen` ≤ 100 (default 10), `size`, `page`,
+//! `next` as an absolute URL), `{"type":"error","error":{"message"}}` bodies
+//! for 401/403/404, 429 with `Retry-After` when the rate limit is spent,
+//! `X-RateLimit-*` headers on `/2.0/repositories/*` for access tokens, raw
+//! files from `/src/{commit}/{path}`, and `{ws}/{slug}/get/{commit}.zip`
+//! archives with a `{ws}-{slug}-{sha12}/` top folder. The API documents no
+//! conditional requests, so no `ETag` is sent.
+
+mod archive;
+mod faults;
+mod json;
+mod routes;
+mod state;
+
+pub use faults::BitbucketCloudFaults;
+
+use super::github::{SimError, SimStats};
+use super::scenario::{RepoSpec, Scenario};
+use serde_json::Value;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// A running simulator. Stops when dropped or on [`BitbucketCloudSim::shutdown`].
+pub struct BitbucketCloudSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct Shared {
+    base: String,
+    state: Mutex<state::State>,
+    faults: BitbucketCloudFaults,
+    stats: Mutex<SimStats>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl BitbucketCloudSim {
+    pub async fn start(scenario: Scenario) -> io::Result<Self> {
+        scenario
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            base: format!("http://{addr}"),
+            state: Mutex::new(state::State::new(&scenario)),
+            faults: BitbucketCloudFaults::default(),
+            stats: Mutex::new(SimStats::default()),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = routes::router(shared.clone());
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "Bitbucket Cloud simulator stopped");
+            }
+        });
+        Ok(Self {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The 2.0 API base URL, e.g. `http://127.0.0.1:41234/2.0`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/2.0", self.addr)
+    }
+
+    /// The token: a workspace access token, or the password of [`Self::username`].
+    pub fn token(&self) -> String {
+        lock(&self.shared.state).token.clone()
+    }
+
+    /// The Basic-auth username that goes with the token.
+    pub fn username(&self) -> String {
+        lock(&self.shared.state).username()
+    }
+
+    /// The workspace slug (the value of `Sync.org`).
+    pub fn org(&self) -> String {
+        lock(&self.shared.state).slug.clone()
+    }
+
+    pub fn stats(&self) -> SimStats {
+        lock(&self.shared.stats).clone()
+    }
+
+    pub fn reset_stats(&self) {
+        *lock(&self.shared.stats) = SimStats::default();
+    }
+
+    pub fn faults(&self) -> &BitbucketCloudFaults {
+        &self.shared.faults
+    }
+
+    /// The repository's `{uuid}`.
+    pub fn repo_id(&self, repo: &str) -> Option<String> {
+        lock(&self.shared.state)
+            .repos
+            .get(repo)
+            .map(|r| r.uuid.clone())
+    }
+
+    /// The commit a branch or tag points at.
+    pub fn commit_of(&self, repo: &str, reference: &str) -> Option<String> {
+        let state = lock(&self.shared.state);
+        Some(state.repos.get(repo)?.resolve(reference)?.to_owned())
+    }
+
+    /// Tags a new commit (same composer.json as the main branch).
+    pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).add_tag(repo, tag)
+    }
+
+    /// Tags the commit `target` (a branch, tag or SHA) points at.
+    pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).add_tag_at(repo, tag, target)
+    }
+
+    /// Creates `branch` or moves it to a new commit with the same files.
+    pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).push_branch(repo, branch)
+    }
+
+    /// Points `reference` at a new commit whose composer.json is `composer`
+    /// (`None` removes the file). Returns the new SHA.
+    pub fn set_composer(
+        &self,
+        repo: &str,
+        reference: &str,
+        composer: Option<&Value>,
+    ) -> Result<String, SimError> {
+        let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
+        lock(&self.shared.state).set_composer(repo, reference, bytes)
+    }
+
+    /// Creates a repository; returns its `{uuid}`.
+    pub fn create_repo(&self, spec: &RepoSpec) -> Result<String, SimError> {
+        lock(&self.shared.state).create_repo(spec)
+    }
+
+    pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).delete_repo(repo)
+    }
+
+    /// Adds `login` to the group `team` (a scenario team slug).
+    pub fn add_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).set_group_member(team, login, true)
+    }
+
+    pub fn remove_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).set_group_member(team, login, false)
+    }
+
+    /// Stops accepting requests and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for BitbucketCloudSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Bitbucket-style `get/{commit}.zip` archives: one top folder
+//! `{workspace}-{slug}-{sha12}/` holding the commit's files. Every timestamp
+//! and mode is fixed, so a commit always gives the same bytes.
+
+use std::io::{Cursor, Write};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+/// Bitbucket names the top folder with the first 12 hex digits of the commit.
+pub(super) const SHA_PREFIX: usize = 12;
+
+pub(super) fn archive(
+    workspace: &str,
+    slug: &str,
+    sha: &str,
+    composer: Option<&[u8]>,
+) -> zip::result::ZipResult<Vec<u8>> {
+    let top = format!("{workspace}-{slug}-{}", &sha[..sha.len().min(SHA_PREFIX)]);
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .last_modified_time(DateTime::DEFAULT)
+        .unix_permissions(0o644);
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    zip.add_directory(format!("{top}/"), options)?;
+    if let Some(composer) = composer {
+        zip.start_file(format!("{top}/composer.json"), options)?;
+        zip.write_all(composer)?;
+    }
+    zip.add_directory(format!("{top}/src/"), options)?;
+    zip.start_file(format!("{top}/src/Placeholder.php"), options)?;
+    write!(
+        zip,
+        "<?php\n\ndeclare(strict_types=1);\n\n// {workspace}/{slug} at {sha}\nfinal class Placeholder\n{{\n}}\n"
+    )?;
+    Ok(zip.finish()?.into_inner())
+}

@@ -1,0 +1,361 @@
+//! The simulator's HTTP side: routes, the request gate (counting, faults,
+//! auth, rate limit), Bitbucket's page envelope and error bodies, and one
+//! handler per endpoint.
+
+use super::{Shared, archive, json, lock, state};
+use axum::Router;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Requests per hour Bitbucket grants by default on `/2.0/repositories/*`.
+const RATE_LIMIT: &str = "1000";
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/2.0/workspaces/{ws}", get(workspace))
+        .route("/2.0/workspaces/{ws}/permissions", get(permissions))
+        .route("/1.0/groups/{ws}", get(groups))
+        .route("/2.0/repositories/{ws}", get(repositories))
+        .route(
+            "/2.0/repositories/{ws}/{slug}/permissions-config/groups",
+            get(group_permissions),
+        )
+        .route("/2.0/repositories/{ws}/{slug}/refs/branches", get(branches))
+        .route("/2.0/repositories/{ws}/{slug}/refs/tags", get(tags))
+        .route(
+            "/2.0/repositories/{ws}/{slug}/src/{commit}/{*path}",
+            get(source),
+        )
+        .route("/{ws}/{slug}/get/{file}", get(download))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "Resource not found") })
+        .layer(from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+type Sim = State<Arc<Shared>>;
+
+#[derive(Debug, serde::Deserialize)]
+struct ListQuery {
+    pagelen: Option<usize>,
+    page: Option<usize>,
+    q: Option<String>,
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "type": "error", "error": { "message": message } })),
+    )
+        .into_response()
+}
+
+/// Counting, latency, injected failures, auth and the rate limit run before
+/// the handler; rate-limit headers after it.
+async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    {
+        let mut stats = lock(&sim.stats);
+        stats.requests += 1;
+        *stats.by_route.entry(route).or_default() += 1;
+    }
+    let latency = sim.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let path = request.uri().path().to_owned();
+    if let Some(status) = sim.faults.take_failure(&path) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = error(status, status.canonical_reason().unwrap_or("Error"));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        return response;
+    }
+    let access_token = {
+        let state = lock(&sim.state);
+        match credential(request.headers(), &state.token, &state.username()) {
+            Some(access_token) => access_token,
+            None => return error(StatusCode::UNAUTHORIZED, "Invalid or expired credentials"),
+        }
+    };
+    if let Some(wait) = sim.faults.retry_after() {
+        let mut response = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Rate limit for this resource has been exceeded",
+        );
+        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+            response.headers_mut().insert(RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let mut response = next.run(request).await;
+    // Bitbucket sends its rate-limit headers only to access tokens, on the
+    // scaled `/2.0/repositories/*` resource group.
+    if access_token && path.starts_with("/2.0/repositories/") {
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-limit", HeaderValue::from_static(RATE_LIMIT));
+        headers.insert("x-ratelimit-resource", HeaderValue::from_static("api"));
+        headers.insert("x-ratelimit-nearlimit", HeaderValue::from_static("false"));
+    }
+    response
+}
+
+/// `Some(true)` for the access token as Bearer, `Some(false)` for Basic
+/// `username:token`, `None` when neither matches.
+fn credential(headers: &HeaderMap, token: &str, username: &str) -> Option<bool> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    if let Some(bearer) = value.strip_prefix("Bearer ") {
+        return (bearer == token).then_some(true);
+    }
+    let basic = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.trim())
+        .ok()?;
+    let expected = format!("{username}:{token}");
+    (decoded == expected.as_bytes()).then_some(false)
+}
+
+/// One page of `items` in Bitbucket's envelope, `next` an absolute URL.
+fn page(base: &str, uri: &Uri, query: &ListQuery, items: Vec<Value>) -> Response {
+    let pagelen = query.pagelen.unwrap_or(10).clamp(1, 100);
+    let current = query.page.unwrap_or(1).max(1);
+    let size = items.len();
+    let values: Vec<Value> = items
+        .into_iter()
+        .skip((current - 1).saturating_mul(pagelen))
+        .take(pagelen)
+        .collect();
+    let mut body = json!({ "pagelen": pagelen, "size": size, "page": current, "values": values });
+    if current.saturating_mul(pagelen) < size {
+        let mut params: Vec<String> = uri
+            .query()
+            .unwrap_or_default()
+            .split('&')
+            .filter(|p| !p.is_empty() && !p.starts_with("page="))
+            .map(str::to_owned)
+            .collect();
+        params.push(format!("page={}", current + 1));
+        body["next"] = json!(format!("{base}{}?{}", uri.path(), params.join("&")));
+    }
+    axum::Json(body).into_response()
+}
+
+fn no_workspace(ws: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("No workspace with identifier '{ws}'."),
+    )
+}
+
+async fn workspace(State(sim): Sim, Path(ws): Path<String>) -> Response {
+    let state = lock(&sim.state);
+    if ws != state.slug {
+        return no_workspace(&ws);
+    }
+    axum::Json(json::workspace(&state, &sim.base)).into_response()
+}
+
+/// Workspace memberships, filtered by BBQL `permission="…"` when asked.
+async fn permissions(
+    State(sim): Sim,
+    Path(ws): Path<String>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    if ws != state.slug {
+        return no_workspace(&ws);
+    }
+    let wanted = query.q.as_deref().map(|q| {
+        q.trim()
+            .trim_start_matches("permission")
+            .trim()
+            .trim_start_matches('=')
+            .trim()
+            .trim_matches('"')
+            .to_owned()
+    });
+    let items = state
+        .users
+        .values()
+        .filter(|u| {
+            let permission = if u.owner { "owner" } else { "member" };
+            wanted.as_deref().is_none_or(|w| w == permission)
+        })
+        .map(|u| json::membership(&state, u, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+/// The 1.0 groups resource: a plain JSON array, members inline, no pages.
+async fn groups(State(sim): Sim, Path(ws): Path<String>) -> Response {
+    let state = lock(&sim.state);
+    if ws != state.slug {
+        return no_workspace(&ws);
+    }
+    let groups: Vec<Value> = state
+        .groups
+        .values()
+        .map(|g| json::group(&state, g, &sim.base))
+        .collect();
+    axum::Json(groups).into_response()
+}
+
+async fn repositories(
+    State(sim): Sim,
+    Path(ws): Path<String>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    let state = lock(&sim.state);
+    if ws != state.slug {
+        return no_workspace(&ws);
+    }
+    let items = state
+        .repos
+        .values()
+        .map(|r| json::repo(&state, r, &sim.base))
+        .collect();
+    page(&sim.base, &uri, &query, items)
+}
+
+/// A page built from one repository, or Bitbucket's 404 for a missing one.
+fn repo_listing(
+    sim: &Shared,
+    (ws, slug): (&str, &str),
+    query: &ListQuery,
+    uri: &Uri,
+    items: impl FnOnce(&state::State, &state::Repo) -> Vec<Value>,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(repo) = state.repos.get(slug).filter(|_| ws == state.slug) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("Repository {ws}/{slug} not found"),
+        );
+    };
+    page(&sim.base, uri, query, items(&state, repo))
+}
+
+async fn group_permissions(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
+        state
+            .groups
+            .values()
+            .filter_map(|g| Some((g, *g.repos.get(&repo.slug)?)))
+            .map(|(g, role)| json::group_permission(state, repo, g, role, &sim.base))
+            .collect()
+    })
+}
+
+async fn branches(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
+        repo.branches
+            .iter()
+            .map(|(name, sha)| json::branch(state, repo, name, sha, &sim.base))
+            .collect()
+    })
+}
+
+async fn tags(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
+        repo.tags
+            .iter()
+            .map(|(name, sha)| json::tag(state, repo, name, sha, &sim.base))
+            .collect()
+    })
+}
+
+/// A file's raw bytes at a commit (or ref), as `/src` serves files.
+async fn source(
+    State(sim): Sim,
+    Path((ws, slug, commit, path)): Path<(String, String, String, String)>,
+) -> Response {
+    let state = lock(&sim.state);
+    let Some(repo) = state.repos.get(&slug).filter(|_| ws == state.slug) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("Repository {ws}/{slug} not found"),
+        );
+    };
+    let Some(sha) = repo.resolve(&commit) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("Commit not found: {commit}"),
+        );
+    };
+    match repo.commits.get(sha) {
+        Some(Some(composer)) if path == "composer.json" => (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            composer.clone(),
+        )
+            .into_response(),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            &format!("No such file or directory: {path}"),
+        ),
+    }
+}
+
+/// `{ws}/{slug}/get/{commit}.zip` on the web host.
+async fn download(
+    State(sim): Sim,
+    Path((ws, slug, file)): Path<(String, String, String)>,
+) -> Response {
+    let not_found = || error(StatusCode::NOT_FOUND, "Not found");
+    let Some(reference) = file.strip_suffix(".zip") else {
+        return not_found();
+    };
+    let (sha, composer) = {
+        let state = lock(&sim.state);
+        let Some(repo) = state.repos.get(&slug).filter(|_| ws == state.slug) else {
+            return not_found();
+        };
+        let Some(sha) = repo.resolve(reference) else {
+            return not_found();
+        };
+        (sha.to_owned(), repo.commits.get(sha).cloned().flatten())
+    };
+    match archive::archive(&ws, &slug, &sha, composer.as_deref()) {
+        Ok(zip) => {
+            let short = &sha[..sha.len().min(archive::SHA_PREFIX)];
+            let disposition = format!("attachment; filename=\"{ws}-{slug}-{short}.zip\"");
+            let mut response = zip.into_response();
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                headers.insert(CONTENT_DISPOSITION, value);
+            }
+            response
+        }
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+    }
+}
