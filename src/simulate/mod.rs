@@ -34,9 +34,11 @@
 //! [`Scenario::generated`] builds large organizations for benchmarks.
 
 pub mod github;
+pub mod gitlab;
 pub mod scenario;
 
 pub use github::{Faults, GithubSim, SimError, SimStats};
+pub use gitlab::{GitlabFaults, GitlabSim};
 pub use scenario::{
     GeneratedSpec, MemberSpec, OrgRole, OrgSpec, RepoRole, RepoSpec, Scenario, ScenarioError,
     TeamSpec,
