@@ -7,6 +7,7 @@
 //! [`ProviderCache`] (backed by the store) and a progress callback.
 
 pub mod github;
+pub mod gitlab;
 pub mod http;
 
 use crate::domain::{
@@ -208,6 +209,13 @@ pub fn connect(
 ) -> Result<Box<dyn CodeHost>, ProviderError> {
     match sync.provider {
         ProviderKind::Github => Ok(Box::new(github::GithubHost::new(
+            &sync.api_url,
+            &sync.org,
+            credential,
+            cache,
+            settings,
+        )?)),
+        ProviderKind::Gitlab => Ok(Box::new(gitlab::GitlabHost::new(
             &sync.api_url,
             &sync.org,
             credential,
