@@ -447,12 +447,13 @@ async fn group_projects(
     };
     let is_top = group.id == state.top.id;
     let with_shared = query.with_shared != Some(false);
-    let items = state
+    let mut items: Vec<(u64, Value)> = state
         .projects
         .values()
         .filter(|p| is_top || (with_shared && p.shares.contains_key(&group.path)))
         .map(|p| (p.id, json::project(&state, p, &sim.base)))
         .collect();
+    items.sort_by_key(|(id, _)| *id);
     pages::listing(&sim.base, &uri, &query, items)
 }
 
