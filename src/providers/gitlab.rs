@@ -281,13 +281,9 @@ impl GitlabHost {
 
     /// The projects of the group and its subgroups, by id. Projects shared
     /// into the hierarchy from elsewhere belong to another group's sync.
-    async fn fetch_projects(
-        &self,
-        top: &wire::Group,
-    ) -> Result<Listing<wire::Project>, ProviderError> {
-        let id = top.id.to_string();
+    async fn fetch_projects(&self, top_id: &str) -> Result<Listing<wire::Project>, ProviderError> {
         let url = self.list_url(
-            &["groups", &id, "projects"],
+            &["groups", top_id, "projects"],
             &[
                 ("include_subgroups", "true"),
                 ("with_shared", "false"),
@@ -518,23 +514,24 @@ impl CodeHost for GitlabHost {
         let mut groups = vec![top];
         groups.extend(descendants.items);
         progress(Progress {
-            phase: "teams",
-            done: 0,
-            total: groups.len() as u64,
-        });
-        let members = self.fetch_members(&groups).await?;
-        progress(Progress {
-            phase: "teams",
-            done: groups.len() as u64,
-            total: groups.len() as u64,
-        });
-        let admins = admins(&members[0]);
-        progress(Progress {
             phase: "organization",
             done: 2,
             total: 2,
         });
-        let projects = self.fetch_projects(&groups[0]).await?;
+        let total = groups.len() as u64;
+        progress(Progress {
+            phase: "teams",
+            done: 0,
+            total,
+        });
+        let members = self.fetch_members(&groups).await?;
+        progress(Progress {
+            phase: "teams",
+            done: total,
+            total,
+        });
+        let admins = members.first().map(admins).unwrap_or_default();
+        let projects = self.fetch_projects(&id).await?;
         let mut teams = Listing {
             items: Vec::new(),
             complete: descendants_complete && members.iter().all(|m| m.complete),

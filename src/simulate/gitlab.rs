@@ -31,6 +31,7 @@
 
 mod archive;
 mod faults;
+mod handlers;
 mod json;
 mod pages;
 mod state;
@@ -40,13 +41,12 @@ pub use faults::GitlabFaults;
 use super::scenario::{RepoSpec, Scenario};
 use super::{SimError, SimStats};
 use axum::Router;
-use axum::extract::{MatchedPath, Path, Query, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use pages::ListQuery;
 use serde_json::{Value, json};
 use std::io;
 use std::net::SocketAddr;
@@ -240,19 +240,31 @@ impl Drop for GitlabSim {
 
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/api/v4/groups/{id}", get(group))
+        .route("/api/v4/groups/{id}", get(handlers::group))
         .route(
             "/api/v4/groups/{id}/descendant_groups",
-            get(descendant_groups),
+            get(handlers::descendant_groups),
         )
-        .route("/api/v4/groups/{id}/members/all", get(members_all))
-        .route("/api/v4/groups/{id}/projects", get(group_projects))
-        .route("/api/v4/projects/{id}/repository/branches", get(branches))
-        .route("/api/v4/projects/{id}/repository/tags", get(tags))
-        .route("/api/v4/projects/{id}/repository/files/{path}", get(file))
+        .route(
+            "/api/v4/groups/{id}/members/all",
+            get(handlers::members_all),
+        )
+        .route(
+            "/api/v4/groups/{id}/projects",
+            get(handlers::group_projects),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/branches",
+            get(handlers::branches),
+        )
+        .route("/api/v4/projects/{id}/repository/tags", get(handlers::tags))
+        .route(
+            "/api/v4/projects/{id}/repository/files/{path}",
+            get(handlers::file),
+        )
         .route(
             "/api/v4/projects/{id}/repository/archive.zip",
-            get(archive_zip),
+            get(handlers::archive_zip),
         )
         .fallback(|| async {
             (
@@ -363,205 +375,5 @@ fn rate_headers(headers: &mut HeaderMap, remaining: u64, reset: u64) {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
-    }
-}
-
-async fn group(
-    State(sim): Sim,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
-) -> Response {
-    let state = lock(&sim.state);
-    let Some(group) = state.group(&id) else {
-        return not_found("Group");
-    };
-    let mut body = json::group(&state, group, &sim.base);
-    // `projects` lists the group's own projects unless `with_projects=false`.
-    if query.with_projects != Some(false) {
-        let own: Vec<Value> = if group.id == state.top.id {
-            state
-                .projects
-                .values()
-                .map(|p| json::project(&state, p, &sim.base))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        body["projects"] = Value::Array(own);
-    }
-    axum::Json(body).into_response()
-}
-
-async fn descendant_groups(
-    State(sim): Sim,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
-    uri: Uri,
-) -> Response {
-    let state = lock(&sim.state);
-    let Some(group) = state.group(&id) else {
-        return not_found("Group");
-    };
-    let mut items: Vec<(u64, Value)> = if group.id == state.top.id {
-        state
-            .subgroups
-            .values()
-            .map(|g| (g.id, json::group(&state, g, &sim.base)))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    items.sort_by_key(|(id, _)| *id);
-    pages::offset(&sim.base, &uri, &query, items)
-}
-
-async fn members_all(
-    State(sim): Sim,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
-    uri: Uri,
-) -> Response {
-    let state = lock(&sim.state);
-    let Some(group) = state.group(&id) else {
-        return not_found("Group");
-    };
-    let items = state
-        .members_all(group)
-        .into_iter()
-        .map(|(user, level)| (user.id, json::member(user, level, &sim.base)))
-        .collect();
-    pages::offset(&sim.base, &uri, &query, items)
-}
-
-/// The group's projects (`include_subgroups` adds its subgroups', which
-/// hold none here) and, unless `with_shared=false`, those shared with it.
-async fn group_projects(
-    State(sim): Sim,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
-    uri: Uri,
-) -> Response {
-    let state = lock(&sim.state);
-    let Some(group) = state.group(&id) else {
-        return not_found("Group");
-    };
-    let is_top = group.id == state.top.id;
-    let with_shared = query.with_shared != Some(false);
-    let mut items: Vec<(u64, Value)> = state
-        .projects
-        .values()
-        .filter(|p| is_top || (with_shared && p.shares.contains_key(&group.path)))
-        .map(|p| (p.id, json::project(&state, p, &sim.base)))
-        .collect();
-    items.sort_by_key(|(id, _)| *id);
-    pages::listing(&sim.base, &uri, &query, items)
-}
-
-async fn branches(
-    State(sim): Sim,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
-    uri: Uri,
-) -> Response {
-    let state = lock(&sim.state);
-    let Some(project) = state.project(&id) else {
-        return not_found("Project");
-    };
-    let items = project
-        .branches
-        .iter()
-        .enumerate()
-        .map(|(i, (name, sha))| (i as u64, json::branch(project, name, sha)))
-        .collect();
-    pages::offset(&sim.base, &uri, &query, items)
-}
-
-async fn tags(
-    State(sim): Sim,
-    Path(id): Path<String>,
-    Query(query): Query<ListQuery>,
-    uri: Uri,
-) -> Response {
-    let state = lock(&sim.state);
-    let Some(project) = state.project(&id) else {
-        return not_found("Project");
-    };
-    // GitLab lists the most recently updated tags first; by name here.
-    let items = project
-        .tags
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, (name, sha))| (i as u64, json::tag(name, sha)))
-        .collect();
-    pages::offset(&sim.base, &uri, &query, items)
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct RefQuery {
-    #[serde(rename = "ref")]
-    reference: Option<String>,
-}
-
-async fn file(
-    State(sim): Sim,
-    Path((id, path)): Path<(String, String)>,
-    Query(query): Query<RefQuery>,
-) -> Response {
-    let state = lock(&sim.state);
-    let Some(project) = state.project(&id) else {
-        return not_found("Project");
-    };
-    let Some(reference) = query.reference else {
-        return message(StatusCode::BAD_REQUEST, "400 Bad request - ref is missing");
-    };
-    let Some(sha) = project.resolve(&reference) else {
-        return not_found("Commit");
-    };
-    match project.commits.get(sha) {
-        Some(Some(composer)) if path == "composer.json" => {
-            axum::Json(json::file(&path, &reference, sha, composer)).into_response()
-        }
-        _ => not_found("File"),
-    }
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct ArchiveQuery {
-    sha: Option<String>,
-}
-
-async fn archive_zip(
-    State(sim): Sim,
-    Path(id): Path<String>,
-    Query(query): Query<ArchiveQuery>,
-) -> Response {
-    let (path, reference, sha, composer) = {
-        let state = lock(&sim.state);
-        let Some(project) = state.project(&id) else {
-            return not_found("Project");
-        };
-        let reference = query.sha.unwrap_or_else(|| project.default_branch.clone());
-        let Some(sha) = project.resolve(&reference).map(str::to_owned) else {
-            return not_found("Commit");
-        };
-        let composer = project.commits.get(&sha).cloned().flatten();
-        (project.path.clone(), reference, sha, composer)
-    };
-    match archive::archive(&path, &reference, &sha, composer.as_deref()) {
-        Ok(zip) => {
-            let disposition = format!("attachment; filename=\"{path}-{reference}.zip\"");
-            let mut response = zip.into_response();
-            let headers = response.headers_mut();
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-            if let Ok(value) = HeaderValue::from_str(&disposition) {
-                headers.insert(CONTENT_DISPOSITION, value);
-            }
-            response
-        }
-        Err(_) => message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "500 Internal Server Error",
-        ),
     }
 }
