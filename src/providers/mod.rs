@@ -9,6 +9,7 @@
 pub mod bitbucket_cloud;
 pub mod bitbucket_server;
 pub mod github;
+pub mod gitlab;
 pub mod http;
 
 use crate::domain::{
@@ -58,8 +59,6 @@ pub enum ProviderError {
         provider: ProviderKind,
         expected: &'static str,
     },
-    #[error("the {provider} provider is not available in this version of packyard")]
-    Unsupported { provider: ProviderKind },
     #[error("{host} sent a response for {path} that packyard cannot read: {reason}")]
     Decode {
         host: String,
@@ -208,28 +207,19 @@ pub fn connect(
     cache: Arc<dyn ProviderCache>,
     settings: &ClientSettings,
 ) -> Result<Box<dyn CodeHost>, ProviderError> {
-    match sync.provider {
-        ProviderKind::Github => Ok(Box::new(github::GithubHost::new(
-            &sync.api_url,
-            &sync.org,
-            credential,
-            cache,
-            settings,
-        )?)),
-        ProviderKind::BitbucketServer => Ok(Box::new(bitbucket_server::BitbucketServerHost::new(
-            &sync.api_url,
-            &sync.org,
-            credential,
-            cache,
-            settings,
-        )?)),
-        ProviderKind::BitbucketCloud => Ok(Box::new(bitbucket_cloud::BitbucketCloudHost::new(
-            &sync.api_url,
-            &sync.org,
-            credential,
-            cache,
-            settings,
-        )?)),
-        other => Err(ProviderError::Unsupported { provider: other }),
-    }
+    let (url, org) = (&sync.api_url, &sync.org);
+    Ok(match sync.provider {
+        ProviderKind::Github => Box::new(github::GithubHost::new(
+            url, org, credential, cache, settings,
+        )?),
+        ProviderKind::Gitlab => Box::new(gitlab::GitlabHost::new(
+            url, org, credential, cache, settings,
+        )?),
+        ProviderKind::BitbucketCloud => Box::new(bitbucket_cloud::BitbucketCloudHost::new(
+            url, org, credential, cache, settings,
+        )?),
+        ProviderKind::BitbucketServer => Box::new(bitbucket_server::BitbucketServerHost::new(
+            url, org, credential, cache, settings,
+        )?),
+    })
 }

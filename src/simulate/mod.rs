@@ -36,11 +36,13 @@
 pub mod bitbucket_cloud;
 pub mod bitbucket_server;
 pub mod github;
+pub mod gitlab;
 pub mod scenario;
 
 pub use bitbucket_cloud::{BitbucketCloudFaults, BitbucketCloudSim};
 pub use bitbucket_server::{BitbucketServerFaults, BitbucketServerSim};
 pub use github::{Faults, GithubSim, SimError, SimStats};
+pub use gitlab::{GitlabFaults, GitlabSim};
 pub use scenario::{
     GeneratedSpec, MemberSpec, OrgRole, OrgSpec, RepoRole, RepoSpec, Scenario, ScenarioError,
     TeamSpec,

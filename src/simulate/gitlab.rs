@@ -1,0 +1,379 @@
+//! A simulated GitLab REST API (v4) on `127.0.0.1:0`, built from the same
+//! [`Scenario`] as the GitHub simulator.
+//!
+//! # How a scenario maps onto GitLab
+//! - The organization is a top-level group: `org.login` is its path (and
+//!   [`GitlabSim::org`], the value for `Sync.org`), `org.name` its name.
+//! - Members with `role = "admin"` are Owners (50) of the top group, so they
+//!   own every project. Other members belong to the top group only through
+//!   the subgroups of their teams (GitLab has no plain "org member").
+//! - Each team is a subgroup `{org}/{slug}` named after the team; its
+//!   members are direct Developers (30) of it. `/members/all` reports each
+//!   member once, with the highest level inherited or direct.
+//! - Each repository is a project of the top group (`{org}/{name}`). A
+//!   team's role on it becomes a share of the project with the team's
+//!   subgroup (`shared_with_groups`): pull and triage at Reporter (20), push
+//!   at Developer (30), maintain and admin at Maintainer (40), the highest
+//!   level GitLab lets a project share grant.
+//!
+//! It speaks the documented shapes (field names as in
+//! `shared/fixtures/gitlab/api`): `PRIVATE-TOKEN` (or OAuth-style
+//! `Authorization: Bearer`) auth with GitLab's `{"message": "401
+//! Unauthorized"}`, offset pagination (`page`/`per_page`, `Link`,
+//! `X-Next-Page`, `X-Total-Pages` …) everywhere and keyset pagination
+//! (`pagination=keyset&order_by=id&sort=asc`, `id_after`) on group
+//! projects, a weak `ETag` on every JSON GET with 304 on a matching
+//! `If-None-Match`, `RateLimit-*` headers and 429 with `Retry-After`, the
+//! files API with base64 content, and `archive.zip` with GitLab's
+//! `{path}-{sha}-{sha}/` top folder. [`GitlabFaults`] inject latency,
+//! failures and rate-limit exhaustion; mutations change the group between
+//! runs.
+
+mod archive;
+mod faults;
+mod handlers;
+mod json;
+mod pages;
+mod state;
+
+pub use faults::GitlabFaults;
+
+use super::scenario::{RepoSpec, Scenario};
+use super::{SimError, SimStats};
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// GitLab.com's limit for authenticated API requests, per minute.
+const RATE_LIMIT: u64 = 2_000;
+const RATE_WINDOW_SECS: u64 = 60;
+
+/// A running simulator. Stops when dropped or on [`GitlabSim::shutdown`].
+pub struct GitlabSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+struct Shared {
+    base: String,
+    state: Mutex<state::State>,
+    faults: GitlabFaults,
+    stats: Mutex<SimStats>,
+    rate: Mutex<RateWindow>,
+}
+
+/// The current one-minute rate limit window, counting non-304s.
+struct RateWindow {
+    used: u64,
+    reset: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn epoch_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl GitlabSim {
+    pub async fn start(scenario: Scenario) -> io::Result<Self> {
+        scenario
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            base: format!("http://{addr}"),
+            state: Mutex::new(state::State::new(&scenario)),
+            faults: GitlabFaults::default(),
+            stats: Mutex::new(SimStats::default()),
+            rate: Mutex::new(RateWindow {
+                used: 0,
+                reset: epoch_secs() + RATE_WINDOW_SECS,
+            }),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "GitLab simulator stopped");
+            }
+        });
+        Ok(Self {
+            shared,
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:41234/api/v4`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api/v4", self.addr)
+    }
+
+    /// The access token the simulator accepts.
+    pub fn token(&self) -> String {
+        lock(&self.shared.state).token.clone()
+    }
+
+    /// The top group's full path, the value for `Sync.org`.
+    pub fn org(&self) -> String {
+        lock(&self.shared.state).top.path.clone()
+    }
+
+    pub fn stats(&self) -> SimStats {
+        lock(&self.shared.stats).clone()
+    }
+
+    pub fn reset_stats(&self) {
+        *lock(&self.shared.stats) = SimStats::default();
+    }
+
+    pub fn faults(&self) -> &GitlabFaults {
+        &self.shared.faults
+    }
+
+    /// The project's numeric id.
+    pub fn repo_id(&self, repo: &str) -> Option<u64> {
+        lock(&self.shared.state).projects.get(repo).map(|p| p.id)
+    }
+
+    /// The numeric id of a team's subgroup, or of the top group for `org()`.
+    pub fn group_id(&self, path: &str) -> Option<u64> {
+        let state = lock(&self.shared.state);
+        if path == state.top.path {
+            return Some(state.top.id);
+        }
+        state.subgroups.get(path).map(|g| g.id)
+    }
+
+    /// The commit a branch or tag points at.
+    pub fn commit_of(&self, repo: &str, reference: &str) -> Option<String> {
+        let state = lock(&self.shared.state);
+        Some(state.projects.get(repo)?.resolve(reference)?.to_owned())
+    }
+
+    /// Tags a new commit (same composer.json as the default branch).
+    pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).add_tag(repo, tag)
+    }
+
+    /// Tags the commit `target` (a branch, tag or SHA) points at.
+    pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).add_tag_at(repo, tag, target)
+    }
+
+    /// Creates `branch` or moves it to a new commit with the same files.
+    pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
+        lock(&self.shared.state).push_branch(repo, branch)
+    }
+
+    /// Points `reference` at a new commit whose composer.json is `composer`
+    /// (`None` removes the file). Returns the new SHA.
+    pub fn set_composer(
+        &self,
+        repo: &str,
+        reference: &str,
+        composer: Option<&Value>,
+    ) -> Result<String, SimError> {
+        let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
+        lock(&self.shared.state).set_composer(repo, reference, bytes)
+    }
+
+    /// Creates a project in the top group, shared with no subgroup.
+    pub fn create_repo(&self, spec: &RepoSpec) -> Result<u64, SimError> {
+        lock(&self.shared.state).create_repo(spec)
+    }
+
+    pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).delete_repo(repo)
+    }
+
+    /// Adds `login` to the team's subgroup as a Developer.
+    pub fn add_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).set_team_member(team, login, true)
+    }
+
+    pub fn remove_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
+        lock(&self.shared.state).set_team_member(team, login, false)
+    }
+
+    /// Stops accepting requests and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for GitlabSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/api/v4/groups/{id}", get(handlers::group))
+        .route(
+            "/api/v4/groups/{id}/descendant_groups",
+            get(handlers::descendant_groups),
+        )
+        .route(
+            "/api/v4/groups/{id}/members/all",
+            get(handlers::members_all),
+        )
+        .route(
+            "/api/v4/groups/{id}/projects",
+            get(handlers::group_projects),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/branches",
+            get(handlers::branches),
+        )
+        .route("/api/v4/projects/{id}/repository/tags", get(handlers::tags))
+        .route(
+            "/api/v4/projects/{id}/repository/files/{path}",
+            get(handlers::file),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/archive.zip",
+            get(handlers::archive_zip),
+        )
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({"error": "404 Not Found"})),
+            )
+        })
+        .layer(from_fn_with_state(shared.clone(), gate))
+        .with_state(shared)
+}
+
+type Sim = State<Arc<Shared>>;
+
+fn message(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+fn not_found(what: &str) -> Response {
+    message(StatusCode::NOT_FOUND, &format!("404 {what} Not Found"))
+}
+
+/// Counting, latency, injected failures, auth and the rate limit run before
+/// the handler; ETag/304 and rate-limit headers after it.
+async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    {
+        let mut stats = lock(&sim.stats);
+        stats.requests += 1;
+        *stats.by_route.entry(route).or_default() += 1;
+    }
+    let latency = sim.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(status) = sim.faults.take_failure(request.uri().path()) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return retry_later(1);
+        }
+        let reason = status.canonical_reason().unwrap_or("Error");
+        return message(status, &format!("{} {reason}", status.as_u16()));
+    }
+    if !authorized(request.headers(), &lock(&sim.state).token) {
+        return message(StatusCode::UNAUTHORIZED, "401 Unauthorized");
+    }
+    if let Some(reset) = sim.faults.rate_limited_until() {
+        let mut response = retry_later(reset.saturating_sub(epoch_secs()).max(1));
+        rate_headers(response.headers_mut(), 0, reset);
+        return response;
+    }
+    let if_none_match = request.headers().get("if-none-match").cloned();
+    let response = pages::with_etag(next.run(request).await, if_none_match).await;
+    let not_modified = response.status() == StatusCode::NOT_MODIFIED;
+    if not_modified {
+        lock(&sim.stats).not_modified += 1;
+    }
+    let (remaining, reset) = {
+        let mut rate = lock(&sim.rate);
+        let now = epoch_secs();
+        if now >= rate.reset {
+            *rate = RateWindow {
+                used: 0,
+                reset: now + RATE_WINDOW_SECS,
+            };
+        }
+        // Only `exhaust_rate_limit` refuses requests: a long benchmark must
+        // not stall on the simulated window.
+        if !not_modified {
+            rate.used += 1;
+        }
+        (RATE_LIMIT.saturating_sub(rate.used), rate.reset)
+    };
+    let mut response = response;
+    rate_headers(response.headers_mut(), remaining, reset);
+    response
+}
+
+/// Rack::Attack's throttled answer, as GitLab sends it.
+fn retry_later(after_secs: u64) -> Response {
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, "Retry later\n").into_response();
+    if let Ok(value) = HeaderValue::from_str(&after_secs.to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}
+
+/// `PRIVATE-TOKEN`, or the OAuth-compliant `Authorization: Bearer` GitLab
+/// also accepts for personal, group and project access tokens.
+fn authorized(headers: &HeaderMap, token: &str) -> bool {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    header("private-token") == Some(token)
+        || header(AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ")) == Some(token)
+}
+
+fn rate_headers(headers: &mut HeaderMap, remaining: u64, reset: u64) {
+    let reset_time = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(reset));
+    for (name, value) in [
+        ("ratelimit-limit", RATE_LIMIT.to_string()),
+        ("ratelimit-observed", (RATE_LIMIT - remaining).to_string()),
+        ("ratelimit-remaining", remaining.to_string()),
+        ("ratelimit-reset", reset.to_string()),
+        ("ratelimit-resettime", reset_time),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! The simulated group hierarchy's live state and the mutations tests apply.
+//!
+//! Commits are content-addressed like git's: a SHA is the SHA-1 of the
+//! project, the ref, a generation counter and the composer.json bytes, so
+//! every run of a scenario gives the same SHAs and every mutation a new one.
+
+use super::super::SimError;
+use super::super::scenario::{OrgRole, RepoRole, RepoSpec, Scenario};
+use sha1::{Digest, Sha1};
+use std::collections::{BTreeMap, HashMap};
+
+/// GitLab's access levels.
+pub(super) const REPORTER: u32 = 20;
+pub(super) const DEVELOPER: u32 = 30;
+pub(super) const MAINTAINER: u32 = 40;
+pub(super) const OWNER: u32 = 50;
+
+pub(super) struct User {
+    pub id: u64,
+    pub username: String,
+}
+
+pub(super) struct Group {
+    pub id: u64,
+    pub name: String,
+    pub path: String,
+    /// Direct members: username → access level.
+    pub members: BTreeMap<String, u32>,
+}
+
+pub(super) struct Project {
+    pub id: u64,
+    pub path: String,
+    pub description: Option<String>,
+    pub default_branch: String,
+    pub branches: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Every commit ever made, as git keeps them: SHA → composer.json.
+    pub commits: HashMap<String, Option<Vec<u8>>>,
+    /// Generation of the last push to any ref (GitLab's `last_activity_at`).
+    pub activity: u64,
+    /// Subgroup path → the access level the project is shared with it at.
+    pub shares: BTreeMap<String, u32>,
+}
+
+impl Project {
+    /// A branch, tag or commit SHA → commit SHA.
+    pub fn resolve(&self, reference: &str) -> Option<&str> {
+        self.branches
+            .get(reference)
+            .or_else(|| self.tags.get(reference))
+            .map(String::as_str)
+            .or_else(|| {
+                self.commits
+                    .get_key_value(reference)
+                    .map(|(k, _)| k.as_str())
+            })
+    }
+}
+
+pub(super) struct State {
+    pub token: String,
+    pub top: Group,
+    /// Subgroups of `top`, by path.
+    pub subgroups: BTreeMap<String, Group>,
+    pub users: BTreeMap<String, User>,
+    /// Projects of `top`, by path.
+    pub projects: BTreeMap<String, Project>,
+    next_project_id: u64,
+    generation: u64,
+}
+
+const TOP_GROUP_ID: u64 = 100;
+const FIRST_USER_ID: u64 = 5_000;
+const FIRST_PROJECT_ID: u64 = 10_000;
+
+/// The level a project is shared with a team's subgroup at. A project share
+/// stops at Maintainer, so admin and maintain both become Maintainer.
+fn share_level(role: RepoRole) -> u32 {
+    match role {
+        RepoRole::Pull | RepoRole::Triage => REPORTER,
+        RepoRole::Push => DEVELOPER,
+        RepoRole::Maintain | RepoRole::Admin => MAINTAINER,
+    }
+}
+
+impl State {
+    pub fn new(scenario: &Scenario) -> Self {
+        let users = scenario
+            .members
+            .iter()
+            .zip(FIRST_USER_ID..)
+            .map(|(m, id)| {
+                let user = User {
+                    id,
+                    username: m.login.clone(),
+                };
+                (m.login.clone(), user)
+            })
+            .collect();
+        let top = Group {
+            id: TOP_GROUP_ID,
+            name: scenario
+                .org
+                .name
+                .clone()
+                .unwrap_or_else(|| scenario.org.login.clone()),
+            path: scenario.org.login.clone(),
+            members: scenario
+                .members
+                .iter()
+                .filter(|m| m.role == OrgRole::Admin)
+                .map(|m| (m.login.clone(), OWNER))
+                .collect(),
+        };
+        let subgroups = scenario
+            .teams
+            .iter()
+            .zip(TOP_GROUP_ID + 1..)
+            .map(|(t, id)| {
+                let group = Group {
+                    id,
+                    name: t.name.clone(),
+                    path: t.slug.clone(),
+                    members: t.members.iter().map(|m| (m.clone(), DEVELOPER)).collect(),
+                };
+                (t.slug.clone(), group)
+            })
+            .collect();
+        let mut state = Self {
+            token: scenario.token.clone(),
+            top,
+            subgroups,
+            users,
+            projects: BTreeMap::new(),
+            next_project_id: FIRST_PROJECT_ID,
+            generation: 0,
+        };
+        for spec in &scenario.repos {
+            state.insert_project(spec);
+        }
+        for team in &scenario.teams {
+            for (repo, role) in &team.repos {
+                if let Some(project) = state.projects.get_mut(repo) {
+                    project.shares.insert(team.slug.clone(), share_level(*role));
+                }
+            }
+        }
+        state
+    }
+
+    /// A group by its full path (`acme` or `acme/platform`) or numeric id.
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        let by_id = id.parse::<u64>().ok();
+        if by_id == Some(self.top.id) || id == self.top.path {
+            return Some(&self.top);
+        }
+        match by_id {
+            Some(n) => self.subgroups.values().find(|g| g.id == n),
+            None => {
+                let path = id.strip_prefix(&format!("{}/", self.top.path))?;
+                self.subgroups.get(path)
+            }
+        }
+    }
+
+    pub fn full_path(&self, group: &Group) -> String {
+        if group.id == self.top.id {
+            group.path.clone()
+        } else {
+            format!("{}/{}", self.top.path, group.path)
+        }
+    }
+
+    /// A project by its full path (`acme/log`) or numeric id.
+    pub fn project(&self, id: &str) -> Option<&Project> {
+        match id.parse::<u64>() {
+            Ok(n) => self.projects.values().find(|p| p.id == n),
+            Err(_) => {
+                let path = id.strip_prefix(&format!("{}/", self.top.path))?;
+                self.projects.get(path)
+            }
+        }
+    }
+
+    /// The group's members with their highest level, inherited from the top
+    /// group included, as `/members/all` reports them.
+    pub fn members_all(&self, group: &Group) -> Vec<(&User, u32)> {
+        let mut levels: BTreeMap<&str, u32> = BTreeMap::new();
+        for (name, level) in self.top.members.iter().chain(&group.members) {
+            let entry = levels.entry(name).or_default();
+            *entry = (*entry).max(*level);
+        }
+        let mut members: Vec<(&User, u32)> = levels
+            .into_iter()
+            .filter_map(|(name, level)| Some((self.users.get(name)?, level)))
+            .collect();
+        members.sort_by_key(|(u, _)| u.id);
+        members
+    }
+
+    fn insert_project(&mut self, spec: &RepoSpec) -> u64 {
+        let id = self.next_project_id;
+        self.next_project_id += 1;
+        let mut project = Project {
+            id,
+            path: spec.name.clone(),
+            description: spec.description.clone(),
+            default_branch: spec.default_branch.clone(),
+            branches: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            commits: HashMap::new(),
+            activity: self.generation,
+            shares: BTreeMap::new(),
+        };
+        for branch in spec.all_branches() {
+            let sha = commit(
+                &mut project,
+                branch,
+                self.generation,
+                spec.composer_at(branch),
+            );
+            project.branches.insert(branch.to_owned(), sha);
+        }
+        for tag in &spec.tags {
+            let sha = commit(&mut project, tag, self.generation, spec.composer_at(tag));
+            project.tags.insert(tag.clone(), sha);
+        }
+        self.projects.insert(spec.name.clone(), project);
+        id
+    }
+
+    /// Advances the clock and returns the project to change.
+    fn touch(&mut self, name: &str) -> Result<(u64, &mut Project), SimError> {
+        self.generation += 1;
+        let generation = self.generation;
+        let project = self
+            .projects
+            .get_mut(name)
+            .ok_or_else(|| SimError::UnknownRepo(name.to_owned()))?;
+        project.activity = generation;
+        Ok((generation, project))
+    }
+
+    /// composer.json at a ref, or at the default branch.
+    fn composer_of(project: &Project, reference: Option<&str>) -> Option<Vec<u8>> {
+        let sha = project.resolve(reference.unwrap_or(&project.default_branch))?;
+        project.commits.get(sha).cloned().flatten()
+    }
+
+    pub fn add_tag(&mut self, repo: &str, tag: &str) -> Result<String, SimError> {
+        let (generation, project) = self.touch(repo)?;
+        let content = Self::composer_of(project, None);
+        let sha = commit(project, tag, generation, content);
+        project.tags.insert(tag.to_owned(), sha.clone());
+        Ok(sha)
+    }
+
+    pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
+        let (_, project) = self.touch(repo)?;
+        let sha = project
+            .resolve(target)
+            .ok_or_else(|| SimError::UnknownRef {
+                repo: repo.to_owned(),
+                reference: target.to_owned(),
+            })?
+            .to_owned();
+        project.tags.insert(tag.to_owned(), sha.clone());
+        Ok(sha)
+    }
+
+    pub fn push_branch(&mut self, repo: &str, branch: &str) -> Result<String, SimError> {
+        let (generation, project) = self.touch(repo)?;
+        let from = project.branches.contains_key(branch).then_some(branch);
+        let content = Self::composer_of(project, from);
+        let sha = commit(project, branch, generation, content);
+        project.branches.insert(branch.to_owned(), sha.clone());
+        Ok(sha)
+    }
+
+    pub fn set_composer(
+        &mut self,
+        repo: &str,
+        reference: &str,
+        composer: Option<Vec<u8>>,
+    ) -> Result<String, SimError> {
+        let (generation, project) = self.touch(repo)?;
+        let sha = commit(project, reference, generation, composer);
+        let slot = project
+            .branches
+            .get_mut(reference)
+            .or_else(|| project.tags.get_mut(reference))
+            .ok_or_else(|| SimError::UnknownRef {
+                repo: repo.to_owned(),
+                reference: reference.to_owned(),
+            })?;
+        slot.clone_from(&sha);
+        Ok(sha)
+    }
+
+    pub fn create_repo(&mut self, spec: &RepoSpec) -> Result<u64, SimError> {
+        if self.projects.contains_key(&spec.name) {
+            return Err(SimError::RepoExists(spec.name.clone()));
+        }
+        self.generation += 1;
+        Ok(self.insert_project(spec))
+    }
+
+    pub fn delete_repo(&mut self, name: &str) -> Result<(), SimError> {
+        self.projects
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| SimError::UnknownRepo(name.to_owned()))
+    }
+
+    /// Adds `username` to a team's subgroup as a Developer, or removes them.
+    pub fn set_team_member(
+        &mut self,
+        team: &str,
+        username: &str,
+        member: bool,
+    ) -> Result<(), SimError> {
+        if !self.users.contains_key(username) {
+            return Err(SimError::UnknownUser(username.to_owned()));
+        }
+        let group = self
+            .subgroups
+            .get_mut(team)
+            .ok_or_else(|| SimError::UnknownTeam(team.to_owned()))?;
+        if member {
+            group.members.insert(username.to_owned(), DEVELOPER);
+        } else {
+            group.members.remove(username);
+        }
+        Ok(())
+    }
+}
+
+/// Records a commit of `composer` on `project` and returns its SHA.
+fn commit(
+    project: &mut Project,
+    reference: &str,
+    generation: u64,
+    composer: Option<Vec<u8>>,
+) -> String {
+    let mut hasher = Sha1::new();
+    for part in [
+        b"gitlab".as_slice(),
+        project.path.as_bytes(),
+        reference.as_bytes(),
+        &generation.to_be_bytes(),
+    ] {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    hasher.update(composer.as_deref().unwrap_or(b"-"));
+    let sha = hex::encode(hasher.finalize());
+    project.commits.insert(sha.clone(), composer);
+    sha
+}
