@@ -38,12 +38,13 @@
 //! with an API token, or a username with an app password.
 
 use super::http::{CacheMode, HttpClient, Paged, Pagination};
+use super::manifest;
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, PackageName, Permission, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, Listing, Manifest, Permission, RefKind, RemoteAccount, RemoteId, RemoteOrg,
+    RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -568,7 +569,7 @@ impl BitbucketCloudHost {
             .get(&url, CacheMode::Bypass, self.max_manifest_bytes)
             .await
         {
-            Ok(response) => parse_manifest(&response.body),
+            Ok(response) => manifest::parse(&response.body),
             Err(ProviderError::NotFound { .. }) => Manifest::Missing,
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
@@ -775,25 +776,6 @@ fn teams(groups: Listing<wire::Group>, repos: &Listing<RepoWithGroups>) -> Listi
     }
 }
 
-/// A raw composer.json: usable when it is a JSON object whose `name` is a
-/// valid package name. (github.rs applies the same rule to the contents API;
-/// both should share one parser, see the report.)
-fn parse_manifest(bytes: &[u8]) -> Manifest {
-    let map: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(bytes) {
-        Ok(map) => map,
-        Err(e) => return Manifest::Invalid(format!("composer.json is not a JSON object: {e}")),
-    };
-    match map.get("name") {
-        Some(serde_json::Value::String(name)) if PackageName::new(name).is_ok() => {
-            Manifest::Found(map)
-        }
-        Some(name) => Manifest::Invalid(format!(
-            "composer.json \"name\" {name} is not a valid package name (expected \"vendor/package\")"
-        )),
-        None => Manifest::Invalid("composer.json has no \"name\"".to_owned()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -881,7 +863,7 @@ mod tests {
             "johndoe"
         );
 
-        let Manifest::Found(composer) = parse_manifest(
+        let Manifest::Found(composer) = manifest::parse(
             fixture!("get-repositories-ws-slug-src-commit-composer.json").as_bytes(),
         ) else {
             panic!("the raw composer.json fixture is a package")
@@ -932,7 +914,7 @@ mod tests {
             &[0xff, 0xfe],
         ] {
             assert!(
-                matches!(parse_manifest(bytes), Manifest::Invalid(_)),
+                matches!(manifest::parse(bytes), Manifest::Invalid(_)),
                 "{bytes:?}"
             );
         }

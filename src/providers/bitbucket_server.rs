@@ -59,12 +59,13 @@
 //! partial.
 
 use super::http::{CacheMode, HttpClient, Paged, Pagination};
+use super::manifest;
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, PackageName, Permission, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    Credential, Listing, Manifest, Permission, RefKind, RemoteAccount, RemoteId, RemoteOrg,
+    RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -587,7 +588,7 @@ impl BitbucketServerHost {
             .get(&url, CacheMode::Bypass, self.max_manifest_bytes)
             .await
         {
-            Ok(response) => parse_manifest(&response.body),
+            Ok(response) => manifest::parse(&response.body),
             Err(ProviderError::NotFound { .. }) => Manifest::Missing,
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
@@ -688,25 +689,6 @@ fn project_teams(
             },
         })
         .collect()
-}
-
-/// A composer.json's bytes as a manifest; every reason it cannot be used
-/// becomes `Invalid` with a message for admins.
-fn parse_manifest(bytes: &[u8]) -> Manifest {
-    let map = match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Object(map)) => map,
-        Ok(_) => return Manifest::Invalid("composer.json is not a JSON object".to_owned()),
-        Err(e) => return Manifest::Invalid(format!("composer.json is not valid JSON: {e}")),
-    };
-    match map.get("name") {
-        Some(serde_json::Value::String(name)) if PackageName::new(name).is_ok() => {
-            Manifest::Found(map)
-        }
-        Some(name) => Manifest::Invalid(format!(
-            "composer.json \"name\" {name} is not a valid package name (expected \"vendor/package\")"
-        )),
-        None => Manifest::Invalid("composer.json has no \"name\"".to_owned()),
-    }
 }
 
 #[async_trait]
@@ -1005,7 +987,7 @@ mod tests {
     #[test]
     fn manifest_is_invalid_when_unusable() {
         assert!(matches!(
-            parse_manifest(br#"{"name":"acme/log"}"#),
+            manifest::parse(br#"{"name":"acme/log"}"#),
             Manifest::Found(_)
         ));
         for bad in [
@@ -1016,7 +998,7 @@ mod tests {
             &[0xff, 0xfe],
         ] {
             assert!(
-                matches!(parse_manifest(bad), Manifest::Invalid(_)),
+                matches!(manifest::parse(bad), Manifest::Invalid(_)),
                 "{bad:?}"
             );
         }

@@ -8,15 +8,15 @@
 //! SHA in the [`ProviderCache`] and never fetched twice.
 
 use super::http::{CacheMode, HttpClient, LinkHeader, Paged};
+use super::manifest;
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, PackageName, Permission, ProviderKind, RefKind, RemoteAccount,
-    RemoteId, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
-use base64::Engine as _;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
@@ -641,43 +641,11 @@ fn decode_manifest(content: &wire::Content, max_bytes: usize) -> Manifest {
             ));
         }
     }
-    if content.size > max_bytes as u64 {
-        return invalid(format!("composer.json is larger than {max_bytes} bytes"));
-    }
-    // GitHub wraps the base64 text every 60 characters.
-    let text: String = content
-        .content
-        .as_deref()
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) else {
-        return invalid("composer.json content is not valid base64".to_owned());
-    };
-    parse_manifest(&bytes)
-}
-
-fn parse_manifest(bytes: &[u8]) -> Manifest {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Manifest::Invalid("composer.json is not valid UTF-8".to_owned());
-    };
-    let value: serde_json::Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        Err(e) => return Manifest::Invalid(format!("composer.json is not valid JSON: {e}")),
-    };
-    let serde_json::Value::Object(map) = value else {
-        return Manifest::Invalid("composer.json is not a JSON object".to_owned());
-    };
-    match map.get("name") {
-        None => Manifest::Invalid("composer.json has no \"name\"".to_owned()),
-        Some(serde_json::Value::String(name)) if PackageName::new(name).is_ok() => {
-            Manifest::Found(map)
-        }
-        Some(name) => Manifest::Invalid(format!(
-            "composer.json \"name\" {name} is not a valid package name (expected \"vendor/package\")"
-        )),
-    }
+    manifest::decode_base64(
+        content.content.as_deref().unwrap_or_default(),
+        content.size,
+        max_bytes,
+    )
 }
 
 #[cfg(test)]
@@ -685,6 +653,7 @@ mod tests {
     use super::*;
     use crate::domain::Secret;
     use crate::providers::MemoryCache;
+    use base64::Engine as _;
 
     fn content(json: &str) -> wire::Content {
         wire::Content {

@@ -35,15 +35,15 @@
 //! an hour of the last activity are read again on the next run.
 
 use super::http::{CacheMode, HttpClient, LinkHeader, Paged};
+use super::manifest;
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, PackageName, Permission, ProviderKind, RefKind, RemoteAccount,
-    RemoteId, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
-use base64::Engine as _;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -720,36 +720,7 @@ fn decode_manifest(file: &wire::File, max_bytes: usize) -> Manifest {
             file.encoding
         ));
     }
-    if file.size > max_bytes as u64 {
-        return Manifest::Invalid(format!("composer.json is larger than {max_bytes} bytes"));
-    }
-    let text: String = file
-        .content
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    match base64::engine::general_purpose::STANDARD.decode(text) {
-        Ok(bytes) => parse_manifest(&bytes),
-        Err(_) => Manifest::Invalid("composer.json content is not valid base64".to_owned()),
-    }
-}
-
-/// A composer.json is usable when it is a JSON object with a valid name.
-fn parse_manifest(bytes: &[u8]) -> Manifest {
-    let map = match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Object(map)) => map,
-        Ok(_) => return Manifest::Invalid("composer.json is not a JSON object".to_owned()),
-        Err(e) => return Manifest::Invalid(format!("composer.json is not valid JSON: {e}")),
-    };
-    match map.get("name") {
-        Some(serde_json::Value::String(name)) if PackageName::new(name).is_ok() => {
-            Manifest::Found(map)
-        }
-        None => Manifest::Invalid("composer.json has no \"name\"".to_owned()),
-        Some(name) => Manifest::Invalid(format!(
-            "composer.json \"name\" {name} is not a valid package name (expected \"vendor/package\")"
-        )),
-    }
+    manifest::decode_base64(&file.content, file.size, max_bytes)
 }
 
 #[cfg(test)]
@@ -757,6 +728,7 @@ mod tests {
     use super::*;
     use crate::domain::Secret;
     use crate::providers::MemoryCache;
+    use base64::Engine as _;
 
     macro_rules! fixture {
         ($name:literal) => {

@@ -11,6 +11,7 @@ pub mod bitbucket_server;
 pub mod github;
 pub mod gitlab;
 pub mod http;
+pub mod manifest;
 
 use crate::domain::{
     Credential, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteSnapshot, RepoRefs, Sync,
