@@ -195,11 +195,14 @@ impl GitlabHost {
                 expected: "a personal, group or project access token",
             });
         };
-        let mut auth = HeaderValue::from_str(token.expose())
+        // `Authorization: Bearer` rather than GitLab's `PRIVATE-TOKEN`: GitLab
+        // accepts both for access tokens, and reqwest drops `Authorization` on
+        // a redirect to another host, which it does not do for custom headers.
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
             .map_err(|_| invalid("the token contains characters not allowed in a header"))?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert("private-token", auth);
+        headers.insert(reqwest::header::AUTHORIZATION, auth);
         Ok(Self {
             http: HttpClient::new(&api, headers, cache.clone(), settings)?,
             api,
