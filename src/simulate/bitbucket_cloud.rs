@@ -30,15 +30,12 @@
 //! conditional requests, so no `ETag` is sent.
 
 mod archive;
-mod faults;
 mod json;
 mod routes;
 mod state;
 
-pub use faults::BitbucketCloudFaults;
-
-use super::github::{SimError, SimStats};
 use super::scenario::{RepoSpec, Scenario};
+use super::{Faults, SimError, SimStats};
 use serde_json::Value;
 use std::io;
 use std::net::SocketAddr;
@@ -55,7 +52,7 @@ pub struct BitbucketCloudSim {
 struct Shared {
     base: String,
     state: Mutex<state::State>,
-    faults: BitbucketCloudFaults,
+    faults: Faults,
     stats: Mutex<SimStats>,
 }
 
@@ -73,7 +70,7 @@ impl BitbucketCloudSim {
         let shared = Arc::new(Shared {
             base: format!("http://{addr}"),
             state: Mutex::new(state::State::new(&scenario)),
-            faults: BitbucketCloudFaults::default(),
+            faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -122,7 +119,7 @@ impl BitbucketCloudSim {
         *lock(&self.shared.stats) = SimStats::default();
     }
 
-    pub fn faults(&self) -> &BitbucketCloudFaults {
+    pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
 

@@ -32,14 +32,11 @@
 //! a top folder (see `archive`).
 
 mod archive;
-mod faults;
 mod json;
 mod state;
 
-pub use faults::BitbucketServerFaults;
-
-use super::github::{SimError, SimStats};
 use super::scenario::{RepoRole, RepoSpec, Scenario};
+use super::{Faults, SimError, SimStats};
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
@@ -69,7 +66,7 @@ pub struct BitbucketServerSim {
 struct Shared {
     base: String,
     state: Mutex<state::State>,
-    faults: BitbucketServerFaults,
+    faults: Faults,
     stats: Mutex<SimStats>,
 }
 
@@ -87,7 +84,7 @@ impl BitbucketServerSim {
         let shared = Arc::new(Shared {
             base: format!("http://{addr}"),
             state: Mutex::new(state::State::new(&scenario)),
-            faults: BitbucketServerFaults::default(),
+            faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -143,7 +140,7 @@ impl BitbucketServerSim {
         *lock(&self.shared.stats) = SimStats::default();
     }
 
-    pub fn faults(&self) -> &BitbucketServerFaults {
+    pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
 

@@ -9,11 +9,10 @@
 //! exhaustion; mutations change the organization between runs.
 
 mod archive;
-mod faults;
 mod json;
 mod state;
 
-pub use faults::{Faults, SimStats};
+use super::faults::{Faults, SimStats};
 pub use state::SimError;
 
 use super::scenario::{RepoRole, RepoSpec, Scenario};

@@ -25,21 +25,18 @@
 //! projects, a weak `ETag` on every JSON GET with 304 on a matching
 //! `If-None-Match`, `RateLimit-*` headers and 429 with `Retry-After`, the
 //! files API with base64 content, and `archive.zip` with GitLab's
-//! `{path}-{sha}-{sha}/` top folder. [`GitlabFaults`] inject latency,
+//! `{path}-{sha}-{sha}/` top folder. [`Faults`] inject latency,
 //! failures and rate-limit exhaustion; mutations change the group between
 //! runs.
 
 mod archive;
-mod faults;
 mod handlers;
 mod json;
 mod pages;
 mod state;
 
-pub use faults::GitlabFaults;
-
 use super::scenario::{RepoSpec, Scenario};
-use super::{SimError, SimStats};
+use super::{Faults, SimError, SimStats};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
@@ -68,7 +65,7 @@ pub struct GitlabSim {
 struct Shared {
     base: String,
     state: Mutex<state::State>,
-    faults: GitlabFaults,
+    faults: Faults,
     stats: Mutex<SimStats>,
     rate: Mutex<RateWindow>,
 }
@@ -99,7 +96,7 @@ impl GitlabSim {
         let shared = Arc::new(Shared {
             base: format!("http://{addr}"),
             state: Mutex::new(state::State::new(&scenario)),
-            faults: GitlabFaults::default(),
+            faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
             rate: Mutex::new(RateWindow {
                 used: 0,
@@ -147,7 +144,7 @@ impl GitlabSim {
         *lock(&self.shared.stats) = SimStats::default();
     }
 
-    pub fn faults(&self) -> &GitlabFaults {
+    pub fn faults(&self) -> &Faults {
         &self.shared.faults
     }
 

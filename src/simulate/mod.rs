@@ -35,14 +35,16 @@
 
 pub mod bitbucket_cloud;
 pub mod bitbucket_server;
+pub mod faults;
 pub mod github;
 pub mod gitlab;
 pub mod scenario;
 
-pub use bitbucket_cloud::{BitbucketCloudFaults, BitbucketCloudSim};
-pub use bitbucket_server::{BitbucketServerFaults, BitbucketServerSim};
-pub use github::{Faults, GithubSim, SimError, SimStats};
-pub use gitlab::{GitlabFaults, GitlabSim};
+pub use bitbucket_cloud::BitbucketCloudSim;
+pub use bitbucket_server::BitbucketServerSim;
+pub use faults::{Faults, SimStats};
+pub use github::{GithubSim, SimError};
+pub use gitlab::GitlabSim;
 pub use scenario::{
     GeneratedSpec, MemberSpec, OrgRole, OrgSpec, RepoRole, RepoSpec, Scenario, ScenarioError,
     TeamSpec,
