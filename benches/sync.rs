@@ -5,13 +5,15 @@
 //! peak RSS of the packyard process, and for the second run the share of
 //! requests answered 304. Numbers, not pass/fail: `cargo bench --bench sync`.
 //!
-//! Sizes default to the foundation issue's organization (1,000 repositories,
-//! 700 with composer.json, 5 tags and 2 branches each, 100 teams, 2,000
-//! members, 20 ms latency per request) and can be changed with
-//! `PACKYARD_BENCH_REPOS`, `..._COMPOSER`, `..._TEAMS`, `..._MEMBERS`,
-//! `..._LATENCY_MS`.
+//! Runs for every provider (or those named in `PACKYARD_BENCH_PROVIDERS`,
+//! e.g. `github,gitlab`). Sizes default to the foundation issue's
+//! organization (1,000 repositories, 700 with composer.json, 5 tags and 2
+//! branches each, 100 teams, 2,000 members, 20 ms latency per request) and
+//! can be changed with `PACKYARD_BENCH_REPOS`, `..._COMPOSER`, `..._TEAMS`,
+//! `..._MEMBERS`, `..._LATENCY_MS`.
 
-use packyard::simulate::{GeneratedSpec, GithubSim, Scenario};
+use packyard::domain::ProviderKind;
+use packyard::simulate::{GeneratedSpec, OrgRole, Scenario, Simulator};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -75,21 +77,50 @@ fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
     }
 }
 
-/// The fewest requests any client needs for a complete snapshot: one per
-/// listing page, one composer.json per repository's default branch, and for
-/// packages the tags listing, the branch listing and one composer.json per
-/// distinct further commit.
-fn minimum_requests(scenario: &Scenario, sim: &GithubSim) -> u64 {
+/// The fewest requests any client of this host's API needs for a complete
+/// snapshot: one per listing page the API requires, one composer.json per
+/// repository's default branch (which also says whether it is a package),
+/// and for packages the branch and tag listings plus one composer.json per
+/// further distinct commit. What each API requires to learn teams, members
+/// and permissions differs, so that part is per host.
+fn minimum_requests(scenario: &Scenario, sim: &Simulator) -> u64 {
     let pages = |n: usize| n.div_ceil(100).max(1) as u64;
     let admins = scenario
         .members
         .iter()
-        .filter(|m| matches!(m.role, packyard::simulate::OrgRole::Admin))
+        .filter(|m| matches!(m.role, OrgRole::Admin))
         .count();
-    let mut min = 1 + pages(admins) + pages(scenario.teams.len()) + pages(scenario.repos.len());
-    for team in &scenario.teams {
-        min += pages(team.members.len()) + pages(team.repos.len());
-    }
+    let teams = scenario.teams.len() as u64;
+    let packages = scenario
+        .repos
+        .iter()
+        .filter(|r| r.composer.is_some())
+        .count() as u64;
+    let people = match sim.kind() {
+        // org, admins, teams, and per team its members and repositories
+        ProviderKind::Github => {
+            1 + pages(admins)
+                + pages(scenario.teams.len())
+                + scenario
+                    .teams
+                    .iter()
+                    .map(|t| pages(t.members.len()) + pages(t.repos.len()))
+                    .sum::<u64>()
+        }
+        // group, descendant groups, members of the group and each subgroup
+        // (project shares come with the project listing)
+        ProviderKind::Gitlab => 2 + teams + 1,
+        // workspace, owners, groups with members, and the group permissions
+        // of each package repository (2.0 has no workspace-wide listing)
+        ProviderKind::BitbucketCloud => 3 + packages,
+        // per project its user and group permissions and repositories, the
+        // members of each group, and the admin user and group permissions
+        ProviderKind::BitbucketServer => {
+            let projects = scenario.repos.len() as u64;
+            pages(scenario.repos.len()) + 3 * projects + teams + 2
+        }
+    };
+    let mut min = people + pages(scenario.repos.len());
     for repo in &scenario.repos {
         min += 1;
         if repo.composer.is_none() {
@@ -120,28 +151,40 @@ fn main() {
         members: env_or("MEMBERS", 2000),
     };
     let latency = Duration::from_millis(env_or("LATENCY_MS", 20) as u64);
+    let providers = std::env::var("PACKYARD_BENCH_PROVIDERS")
+        .unwrap_or_else(|_| "github,gitlab,bitbucket-cloud,bitbucket-server".into());
+    println!(
+        "sync benchmark: {spec:?}, {} ms latency per request",
+        latency.as_millis()
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for provider in providers.split(',') {
+        let kind = match provider.trim() {
+            "github" => ProviderKind::Github,
+            "gitlab" => ProviderKind::Gitlab,
+            "bitbucket-cloud" => ProviderKind::BitbucketCloud,
+            "bitbucket-server" => ProviderKind::BitbucketServer,
+            other => panic!("unknown provider {other:?} in PACKYARD_BENCH_PROVIDERS"),
+        };
+        bench_provider(&runtime, kind, spec, latency);
+    }
+}
+
+fn bench_provider(
+    runtime: &tokio::runtime::Runtime,
+    kind: ProviderKind,
+    spec: GeneratedSpec,
+    latency: Duration,
+) {
     let scenario = Scenario::generated(spec);
     let sim = runtime
-        .block_on(GithubSim::start(scenario.clone()))
+        .block_on(Simulator::start(kind, scenario.clone()))
         .expect("start simulator");
-    sim.faults().set_latency(latency);
+    sim.set_latency(latency);
     let data = tempfile::tempdir().expect("temp dir");
-    let api_url = sim.api_url();
-    let org = sim.org();
-    let add = [
-        "sync",
-        "add",
-        "github",
-        "--name",
-        "bench",
-        "--org",
-        &org,
-        "--api-url",
-        &api_url,
-        "--token-env",
-        "BENCH_TOKEN",
-    ];
+    let mut add = vec!["sync".to_owned(), "add".to_owned()];
+    add.extend(sim.sync_add_args("bench", "BENCH_TOKEN"));
+    let add: Vec<&str> = add.iter().map(String::as_str).collect();
     run_packyard(data.path(), &add, &sim.token());
 
     let minimum = minimum_requests(&scenario, &sim);
@@ -152,10 +195,7 @@ fn main() {
     let second = run_packyard(data.path(), &["sync", "run", "bench"], &sim.token());
     let second_stats = sim.stats();
 
-    println!(
-        "sync benchmark: {spec:?}, {} ms latency per request",
-        latency.as_millis()
-    );
+    println!("\n== {kind}");
     println!(
         "first run:  {:>8.2} s  {:>6} requests (minimum {minimum}, ratio {:.3}x)  peak RSS {:.1} MiB",
         first.wall.as_secs_f64(),
@@ -164,9 +204,10 @@ fn main() {
         first.peak_rss_kib as f64 / 1024.0
     );
     println!(
-        "second run: {:>8.2} s  {:>6} requests, {} answered 304 ({:.1}%)  {:.1}% of the first run's time  peak RSS {:.1} MiB",
+        "second run: {:>8.2} s  {:>6} requests ({:.1}% of the first), {} answered 304 ({:.1}%)  {:.1}% of the first run's time  peak RSS {:.1} MiB",
         second.wall.as_secs_f64(),
         second_stats.requests,
+        100.0 * second_stats.requests as f64 / first_stats.requests.max(1) as f64,
         second_stats.not_modified,
         100.0 * second_stats.not_modified as f64 / second_stats.requests.max(1) as f64,
         100.0 * second.wall.as_secs_f64() / first.wall.as_secs_f64(),
@@ -176,5 +217,4 @@ fn main() {
     for (route, n) in &first_stats.by_route {
         println!("  {n:>6}  {route}");
     }
-    runtime.block_on(sim.shutdown());
 }

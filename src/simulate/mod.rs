@@ -38,6 +38,7 @@ pub mod bitbucket_server;
 pub mod faults;
 pub mod github;
 pub mod gitlab;
+pub mod hosts;
 pub mod scenario;
 
 pub use bitbucket_cloud::BitbucketCloudSim;
@@ -45,6 +46,7 @@ pub use bitbucket_server::BitbucketServerSim;
 pub use faults::{Faults, SimStats};
 pub use github::{GithubSim, SimError};
 pub use gitlab::GitlabSim;
+pub use hosts::Simulator;
 pub use scenario::{
     GeneratedSpec, MemberSpec, OrgRole, OrgSpec, RepoRole, RepoSpec, Scenario, ScenarioError,
     TeamSpec,
