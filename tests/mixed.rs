@@ -1,25 +1,62 @@
-//! One packyard with a GitHub, a GitLab and a Bitbucket Cloud sync at once:
-//! packages from all three install in one `composer install`, and a user's
-//! token reaches only what their teams on each host may read.
+//! One packyard with a sync on each of the four hosts at once: packages from
+//! all of them install in one `composer install`, and a user's token reaches
+//! only what their teams on their host may read: a user whose teams have no
+//! access on another host is refused its packages.
 
 mod support;
 
 use support::hosts::{Host, org};
 use support::{Project, Served, composer_available, ok, packyard, stderr, stdout};
 
+/// The user owning the identity `login` of sync `sync`.
+fn user_of(data: &std::path::Path, sync: &str, login: &str) -> String {
+    let users: serde_json::Value =
+        serde_json::from_slice(&ok(packyard(data).args(["user", "list", "--json"])).stdout)
+            .unwrap();
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| {
+            u["identities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["sync"] == sync && i["login"] == login)
+        })
+        .and_then(|u| u["id"].as_str())
+        .unwrap_or_else(|| panic!("no user with identity {sync}:{login}"))
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn packages_from_three_hosts_install_together_and_users_see_only_their_hosts() {
+async fn packages_from_every_host_install_together_and_users_see_only_their_hosts() {
     if !composer_available(
-        "packages_from_three_hosts_install_together_and_users_see_only_their_hosts",
+        "packages_from_every_host_install_together_and_users_see_only_their_hosts",
     ) {
         return;
     }
-    let github = Host::github(org("acme", "root", "gh", &["lib"])).await;
-    let gitlab = Host::gitlab(org("acme", "root", "gl", &["lib"])).await;
-    let bitbucket = Host::bitbucket_cloud(org("acme", "root", "bb", &["lib"])).await;
+    let hosts = [
+        (
+            "gh",
+            Host::github(org("acme", "root", "gh", &["lib"])).await,
+        ),
+        (
+            "gl",
+            Host::gitlab(org("acme", "root", "gl", &["lib"])).await,
+        ),
+        (
+            "bb",
+            Host::bitbucket_cloud(org("acme", "root", "bb", &["lib"])).await,
+        ),
+        (
+            "bbs",
+            Host::bitbucket_server(org("acme", "root", "bbs", &["lib"])).await,
+        ),
+    ];
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    for (name, host) in [("gh", &github), ("gl", &gitlab), ("bb", &bitbucket)] {
+    for (name, host) in &hosts {
         ok(&mut host.sync_add(&data, name));
         let run = ok(packyard(&data).args(["sync", "run", name]));
         assert!(
@@ -31,41 +68,31 @@ async fn packages_from_three_hosts_install_together_and_users_see_only_their_hos
     let org_token = stdout(&ok(packyard(&data).args(["token", "create", "--org-wide"])))
         .trim()
         .to_owned();
-    let users: serde_json::Value =
-        serde_json::from_slice(&ok(packyard(&data).args(["user", "list", "--json"])).stdout)
-            .unwrap();
-    let gitlab_dev = users
-        .as_array()
-        .unwrap()
+    let user_tokens: Vec<(&str, String)> = hosts
         .iter()
-        .find(|u| {
-            u["identities"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|i| i["sync"] == "gl" && i["login"] == "dev")
+        .map(|(name, _)| {
+            let user = user_of(&data, name, "dev");
+            let out = ok(packyard(&data).args(["token", "create", "--user", &user]));
+            (*name, stdout(&out).trim().to_owned())
         })
-        .map(|u| u["id"].as_str().unwrap().to_owned())
-        .expect("the GitLab member is a user");
-    let gitlab_token = stdout(&ok(packyard(&data).args([
-        "token",
-        "create",
-        "--user",
-        &gitlab_dev,
-    ])))
-    .trim()
-    .to_owned();
+        .collect();
 
     let served = Served::start(&data);
     let app = Project::new(tmp.path(), "app", &served, &org_token);
-    let out = app.composer(&["require", "gh/lib:^1.0", "gl/lib:1.x-dev", "bb/lib:^1.0"]);
+    let out = app.composer(&[
+        "require",
+        "gh/lib:^1.0",
+        "gl/lib:1.x-dev",
+        "bb/lib:^1.0",
+        "bbs/lib:1.x-dev",
+    ]);
     assert!(
         out.status.success(),
-        "one install from three hosts:\n{}\n{}",
+        "one install from four hosts:\n{}\n{}",
         stdout(&out),
         stderr(&out)
     );
-    for vendor in ["gh", "gl", "bb"] {
+    for (vendor, _) in &hosts {
         assert!(
             app.dir
                 .join(format!("vendor/{vendor}/lib/composer.json"))
@@ -74,25 +101,23 @@ async fn packages_from_three_hosts_install_together_and_users_see_only_their_hos
         );
     }
 
-    let mine = Project::new(tmp.path(), "gitlab-dev", &served, &gitlab_token);
-    let out = mine.composer(&["require", "gl/lib:^1.0"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    for other in ["gh/lib", "bb/lib"] {
-        let theirs = Project::new(
-            tmp.path(),
-            &format!("gitlab-dev-{}", &other[..2]),
-            &served,
-            &gitlab_token,
-        );
-        let out = theirs.composer(&["require", &format!("{other}:^1.0")]);
-        assert!(
-            !out.status.success(),
-            "{other} is not readable by the GitLab user's teams"
-        );
-        assert!(
-            format!("{}{}", stdout(&out), stderr(&out)).contains("could not be found"),
-            "{}",
-            stderr(&out)
-        );
+    for (own, token) in &user_tokens {
+        for (vendor, _) in &hosts {
+            let project = Project::new(tmp.path(), &format!("{own}-dev-{vendor}"), &served, token);
+            let out = project.composer(&["require", &format!("{vendor}/lib:^1.0")]);
+            let said = format!("{}{}", stdout(&out), stderr(&out));
+            if own == vendor {
+                assert!(
+                    out.status.success(),
+                    "{own}'s dev installs {vendor}/lib: {said}"
+                );
+            } else {
+                assert!(
+                    !out.status.success(),
+                    "{own}'s dev has no access to {vendor}/lib"
+                );
+                assert!(said.contains("could not be found"), "{said}");
+            }
+        }
     }
 }

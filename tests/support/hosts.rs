@@ -19,6 +19,10 @@ impl Host {
         Host::start(ProviderKind::BitbucketCloud, scenario).await
     }
 
+    pub async fn bitbucket_server(scenario: Scenario) -> Host {
+        Host::start(ProviderKind::BitbucketServer, scenario).await
+    }
+
     async fn start(kind: ProviderKind, scenario: Scenario) -> Host {
         Host(Simulator::start(kind, scenario).await.unwrap())
     }
