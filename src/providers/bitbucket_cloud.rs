@@ -37,7 +37,7 @@
 //! sent as `Bearer`; [`Credential::Basic`] is an Atlassian account email
 //! with an API token, or a username with an app password.
 
-use super::http::{CacheMode, HttpClient, Paged, Pagination};
+use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest;
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
@@ -47,10 +47,9 @@ use crate::domain::{
     RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
-use base64::Engine as _;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Url;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -231,29 +230,17 @@ impl BitbucketCloudHost {
         cache: Arc<dyn ProviderCache>,
         settings: &ClientSettings,
     ) -> Result<Self, ProviderError> {
-        let api_url = if api_url.trim().is_empty() {
-            DEFAULT_API_URL
-        } else {
-            api_url.trim().trim_end_matches('/')
+        let api = http::api_base(api_url, DEFAULT_API_URL)?;
+        let invalid = |reason: String| ProviderError::Unreachable {
+            host: api.as_str().to_owned(),
+            reason,
         };
-        let invalid = |reason: &str| ProviderError::Unreachable {
-            host: api_url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let api = Url::parse(api_url).map_err(|e| invalid(&format!("invalid API URL: {e}")))?;
-        if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
-            return Err(invalid("the API URL must be an http(s) URL with a host"));
-        }
         let web = if api.host_str() == Some(CLOUD_API_HOST) {
-            Url::parse(CLOUD_WEB_URL).map_err(|e| invalid(&e.to_string()))?
+            Url::parse(CLOUD_WEB_URL).map_err(|e| invalid(e.to_string()))?
         } else {
-            api.join("/").map_err(|e| invalid(&e.to_string()))?
+            api.join("/").map_err(|e| invalid(e.to_string()))?
         };
-        let mut auth = HeaderValue::from_str(&authorization(credential))
-            .map_err(|_| invalid("the credentials contain characters not allowed in a header"))?;
-        auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
+        let mut headers = http::authorization(credential, &api)?;
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Self {
             http: HttpClient::new(&api, headers, cache.clone(), settings)?,
@@ -683,21 +670,6 @@ impl CodeHost for BitbucketCloudHost {
     }
 }
 
-/// The `Authorization` value for a credential: Bearer for access tokens,
-/// Basic for an email + API token or username + app password.
-fn authorization(credential: &Credential) -> String {
-    match credential {
-        Credential::Token(token) => format!("Bearer {}", token.expose()),
-        Credential::Basic { username, password } => {
-            let pair = format!("{username}:{}", password.expose());
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            )
-        }
-    }
-}
-
 /// Bitbucket's repository permission names; `none` and unknown names grant
 /// nothing.
 fn permission(name: &str) -> Option<Permission> {
@@ -781,6 +753,7 @@ mod tests {
     use super::*;
     use crate::domain::Secret;
     use crate::providers::MemoryCache;
+    use base64::Engine as _;
 
     macro_rules! fixture {
         ($name:literal) => {
@@ -949,6 +922,16 @@ mod tests {
             proxied.groups_url().as_str(),
             "http://127.0.0.1:8080/1.0/groups/acme"
         );
+    }
+
+    /// The `Authorization` value the provider sends for `credential`.
+    fn authorization(credential: &Credential) -> String {
+        let api = Url::parse(DEFAULT_API_URL).unwrap();
+        let headers = http::authorization(credential, &api).unwrap();
+        headers[reqwest::header::AUTHORIZATION]
+            .to_str()
+            .unwrap()
+            .to_owned()
     }
 
     #[test]

@@ -58,7 +58,7 @@
 //! is 401 [`ProviderError::Unauthorized`]; later refusals make the listing
 //! partial.
 
-use super::http::{CacheMode, HttpClient, Paged, Pagination};
+use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest;
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
@@ -68,10 +68,9 @@ use crate::domain::{
     RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
 };
 use async_trait::async_trait;
-use base64::Engine as _;
 use futures::{StreamExt, stream};
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -278,30 +277,8 @@ impl BitbucketServerHost {
         cache: Arc<dyn ProviderCache>,
         settings: &ClientSettings,
     ) -> Result<Self, ProviderError> {
-        let api_url = api_url.trim().trim_end_matches('/');
-        let invalid = |reason: &str| ProviderError::Unreachable {
-            host: api_url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let base = Url::parse(api_url).map_err(|e| invalid(&format!("invalid API URL: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(invalid("the API URL must be an http(s) URL with a host"));
-        }
-        let value = match credential {
-            Credential::Token(token) => format!("Bearer {}", token.expose()),
-            Credential::Basic { username, password } => {
-                let pair = format!("{username}:{}", password.expose());
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                )
-            }
-        };
-        let mut auth = HeaderValue::from_str(&value)
-            .map_err(|_| invalid("the credentials contain characters not allowed in a header"))?;
-        auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
+        let base = http::api_base(api_url, "")?;
+        let headers = http::authorization(credential, &base)?;
         Ok(Self {
             http: HttpClient::new(&base, headers, cache.clone(), settings)?,
             keys: projects

@@ -34,7 +34,7 @@
 //! with one GitLab quirk: it moves at most once an hour, so refs read within
 //! an hour of the last activity are read again on the next run.
 
-use super::http::{CacheMode, HttpClient, LinkHeader, Paged};
+use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest;
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
@@ -46,7 +46,6 @@ use crate::domain::{
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Url;
-use reqwest::header::{HeaderMap, HeaderValue};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -176,33 +175,17 @@ impl GitlabHost {
         cache: Arc<dyn ProviderCache>,
         settings: &ClientSettings,
     ) -> Result<Self, ProviderError> {
-        let api_url = if api_url.trim().is_empty() {
-            DEFAULT_API_URL
-        } else {
-            api_url.trim().trim_end_matches('/')
-        };
-        let invalid = |reason: &str| ProviderError::Unreachable {
-            host: api_url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let api = Url::parse(api_url).map_err(|e| invalid(&format!("invalid API URL: {e}")))?;
-        if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
-            return Err(invalid("the API URL must be an http(s) URL with a host"));
-        }
-        let Credential::Token(token) = credential else {
+        let api = http::api_base(api_url, DEFAULT_API_URL)?;
+        if matches!(credential, Credential::Basic { .. }) {
             return Err(ProviderError::UnsupportedCredential {
                 provider: ProviderKind::Gitlab,
                 expected: "a personal, group or project access token",
             });
-        };
+        }
         // `Authorization: Bearer` rather than GitLab's `PRIVATE-TOKEN`: GitLab
         // accepts both for access tokens, and reqwest drops `Authorization` on
         // a redirect to another host, which it does not do for custom headers.
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| invalid("the token contains characters not allowed in a header"))?;
-        auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(reqwest::header::AUTHORIZATION, auth);
+        let headers = http::authorization(credential, &api)?;
         Ok(Self {
             http: HttpClient::new(&api, headers, cache.clone(), settings)?,
             api,

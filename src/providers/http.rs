@@ -22,6 +22,8 @@
 //! marked sensitive and reqwest errors are stripped of their URL.
 
 use super::{CachedResponse, ClientSettings, ProviderCache, ProviderError, RequestStats};
+use crate::domain::Credential;
+use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{
     ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
@@ -104,6 +106,50 @@ impl Pagination for LinkHeader {
             .find_map(|links| links.get("next").map(|link| link.raw_uri.clone()))
             .and_then(|next| current.join(&next).ok())
     }
+}
+
+/// A host's API base URL: `url` trimmed of a trailing `/` (or `default` when
+/// empty), which must be an absolute http(s) URL with a host.
+pub fn api_base(url: &str, default: &str) -> Result<Url, ProviderError> {
+    let url = match url.trim().trim_end_matches('/') {
+        "" => default,
+        given => given,
+    };
+    let invalid = |reason: String| ProviderError::Unreachable {
+        host: url.to_owned(),
+        reason,
+    };
+    let api = Url::parse(url).map_err(|e| invalid(format!("invalid API URL: {e}")))?;
+    if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
+        return Err(invalid(
+            "the API URL must be an http(s) URL with a host".to_owned(),
+        ));
+    }
+    Ok(api)
+}
+
+/// The `Authorization` header for `credential`: a token as `Bearer`, a
+/// username and secret as HTTP Basic. Marked sensitive so it never shows in
+/// Debug output, and reqwest drops it on a redirect to another host.
+pub fn authorization(credential: &Credential, api: &Url) -> Result<HeaderMap, ProviderError> {
+    let value = match credential {
+        Credential::Token(token) => format!("Bearer {}", token.expose()),
+        Credential::Basic { username, password } => {
+            let pair = format!("{username}:{}", password.expose());
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        }
+    };
+    let mut auth = HeaderValue::from_str(&value).map_err(|_| ProviderError::Unreachable {
+        host: api.host_str().unwrap_or_default().to_owned(),
+        reason: "the credentials contain characters not allowed in an HTTP header".to_owned(),
+    })?;
+    auth.set_sensitive(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(reqwest::header::AUTHORIZATION, auth);
+    Ok(headers)
 }
 
 /// The HTTP client of one sync. Cheap to share by reference across tasks.
