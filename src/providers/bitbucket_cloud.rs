@@ -38,7 +38,7 @@
 //! with an API token, or a username with an app password.
 
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
-use super::manifest;
+use super::manifest::{self, ListedRef};
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
@@ -51,7 +51,6 @@ use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -493,45 +492,27 @@ impl BitbucketCloudHost {
         let tags = self
             .list::<wire::Ref>(self.list_url(&[&repo_path[..], &["refs", "tags"]].concat(), &[]))
             .await?;
-        let refs: Vec<(RefKind, wire::Ref)> = branches
+        let branches_complete = branches.complete;
+        let refs: Vec<ListedRef> = branches
             .items
             .into_iter()
             .map(|b| (RefKind::Branch, b))
             .chain(tags.items.into_iter().map(|t| (RefKind::Tag, t)))
-            .collect();
-        // Refs sharing a commit share one fetch.
-        let commits: BTreeSet<String> = refs
-            .iter()
-            .map(|(_, r)| r.target.hash.clone())
-            .filter(|sha| *sha != main_commit)
+            .map(|(kind, r)| ListedRef {
+                kind,
+                commit: r.target.hash,
+                name: r.name,
+            })
             .collect();
         let (id, repo_path) = (&remote.id, &repo_path);
-        let mut manifests: BTreeMap<String, Manifest> = stream::iter(commits)
-            .map(|sha| async move {
-                let manifest = self.fetch_manifest(id, repo_path, &sha).await?;
-                Ok::<_, ProviderError>(manifest.map(|m| (sha, m)))
-            })
-            .buffer_unordered(self.concurrency)
-            .try_filter_map(|found| async move { Ok(found) })
-            .try_collect()
-            .await?;
-        manifests.insert(main_commit, manifest);
-        let mut complete = branches.complete && tags.complete;
-        let mut items = Vec::with_capacity(refs.len());
-        for (kind, r) in refs {
-            match manifests.get(&r.target.hash) {
-                Some(manifest) => items.push(RemoteRef {
-                    kind,
-                    name: r.name,
-                    commit: r.target.hash,
-                    manifest: manifest.clone(),
-                }),
-                // Not readable this time: leave the ref out and say so.
-                None => complete = false,
-            }
-        }
-        items.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-        remote.refs = Listing { items, complete };
+        remote.refs = manifest::refs_with_manifests(
+            refs,
+            (main_commit, manifest),
+            branches_complete && tags.complete,
+            self.concurrency,
+            |commit| async move { self.fetch_manifest(id, repo_path, &commit).await },
+        )
+        .await?;
         Ok(remote)
     }
 

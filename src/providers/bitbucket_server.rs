@@ -59,7 +59,7 @@
 //! partial.
 
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
-use super::manifest;
+use super::manifest::{self, ListedRef};
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
@@ -503,45 +503,31 @@ impl BitbucketServerHost {
         let tags: Listing<wire::Ref> = self
             .list(self.list_url(&[&path[..], &["tags"]].concat(), &[]))
             .await;
-        let refs: Vec<(RefKind, wire::Ref)> = branches
+        let branches_complete = branches.complete;
+        let refs: Vec<ListedRef> = branches
             .items
             .into_iter()
             .map(|b| (RefKind::Branch, b))
             .chain(tags.items.into_iter().map(|t| (RefKind::Tag, t)))
-            .collect();
-        // Refs sharing a commit share one fetch.
-        let commits: BTreeSet<String> = refs
-            .iter()
-            .map(|(_, r)| r.latest_commit.clone())
-            .filter(|sha| *sha != default_commit)
+            .map(|(kind, r)| ListedRef {
+                kind,
+                commit: r.latest_commit,
+                name: r.display_id,
+            })
             .collect();
         let (id, path) = (&remote.id, &path);
-        let mut manifests: BTreeMap<String, Manifest> = stream::iter(commits)
-            .map(|sha| async move {
-                let manifest = self.fetch_manifest(id, path, &sha).await;
-                manifest.map(|m| (sha, m))
-            })
-            .buffer_unordered(self.concurrency)
-            .filter_map(std::future::ready)
-            .collect()
-            .await;
-        manifests.insert(default_commit, manifest);
-        let mut complete = branches.complete && tags.complete;
-        let mut items = Vec::with_capacity(refs.len());
-        for (kind, r) in &refs {
-            match manifests.get(r.latest_commit.as_str()) {
-                Some(manifest) => items.push(RemoteRef {
-                    kind: *kind,
-                    name: r.display_id.clone(),
-                    commit: r.latest_commit.clone(),
-                    manifest: manifest.clone(),
-                }),
-                // Not readable this time: leave the ref out and say so.
-                None => complete = false,
-            }
-        }
-        items.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-        remote.refs = Listing { items, complete };
+        remote.refs = manifest::refs_with_manifests(
+            refs,
+            (default_commit, manifest),
+            branches_complete && tags.complete,
+            self.concurrency,
+            |commit| async move { Ok(self.fetch_manifest(id, path, &commit).await) },
+        )
+        .await
+        // This host's manifest reads never fail the run (an unreadable one is
+        // left out), so an error cannot happen here; if it did, the refs would
+        // count as not listed.
+        .unwrap_or_default();
         remote
     }
 

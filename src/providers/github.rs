@@ -8,7 +8,7 @@
 //! SHA in the [`ProviderCache`] and never fetched twice.
 
 use super::http::{CacheMode, HttpClient, LinkHeader, Paged};
-use super::manifest;
+use super::manifest::{self, ListedRef};
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
@@ -20,7 +20,6 @@ use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Url;
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -442,46 +441,27 @@ impl GithubHost {
         let tags = self
             .list::<wire::Ref>(self.list_url(&[&repo_path[..], &["tags"]].concat(), &[]))
             .await?;
-        let refs: Vec<(RefKind, wire::Ref)> = branches
+        let branches_complete = branches.complete;
+        let refs: Vec<ListedRef> = branches
             .items
             .into_iter()
             .map(|b| (RefKind::Branch, b))
             .chain(tags.items.into_iter().map(|t| (RefKind::Tag, t)))
-            .collect();
-        // Refs sharing a commit share one fetch.
-        let commits: BTreeSet<String> = refs
-            .iter()
-            .map(|(_, r)| r.commit.sha.clone())
-            .filter(|sha| *sha != default_commit)
+            .map(|(kind, r)| ListedRef {
+                kind,
+                commit: r.commit.sha,
+                name: r.name,
+            })
             .collect();
         let (id, repo_path) = (&id, &repo_path);
-        let mut manifests: BTreeMap<String, Manifest> = stream::iter(commits)
-            .map(|sha| async move {
-                let manifest = self.fetch_manifest(id, repo_path, &sha).await?;
-                Ok::<_, ProviderError>(manifest.map(|m| (sha, m)))
-            })
-            .buffer_unordered(self.concurrency)
-            .try_filter_map(|found| async move { Ok(found) })
-            .try_collect()
-            .await?;
-        manifests.insert(default_commit, manifest);
-        let mut complete = branches.complete && tags.complete;
-        let mut items: Vec<RemoteRef> = Vec::with_capacity(refs.len());
-        for (kind, r) in refs {
-            match manifests.get(&r.commit.sha) {
-                Some(manifest) => items.push(RemoteRef {
-                    kind,
-                    name: r.name,
-                    commit: r.commit.sha,
-                    manifest: manifest.clone(),
-                }),
-                // The manifest could not be read this time: leave the ref
-                // out and say so, rather than guess.
-                None => complete = false,
-            }
-        }
-        items.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-        remote.refs = Listing { items, complete };
+        remote.refs = manifest::refs_with_manifests(
+            refs,
+            (default_commit, manifest),
+            branches_complete && tags.complete,
+            self.concurrency,
+            |commit| async move { self.fetch_manifest(id, repo_path, &commit).await },
+        )
+        .await?;
         Ok(remote)
     }
 

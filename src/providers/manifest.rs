@@ -2,8 +2,12 @@
 //! inside a JSON envelope (GitHub's contents API, GitLab's files API). One
 //! set of rules, so an admin sees the same reasons whatever the host.
 
-use crate::domain::{Manifest, PackageName};
+use super::ProviderError;
+use crate::domain::{Listing, Manifest, PackageName, RefKind, RemoteRef};
 use base64::Engine as _;
+use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 /// A composer.json is usable when it is UTF-8 JSON, an object, and names a
 /// valid package. Every other case becomes `Invalid` with the reason.
@@ -43,6 +47,62 @@ pub fn decode_base64(content: &str, size: u64, max_bytes: usize) -> Manifest {
     }
 }
 
+/// A tag or branch as a host lists it.
+pub struct ListedRef {
+    pub kind: RefKind,
+    pub name: String,
+    pub commit: String,
+}
+
+/// A repository's refs with the composer.json at each. The default branch's
+/// manifest is already known; every other distinct commit is fetched once
+/// (refs sharing a commit share the fetch), `concurrency` at a time. A ref
+/// whose manifest could not be read this time (`fetch` gave `None`) is left
+/// out and makes the listing incomplete, rather than guessed.
+pub async fn refs_with_manifests<F, Fut>(
+    refs: Vec<ListedRef>,
+    default: (String, Manifest),
+    listed_completely: bool,
+    concurrency: usize,
+    fetch: F,
+) -> Result<Listing<RemoteRef>, ProviderError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Option<Manifest>, ProviderError>>,
+{
+    let (default_commit, default_manifest) = default;
+    let commits: BTreeSet<String> = refs
+        .iter()
+        .map(|r| r.commit.clone())
+        .filter(|c| *c != default_commit)
+        .collect();
+    let fetch = &fetch;
+    let mut manifests: BTreeMap<String, Manifest> = stream::iter(commits)
+        .map(|commit| async move {
+            Ok::<_, ProviderError>(fetch(commit.clone()).await?.map(|m| (commit, m)))
+        })
+        .buffer_unordered(concurrency.max(1))
+        .try_filter_map(|found| async move { Ok(found) })
+        .try_collect()
+        .await?;
+    manifests.insert(default_commit, default_manifest);
+    let mut complete = listed_completely;
+    let mut items = Vec::with_capacity(refs.len());
+    for r in refs {
+        match manifests.get(&r.commit) {
+            Some(manifest) => items.push(RemoteRef {
+                kind: r.kind,
+                name: r.name,
+                commit: r.commit,
+                manifest: manifest.clone(),
+            }),
+            None => complete = false,
+        }
+    }
+    items.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    Ok(Listing { items, complete })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +130,50 @@ mod tests {
             };
             assert!(got.contains(reason), "{got} lacks {reason}");
         }
+    }
+
+    #[tokio::test]
+    async fn each_commit_is_fetched_once_and_unreadable_refs_make_the_listing_partial() {
+        let listed = |kind, name: &str, commit: &str| ListedRef {
+            kind,
+            name: name.into(),
+            commit: commit.into(),
+        };
+        let refs = vec![
+            listed(RefKind::Branch, "main", "a"),
+            listed(RefKind::Tag, "v1.0.0", "b"),
+            listed(RefKind::Tag, "v1.0.1", "b"),
+            listed(RefKind::Tag, "v0.9.0", "c"),
+        ];
+        let asked = std::sync::Mutex::new(Vec::new());
+        let found = parse(br#"{"name":"acme/log"}"#);
+        let listing = refs_with_manifests(
+            refs,
+            ("a".into(), found.clone()),
+            true,
+            4,
+            |commit: String| {
+                asked.lock().unwrap().push(commit.clone());
+                let answer = (commit == "b").then(|| found.clone());
+                async move { Ok(answer) }
+            },
+        )
+        .await
+        .unwrap();
+        let mut asked = asked.into_inner().unwrap();
+        asked.sort();
+        assert_eq!(
+            asked,
+            ["b", "c"],
+            "the default commit is known; b is shared"
+        );
+        let names: Vec<&str> = listing.items.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["v1.0.0", "v1.0.1", "main"],
+            "tags, then branches, by name"
+        );
+        assert!(!listing.complete, "v0.9.0 could not be read");
     }
 
     #[test]
