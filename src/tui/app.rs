@@ -313,6 +313,8 @@ impl App {
                 self.sync_cursor.clamp(self.syncs.len());
                 let known: Vec<SyncId> = self.syncs.iter().map(|s| s.id.clone()).collect();
                 self.runs.retain(|id, _| known.contains(id));
+                // Who may install what depends on which sync is primary.
+                teams::refresh(self);
             }
             Reply::Teams(list) => {
                 self.teams = list;
@@ -321,6 +323,7 @@ impl App {
             Reply::Packages(list) => {
                 self.packages = list;
                 packages::refresh(self);
+                teams::refresh(self);
             }
             Reply::Users(list) => {
                 self.users = list;

@@ -177,13 +177,11 @@ pub fn action_for(pane: Pane, key: &KeyEvent) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// `(keys, what they do)` for the help overlay: the pane's keys, then the global ones.
-pub fn help_for(
-    pane: Pane,
-) -> (
-    Vec<(&'static str, &'static str)>,
-    Vec<(&'static str, &'static str)>,
-) {
+/// `(keys, what they do)` lines of the help overlay.
+pub type HelpLines = Vec<(&'static str, &'static str)>;
+
+/// The help overlay's lines: the pane's keys, then the global ones.
+pub fn help_for(pane: Pane) -> (HelpLines, HelpLines) {
     let listed = |bindings: &'static [Binding]| {
         bindings
             .iter()

@@ -250,4 +250,6 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
 }
 
 #[cfg(test)]
+mod sample;
+#[cfg(test)]
 mod snapshots;

@@ -4,8 +4,8 @@ use super::{ago, fit, window};
 use crate::domain::RunSummary;
 use crate::tui::app::{App, Cmd};
 use crate::tui::keymap::Action;
+use crate::tui::popups::Popup;
 use crate::tui::popups::message::Message;
-use crate::tui::popups::{Popup, add_sync::AddSyncForm};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -37,7 +37,7 @@ pub fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
         return Vec::new();
     }
     if action == Action::Add {
-        app.popup = Some(Popup::AddSync(AddSyncForm::default()));
+        app.popup = Some(Popup::AddSync(Box::default()));
         return Vec::new();
     }
     let Some(sync) = app.selected_sync().cloned() else {

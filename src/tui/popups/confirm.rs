@@ -2,7 +2,7 @@
 //! Only `y` confirms: Enter is what people press without reading, so it
 //! only points at `y`.
 
-use super::{Outcome, dialog, keys_line};
+use super::{Outcome, dialog, keys_line, wrapped_rows};
 use crate::admin::{OwnerChange, SyncRemoval};
 use crate::domain::{PackageName, SyncId, Token, UserId};
 use crate::tui::app::Cmd;
@@ -67,9 +67,7 @@ impl Confirm {
     }
 
     pub fn render(&self, theme: Theme, frame: &mut Frame) {
-        let height = u16::try_from(self.lines.len())
-            .unwrap_or(u16::MAX)
-            .saturating_add(5);
+        let height = wrapped_rows(frame, 72, &self.lines).saturating_add(5);
         let title = Line::styled(format!(" {} ", self.title), theme.warning());
         let inner = dialog(frame, 72, height, title, theme.warning());
         let [body, nudge, footer] = Layout::vertical([
@@ -95,7 +93,10 @@ impl Confirm {
             );
         }
         frame.render_widget(
-            Paragraph::new(keys_line(theme, &[("y", "confirm"), ("n / Esc", "cancel")])),
+            Paragraph::new(keys_line(
+                theme,
+                &[("y", "confirm"), ("n / Esc", "cancel"), ("↑↓", "scroll")],
+            )),
             footer,
         );
     }

@@ -1,6 +1,6 @@
 //! A scrollable read-only dialog: run details, package versions, a refusal.
 
-use super::{Outcome, dialog, keys_line};
+use super::{Outcome, dialog, keys_line, wrapped_rows};
 use crate::domain::SyncId;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -45,9 +45,7 @@ impl Message {
         } else {
             theme.title()
         };
-        let height = u16::try_from(self.lines.len())
-            .unwrap_or(u16::MAX)
-            .saturating_add(4);
+        let height = wrapped_rows(frame, 76, &self.lines).saturating_add(4);
         let inner = dialog(
             frame,
             76,

@@ -21,7 +21,8 @@ pub enum Popup {
     Help(Pane),
     Confirm(confirm::Confirm),
     Message(message::Message),
-    AddSync(add_sync::AddSyncForm),
+    // Boxed: five inputs make the form far larger than the other dialogs.
+    AddSync(Box<add_sync::AddSyncForm>),
     NewToken(token::TokenForm),
     TokenShown(token::Shown),
 }
@@ -87,6 +88,35 @@ pub fn dialog(frame: &mut Frame, width: u16, height: u16, title: Line<'_>, borde
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     inner
+}
+
+/// Rows `lines` take when word-wrapped into a dialog of at most `width`
+/// columns on this frame, so the dialog can be sized to show them whole.
+pub fn wrapped_rows(frame: &Frame, width: u16, lines: &[String]) -> u16 {
+    let inner = usize::from(
+        width
+            .min(frame.area().width.saturating_sub(2))
+            .saturating_sub(2),
+    )
+    .max(1);
+    let rows: usize = lines.iter().map(|line| wrapped(line, inner)).sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+/// Greedy word wrap, as the paragraph does it.
+fn wrapped(line: &str, width: usize) -> usize {
+    let (mut rows, mut used) = (1, 0);
+    for word in line.split(' ') {
+        let len = word.chars().count();
+        let needed = if used == 0 { len } else { used + 1 + len };
+        if needed <= width {
+            used = needed;
+        } else {
+            rows += 1 + (len.saturating_sub(1)) / width;
+            used = len % width;
+        }
+    }
+    rows
 }
 
 /// A footer line of `key action` pairs.

@@ -34,13 +34,16 @@ pub struct TokenForm {
     pub label: Input,
     pub focus: Field,
     pub error: Option<String>,
+    /// The user selected in the pane: the first choice for a user token.
+    selected_user: usize,
 }
 
 impl TokenForm {
-    pub fn new(subject: usize) -> Self {
+    pub fn new(selected_user: usize) -> Self {
         Self {
             scope: ScopeKind::OrgWide,
-            subject,
+            subject: 0,
+            selected_user,
             label: Input::new("dashboard".to_owned()),
             focus: Field::Scope,
             error: None,
@@ -84,7 +87,10 @@ impl TokenForm {
                     order.len() - 1
                 };
                 self.scope = order[(i + step) % order.len()];
-                self.subject = 0;
+                self.subject = match self.scope {
+                    ScopeKind::User => self.selected_user,
+                    _ => 0,
+                };
             }
             KeyCode::Left | KeyCode::Right if self.focus == Field::Subject => {
                 let n = self.subjects(app).len().max(1);
