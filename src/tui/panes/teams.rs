@@ -36,10 +36,13 @@ pub fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
     Vec::new()
 }
 
+/// The server's rule for a team token. The directory holds only this team:
+/// the rule looks up the token's team and the primary's owners team, and
+/// scanning every team for each of thousands of packages would be slow.
 fn grants(app: &App, team: &Team, package: &Package) -> bool {
     let dir = Directory {
         syncs: &app.syncs,
-        teams: &app.teams,
+        teams: std::slice::from_ref(team),
         users: &[],
     };
     let scope = TokenScope::Team {
