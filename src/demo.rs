@@ -27,6 +27,7 @@ const ACTIVE_REPO: &str = "log";
 /// `--data-dir`) the data stays there; otherwise it lives in a temporary
 /// directory.
 pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitCode> {
+    tui::require_terminal()?;
     let temp;
     let (data_dir, log_level) = match config {
         Some(config) => {

@@ -63,6 +63,7 @@ fn resync_interval(config: &Config) -> Option<Duration> {
 /// `packyard` alone: the dashboard over an engine in this process, with the
 /// Composer server and the periodic resync running beside it, as `serve`.
 async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
+    tui::require_terminal()?;
     config.ensure_data_dir()?;
     // Logs go to a file: the dashboard owns the terminal.
     let _logs = init_logging(&config.data_dir, &config.log_level)?;

@@ -1,6 +1,7 @@
 //! Smoke run of the real dashboard in tmux: `packyard demo` starts, the
 //! panes switch, the package filter narrows the list, a sync run started
-//! with `r` finishes, and a delete dialog opens and is cancelled.
+//! with `r` finishes, and a delete dialog opens and is cancelled. Also:
+//! without a terminal, `packyard` says what to do instead.
 //!
 //! Without tmux the test reports a skip, unless `PACKYARD_REQUIRE_TMUX=1`
 //! (as in CI), where a missing tmux is a failure.
@@ -202,5 +203,22 @@ fn demo_dashboard_switches_panes_filters_runs_and_cancels_a_delete() {
         !tmux.alive(),
         "q did not quit the dashboard:\n{}",
         tmux.screen()
+    );
+}
+
+#[test]
+fn dashboard_says_what_to_do_when_not_on_a_terminal() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_packyard"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .env_remove("PACKYARD_DATA_DIR")
+        .output()
+        .expect("run packyard");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("needs a terminal") && stderr.contains("packyard --help"),
+        "{stderr}"
     );
 }

@@ -44,6 +44,18 @@ pub struct Session {
     pub notices: mpsc::UnboundedReceiver<String>,
 }
 
+/// Fails, saying what to do instead, when stdout is not a terminal: call it
+/// before starting anything the dashboard would need.
+pub fn require_terminal() -> std::io::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        return Ok(());
+    }
+    Err(std::io::Error::other(
+        "the dashboard needs a terminal and stdout is not one; in scripts use the commands instead (`packyard --help` lists them)",
+    ))
+}
+
 /// Runs the dashboard until the user quits. Restores the terminal on the
 /// way out, also after an error; ratatui's panic hook restores it on a panic.
 pub async fn run(admin: Arc<dyn AdminClient>, session: Session) -> std::io::Result<()> {
