@@ -90,13 +90,19 @@ async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
         let shutdown = shutdown.clone();
         tokio::spawn(async move { engine.resync_periodically(interval, shutdown).await })
     });
-    let (_notices, received) = tokio::sync::mpsc::unbounded_channel();
+    let (notices, received) = tokio::sync::mpsc::unbounded_channel();
+    if config.public_url.is_none() && bound.ip().is_unspecified() {
+        let _ = notices.send(format!(
+            "warning: listening on {bound} without a public URL; dist URLs point at {bound}, which clients cannot reach. Set [server] public_url"
+        ));
+    }
     let session = Session {
         mode: Mode::Embedded,
         server_url: url,
         notices: received,
     };
     let closed = tui::run(admin.clone() as Arc<dyn AdminClient>, session).await;
+    drop(notices);
     shutdown.cancel();
     serving.await??;
     if let Some(resync) = resync {

@@ -82,13 +82,18 @@ pub enum Cmd {
     Load(Resource),
     LoadVersions(PackageName),
     RunSync(SyncId),
+    /// A run allowed past the deletion guard (more than half removed).
+    RunSyncConfirmingRemovals(SyncId),
     PreviewPromote(SyncId),
     Promote(SyncId),
     PreviewRemoveSync(SyncId),
     RemoveSync(SyncId),
     RemovePackages(Vec<PackageName>),
     AddSync(NewSync),
-    CreateToken { scope: TokenScope, label: String },
+    CreateToken {
+        scope: TokenScope,
+        label: String,
+    },
     RevokeToken(String),
     Quit,
 }
@@ -160,6 +165,9 @@ impl App {
             Msg::Engine(event) => self.on_engine(event),
             Msg::EventsLagged => {
                 self.log(Tone::Warning, "missed some engine events; reloading".into());
+                // A missed SyncFinished would leave a run shown as running
+                // forever; a run still going reports its next phase soon.
+                self.runs.clear();
                 load_all()
             }
             Msg::Notice(text) => {

@@ -20,6 +20,7 @@ pub enum Action {
     Bottom,
     Add,
     Run,
+    RunConfirmingRemovals,
     Promote,
     Delete,
     Details,
@@ -85,6 +86,12 @@ const SYNCS: &[Binding] = &[
         A::Run,
         "r",
         "run the selected synchronization now",
+    ),
+    bind(
+        Char('R'),
+        A::RunConfirmingRemovals,
+        "R",
+        "run, allowing it to remove more than half (asks first)",
     ),
     bind(
         Char('p'),

@@ -157,6 +157,15 @@ async fn call(cmd: Cmd, admin: &dyn AdminClient) -> Option<Reply> {
             Ok(_) => return None,
             Err(e) => failed(format!("running {id}"))(e),
         },
+        Cmd::RunSyncConfirmingRemovals(id) => {
+            let policy = Policy {
+                confirm_removals: true,
+            };
+            match admin.run_sync(id.clone(), policy).await {
+                Ok(_) => return None,
+                Err(e) => failed(format!("running {id}"))(e),
+            }
+        }
         Cmd::PreviewPromote(id) => admin
             .promote_sync(id.clone(), false)
             .await

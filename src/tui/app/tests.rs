@@ -447,3 +447,30 @@ fn teams_filter_by_sync_and_count_installable_packages() {
     assert_eq!(app.teams_view.origin, Some(sync_id("acme-gitlab")));
     assert_eq!(app.teams_view.rows, [2]);
 }
+
+#[test]
+fn run_past_the_deletion_guard_needs_y() {
+    let mut app = sample::app();
+    let id = sync_id("acme-github");
+    app.update(Msg::Engine(EngineEvent::SyncFailed {
+        sync: id.clone(),
+        error: "this run would remove 3 packages, more than half; nothing was changed".to_owned(),
+    }));
+    assert!(typing(&mut app, "R").is_empty());
+    assert!(
+        matches!(&app.popup, Some(Popup::Confirm(c)) if c.lines.iter().any(|l| l.contains("more than half; nothing")))
+    );
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    let cmds = typing(&mut app, "y");
+    assert!(matches!(cmds.as_slice(), [Cmd::RunSyncConfirmingRemovals(i)] if *i == id));
+}
+
+#[test]
+fn missed_events_clear_runs_that_may_have_ended() {
+    let mut app = sample::app();
+    app.update(Msg::Engine(EngineEvent::SyncStarted {
+        sync: sync_id("acme-github"),
+    }));
+    app.update(Msg::EventsLagged);
+    assert_eq!(app.running_jobs(), 0);
+}

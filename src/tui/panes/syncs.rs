@@ -4,8 +4,8 @@ use super::{ago, fit, window};
 use crate::domain::RunSummary;
 use crate::tui::app::{App, Cmd};
 use crate::tui::keymap::Action;
-use crate::tui::popups::Popup;
 use crate::tui::popups::message::Message;
+use crate::tui::popups::{Popup, confirm};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -48,6 +48,17 @@ pub fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
         Action::Run => {
             app.say(format!("Starting {}…", sync.id));
             vec![Cmd::RunSync(sync.id)]
+        }
+        Action::RunConfirmingRemovals => {
+            let last_error = match app.runs.get(&sync.id) {
+                Some(RunState::Failed(error)) => Some(error.clone()),
+                _ => sync.last_run.as_ref().and_then(|r| r.error.clone()),
+            };
+            app.popup = Some(Popup::Confirm(confirm::run_confirming_removals(
+                &sync.id,
+                last_error.as_deref(),
+            )));
+            Vec::new()
         }
         Action::Promote if sync.primary => {
             app.say(format!(

@@ -16,6 +16,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 /// What `y` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
+    RunConfirmingRemovals(SyncId),
     Promote(SyncId),
     RemoveSync(SyncId),
     RemovePackages(Vec<PackageName>),
@@ -25,6 +26,7 @@ pub enum Pending {
 impl Pending {
     fn cmd(self) -> Cmd {
         match self {
+            Pending::RunConfirmingRemovals(id) => Cmd::RunSyncConfirmingRemovals(id),
             Pending::Promote(id) => Cmd::Promote(id),
             Pending::RemoveSync(id) => Cmd::RemoveSync(id),
             Pending::RemovePackages(names) => Cmd::RemovePackages(names),
@@ -111,6 +113,22 @@ fn names(users: &[UserId]) -> String {
         .map(UserId::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+pub fn run_confirming_removals(sync: &SyncId, last_error: Option<&str>) -> Confirm {
+    let mut lines = vec![
+        "This run may remove more than half of the synchronization's packages or team memberships, which runs otherwise refuse to do.".to_owned(),
+        "Check first at the host that the repositories and teams are really gone (and not just hidden from packyard's token).".to_owned(),
+    ];
+    if let Some(error) = last_error {
+        lines.push(String::new());
+        lines.push(format!("Last run: {error}"));
+    }
+    Confirm::new(
+        format!("Run {sync} allowing removals?"),
+        lines,
+        Pending::RunConfirmingRemovals(sync.clone()),
+    )
 }
 
 pub fn promote(sync: &SyncId, change: &OwnerChange) -> Confirm {
