@@ -212,6 +212,7 @@ fn dialog_token_shown() {
 #[test]
 fn dialog_versions() {
     let mut app = sample::app();
+    keys(&mut app, "3jj");
     let versions = ["v1.1.2", "v1.1.0", "dev-main"]
         .iter()
         .enumerate()

@@ -84,3 +84,29 @@ impl Theme {
         self.fg(Color::Blue)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Theme;
+
+    #[test]
+    fn monochrome_styles_carry_no_colour_when_no_color() {
+        let t = Theme::monochrome();
+        for style in [
+            t.title(),
+            t.header(),
+            t.selected(),
+            t.marked(),
+            t.ok(),
+            t.running(),
+            t.error(),
+            t.warning(),
+            t.dim(),
+            t.key(),
+            t.status_bar(),
+            t.gauge(),
+        ] {
+            assert_eq!((style.fg, style.bg), (None, None), "{style:?}");
+        }
+    }
+}
