@@ -24,8 +24,8 @@ use std::time::Duration;
     about = "A self-hosted private Composer repository that keeps teams, permissions and packages in sync with your code hosts",
     long_about = "A self-hosted private Composer repository that keeps teams, permissions and packages in sync \
                   with your code hosts.\n\nAdd a synchronization for your GitHub organization, run it, create a \
-                  token and serve: `composer install` then sees every package of the organization.",
-    arg_required_else_help = true
+                  token and serve: `composer install` then sees every package of the organization.\n\n\
+                  Without a command, packyard opens its dashboard on the data dir and serves it."
 )]
 pub struct Cli {
     /// Data directory (store, dist cache, logs). Overrides PACKYARD_DATA_DIR and the config file.
@@ -34,8 +34,9 @@ pub struct Cli {
     /// Configuration file (default: the platform config dir's packyard/config.toml, if present).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Without one, the dashboard opens (engine and Composer server in this process).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,7 +58,7 @@ pub enum Command {
     Token(TokenCommand),
     /// Run the Composer server and periodic resyncs (what runs under systemd).
     Serve(ServeArgs),
-    /// Try packyard over a simulated GitHub organization: no network, no tokens.
+    /// The dashboard over a simulated GitHub organization: no network, no tokens.
     Demo(DemoArgs),
 }
 

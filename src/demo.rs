@@ -1,17 +1,20 @@
-//! `packyard demo`: packyard over a simulated GitHub organization, with no
-//! network and no tokens. It syncs the organization from `assets/`, serves it
-//! to Composer, prints how to try it, and keeps publishing new tags that the
-//! next sync picks up, so something visibly happens.
+//! `packyard demo`: the dashboard over a simulated GitHub organization, with
+//! no network and no tokens. It serves the organization to Composer, syncs
+//! it, and keeps pushing new tags that trigger a sync, so the dashboard
+//! shows runs progress and finish.
 
-use crate::admin::{AdminClient, EngineSettings, InProcess, NewSync};
-use crate::cli::{self, Command, DemoArgs, ListOptions, PackageCommand, SyncCommand};
-use crate::config::Config;
-use crate::domain::{Credential, ProviderKind, Secret, SyncId, TokenScope};
+use crate::admin::{AdminClient, EngineSettings, InProcess, NewSync, Policy};
+use crate::cli::DemoArgs;
+use crate::config::{Config, init_logging};
+use crate::domain::{Credential, ProviderKind, Secret, SyncId};
 use crate::server;
 use crate::simulate::{GithubSim, Scenario};
+use crate::tui::{self, Mode, Session};
 use anyhow::Context;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const SCENARIO: &str = include_str!("../assets/demo-github.toml");
@@ -20,24 +23,28 @@ const ACTIVITY_EVERY: Duration = Duration::from_secs(10);
 /// The repository that receives the demo's new tags.
 const ACTIVE_REPO: &str = "log";
 
-/// Runs the demo until Ctrl-C. With `config` (from `--data-dir`) the data
-/// stays there; otherwise it lives in a temporary directory.
+/// Runs the demo until the dashboard is closed. With `config` (from
+/// `--data-dir`) the data stays there; otherwise it lives in a temporary
+/// directory.
 pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitCode> {
+    tui::require_terminal()?;
     let temp;
-    let data_dir = match config {
+    let (data_dir, log_level) = match config {
         Some(config) => {
             config.ensure_data_dir()?;
-            config.data_dir
+            (config.data_dir, config.log_level)
         }
         None => {
             temp = tempfile::tempdir().context("cannot create a temporary data directory")?;
-            temp.path().to_owned()
+            (temp.path().to_owned(), "info".to_owned())
         }
     };
+    // The dashboard owns the terminal: logs go to <data dir>/logs.
+    let _logs = init_logging(&data_dir, &log_level)?;
     let sim = GithubSim::start(Scenario::from_toml_str(SCENARIO)?)
         .await
         .context("cannot start the simulated GitHub")?;
-    let admin = InProcess::open(&data_dir, EngineSettings::default())?;
+    let admin = Arc::new(InProcess::open(&data_dir, EngineSettings::default())?);
     let id = SyncId::new("acme-github")?;
     if admin.list_syncs().await?.iter().all(|s| s.id != id) {
         let new = NewSync {
@@ -49,69 +56,71 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
         };
         admin.add_sync(new).await?;
     }
-    println!(
-        "Simulated GitHub organization {:?} at {}\n",
-        sim.org(),
-        sim.api_url()
-    );
-    let run = Command::Sync(SyncCommand::Run {
-        name: id.to_string(),
-        confirm_removals: false,
-    });
-    cli::execute(run, &admin).await?;
-    println!();
-    let all = ListOptions {
-        sync: None,
-        json: false,
-    };
-    cli::execute(Command::Package(PackageCommand::List(all)), &admin).await?;
-    let (_, token) = admin
-        .create_token(TokenScope::OrgWide, "demo".into(), None)
-        .await?;
 
     let listener = server::bind(args.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    print_try_it(&url, token.expose());
     let shutdown = CancellationToken::new();
-    let engine = admin.engine().clone();
     let serving = {
-        let (shutdown, data_dir) = (shutdown.clone(), data_dir.clone());
+        let (engine, shutdown, data_dir) =
+            (admin.engine().clone(), shutdown.clone(), data_dir.clone());
         tokio::spawn(
             async move { server::serve(&engine, &data_dir, listener, None, shutdown).await },
         )
     };
-    let mut ticker = tokio::time::interval(ACTIVITY_EVERY);
-    ticker.tick().await;
-    for patch in 1.. {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            _ = ticker.tick() => {}
-        }
-        let tag = format!("v1.1.{patch}");
-        sim.add_tag(ACTIVE_REPO, &tag)?;
-        println!("\n[simulated push] tag {tag} on acme/{ACTIVE_REPO}");
-        let run = Command::Sync(SyncCommand::Run {
-            name: id.to_string(),
-            confirm_removals: false,
-        });
-        cli::execute(run, &admin).await?;
+    let (notices, received) = mpsc::unbounded_channel();
+    for line in [
+        format!(
+            "demo: simulated GitHub organization {:?} at {}",
+            sim.org(),
+            sim.api_url()
+        ),
+        format!("demo: Composer repository at {url} (plain http: set \"secure-http\": false)"),
+        "demo: create a token in pane 4 with c; use it as the http-basic password".to_owned(),
+        format!(
+            "demo: a new tag is pushed to acme/{ACTIVE_REPO} every {} s and synced",
+            ACTIVITY_EVERY.as_secs()
+        ),
+    ] {
+        let _ = notices.send(line);
     }
+    let session = Session {
+        mode: Mode::Demo,
+        server_url: url,
+        notices: received,
+    };
+    let dashboard: Arc<dyn AdminClient> = admin.clone();
+    let closed = tokio::select! {
+        closed = tui::run(dashboard, session) => closed,
+        () = simulate_pushes(&sim, admin.as_ref(), &id, &notices) => Ok(()),
+    };
     shutdown.cancel();
     serving.await??;
     sim.shutdown().await;
+    closed.context("the dashboard failed")?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_try_it(url: &str, token: &str) {
-    let origin = url.trim_start_matches("http://");
-    println!(
-        "\nServing the Composer repository at {url}. Try it in an empty directory:\n\n\
-         composer.json:\n\
-         {{\n  \"repositories\": [{{\"type\": \"composer\", \"url\": \"{url}\"}}],\n  \"config\": {{\"secure-http\": false}}\n}}\n\n\
-         auth.json:\n\
-         {{\"http-basic\": {{\"{origin}\": {{\"username\": \"token\", \"password\": \"{token}\"}}}}}}\n\n\
-         then: composer require acme/config:^1.0\n\n\
-         A new tag is pushed to acme/{ACTIVE_REPO} and synced every {} s. Ctrl-C stops the demo.",
-        ACTIVITY_EVERY.as_secs()
-    );
+/// Syncs once, then pushes a tag and syncs it every [`ACTIVITY_EVERY`].
+/// Progress and results reach the dashboard as engine events.
+async fn simulate_pushes(
+    sim: &GithubSim,
+    admin: &dyn AdminClient,
+    id: &SyncId,
+    notices: &mpsc::UnboundedSender<String>,
+) {
+    let mut ticker = tokio::time::interval(ACTIVITY_EVERY);
+    for patch in 0.. {
+        ticker.tick().await;
+        if patch > 0 {
+            let tag = format!("v1.1.{patch}");
+            let said = match sim.add_tag(ACTIVE_REPO, &tag) {
+                Ok(_) => format!("simulated push: tag {tag} on acme/{ACTIVE_REPO}"),
+                Err(e) => format!("simulated push of {tag} failed: {e}"),
+            };
+            let _ = notices.send(said);
+        }
+        if let Err(e) = admin.run_sync(id.clone(), Policy::default()).await {
+            let _ = notices.send(format!("demo: cannot sync {id}: {e}"));
+        }
+    }
 }

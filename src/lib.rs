@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //! Dependencies run one way: `domain` ← `providers`/`store`/`composer` ←
-//! `engine` ← `admin` ← `cli`/`server`.
+//! `engine` ← `admin` ← `cli`/`tui`/`server`.
 //! - [`domain`]: plain data types and pure rules (ids, snapshots, plans,
 //!   version naming). No I/O.
 //! - [`providers`]: code host clients behind `CodeHost`; they turn a host's
@@ -19,6 +19,7 @@
 //! - [`config`]: configuration file, data dir and logging.
 //! - [`demo`]: `packyard demo` over a simulated organization.
 //! - [`simulate`]: simulated code hosts for the demo, tests and benchmarks.
+//! - [`tui`]: the terminal dashboard (`packyard`, `packyard demo`) over the admin API.
 
 pub mod admin;
 pub mod cli;
@@ -31,3 +32,4 @@ pub mod providers;
 pub mod server;
 pub mod simulate;
 pub mod store;
+pub mod tui;

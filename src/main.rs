@@ -1,13 +1,17 @@
 //! The `packyard` binary: parse the command line, load the configuration,
 //! start the runtime and dispatch. Everything else lives in the library.
 
+use anyhow::Context;
 use clap::Parser;
-use packyard::admin::InProcess;
+use packyard::admin::{AdminClient, InProcess};
 use packyard::cli::{self, Cli, Command};
 use packyard::config::{Config, init_logging};
-use packyard::server::{DaemonOptions, run_daemon};
+use packyard::server::{self, DaemonOptions, run_daemon};
+use packyard::tui::{self, Mode, Session};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -38,29 +42,87 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
     let runtime = tokio::runtime::Runtime::new()?;
     match cli.command {
-        Command::Demo(args) => runtime.block_on(packyard::demo::run(
+        None => runtime.block_on(dashboard(config)),
+        Some(Command::Demo(args)) => runtime.block_on(packyard::demo::run(
             args,
             cli.data_dir.is_some().then_some(config),
         )),
-        Command::Serve(args) => {
+        Some(Command::Serve(args)) => {
             config.ensure_data_dir()?;
             let _logs = init_logging(&config.data_dir, &config.log_level)?;
             let options = DaemonOptions {
                 data_dir: config.data_dir.clone(),
                 listen: args.listen.unwrap_or(config.listen),
                 public_url: args.public_url.or_else(|| config.public_url.clone()),
-                resync_interval: (config.sync.resync_interval_minutes > 0)
-                    .then(|| Duration::from_secs(config.sync.resync_interval_minutes * 60)),
+                resync_interval: resync_interval(&config),
                 engine: cli::engine_settings(&config),
             };
             runtime.block_on(run_daemon(options))?;
             Ok(ExitCode::SUCCESS)
         }
-        command => {
+        Some(command) => {
             config.ensure_data_dir()?;
             let _logs = init_logging(&config.data_dir, &config.log_level)?;
             let admin = InProcess::open(&config.data_dir, cli::engine_settings(&config))?;
             runtime.block_on(cli::execute(command, &admin))
         }
     }
+}
+
+fn resync_interval(config: &Config) -> Option<Duration> {
+    (config.sync.resync_interval_minutes > 0)
+        .then(|| Duration::from_secs(config.sync.resync_interval_minutes * 60))
+}
+
+/// `packyard` alone: the dashboard over an engine in this process, with the
+/// Composer server and the periodic resync running beside it, as `serve`.
+async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
+    tui::require_terminal()?;
+    config.ensure_data_dir()?;
+    // Logs go to a file: the dashboard owns the terminal.
+    let _logs = init_logging(&config.data_dir, &config.log_level)?;
+    let admin = Arc::new(InProcess::open(
+        &config.data_dir,
+        cli::engine_settings(&config),
+    )?);
+    let listener = server::bind(config.listen).await?;
+    let bound = listener.local_addr()?;
+    let url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+    let shutdown = CancellationToken::new();
+    let engine = admin.engine().clone();
+    let serving = {
+        let (engine, shutdown) = (engine.clone(), shutdown.clone());
+        let (data_dir, public_url) = (config.data_dir.clone(), config.public_url.clone());
+        tokio::spawn(async move {
+            server::serve(&engine, &data_dir, listener, public_url, shutdown).await
+        })
+    };
+    let resync = resync_interval(&config).map(|interval| {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { engine.resync_periodically(interval, shutdown).await })
+    });
+    let (notices, received) = tokio::sync::mpsc::unbounded_channel();
+    if config.public_url.is_none() && bound.ip().is_unspecified() {
+        let _ = notices.send(format!(
+            "warning: listening on {bound} without a public URL; dist URLs point at {bound}, which clients cannot reach. Set [server] public_url"
+        ));
+    }
+    let session = Session {
+        mode: Mode::Embedded,
+        server_url: url,
+        notices: received,
+    };
+    let closed = tui::run(admin.clone() as Arc<dyn AdminClient>, session).await;
+    drop(notices);
+    shutdown.cancel();
+    serving.await??;
+    if let Some(resync) = resync {
+        resync.await?;
+    }
+    admin.engine().store().flush()?;
+    closed.context("the dashboard failed")?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,5 @@
 //! Module boundaries from DESIGN.md, checked on the source: dependencies run
-//! one way (domain ← providers/store/composer ← engine ← admin ← cli/server),
+//! one way (domain ← providers/store/composer ← engine ← admin ← cli/tui/server),
 //! and only `store` touches sled.
 
 use std::path::{Path, PathBuf};
@@ -16,10 +16,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("server", &["domain", "engine", "store", "composer"]),
     ("config", &["domain"]),
     ("cli", &["admin", "config", "domain"]),
+    // The dashboard speaks only the admin API; main and demo wire the engine.
+    ("tui", &["admin", "domain"]),
     // The demo wires a simulated host to the whole stack, like main does.
     (
         "demo",
-        &["admin", "cli", "config", "domain", "server", "simulate"],
+        &[
+            "admin", "cli", "config", "domain", "server", "simulate", "tui",
+        ],
     ),
 ];
 

@@ -6,7 +6,7 @@
 
 use crate::domain::{
     PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
-    UserId,
+    UserId, Version,
 };
 use crate::engine::{EngineError, EngineHandle};
 use crate::store::{Store, StoreError};
@@ -43,6 +43,8 @@ pub trait AdminClient: Send + std::marker::Sync {
         &self,
         origin: Option<SyncId>,
     ) -> Result<Vec<PackageSummary>, AdminError>;
+    /// Every version of one package (tags and branches) with its commit.
+    async fn list_versions(&self, name: PackageName) -> Result<Vec<Version>, AdminError>;
     async fn list_teams(&self, sync: Option<SyncId>) -> Result<Vec<Team>, AdminError>;
     /// Creates a token; the secret is returned this once.
     async fn create_token(
@@ -114,6 +116,9 @@ impl AdminClient for InProcess {
         origin: Option<SyncId>,
     ) -> Result<Vec<PackageSummary>, AdminError> {
         Ok(self.engine.list_packages(origin).await?)
+    }
+    async fn list_versions(&self, name: PackageName) -> Result<Vec<Version>, AdminError> {
+        Ok(self.engine.list_versions(name).await?)
     }
     async fn list_teams(&self, sync: Option<SyncId>) -> Result<Vec<Team>, AdminError> {
         Ok(self.engine.list_teams(sync).await?)

@@ -66,8 +66,8 @@ pub async fn bind(listen: SocketAddr) -> Result<TcpListener, DaemonError> {
         })
 }
 
-/// Serves `engine`'s store on `listener` until `shutdown` fires. Prints one
-/// line with the listening URL on stdout once it accepts.
+/// Serves `engine`'s store on `listener` until `shutdown` fires. Prints
+/// nothing: the TUI owns the terminal while it serves.
 pub async fn serve(
     engine: &EngineHandle,
     data_dir: &std::path::Path,
@@ -76,11 +76,6 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let bound = listener.local_addr().map_err(DaemonError::Serve)?;
-    if public_url.is_none() && bound.ip().is_unspecified() {
-        eprintln!(
-            "warning: listening on {bound} without a public URL; dist URLs will point at {bound}, which clients cannot reach. Set --public-url"
-        );
-    }
     let public_url = public_url.unwrap_or_else(|| format!("http://{bound}"));
     let store = engine.store().clone();
     let state = AppState {
@@ -89,8 +84,6 @@ pub async fn serve(
         archives: Arc::new(EngineArchives(engine.clone())),
         public_url: public_url.clone(),
     };
-    println!("packyard serving Composer repository at http://{bound} (public URL {public_url})");
-    let _ = std::io::stdout().flush();
     tracing::info!(%bound, %public_url, "serving");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -112,6 +105,7 @@ pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
         tasks.spawn(async move { engine.resync_periodically(interval, shutdown).await });
     }
     let listener = bind(options.listen).await?;
+    announce(&listener, options.public_url.as_deref())?;
     let served = serve(
         &engine,
         &options.data_dir,
@@ -126,6 +120,21 @@ pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
     store.flush()?;
     tracing::info!("stopped");
     served
+}
+
+/// One line with the listening URL on stdout (tests and scripts read it),
+/// and a warning when clients could not reach the dist URLs.
+fn announce(listener: &TcpListener, public_url: Option<&str>) -> Result<(), DaemonError> {
+    let bound = listener.local_addr().map_err(DaemonError::Serve)?;
+    if public_url.is_none() && bound.ip().is_unspecified() {
+        eprintln!(
+            "warning: listening on {bound} without a public URL; dist URLs will point at {bound}, which clients cannot reach. Set --public-url"
+        );
+    }
+    let public_url = public_url.map_or_else(|| format!("http://{bound}"), str::to_owned);
+    println!("packyard serving Composer repository at http://{bound} (public URL {public_url})");
+    let _ = std::io::stdout().flush();
+    Ok(())
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {
