@@ -249,7 +249,11 @@ impl BitbucketCloudHost {
         } else {
             api.join("/").map_err(|e| invalid(&e.to_string()))?
         };
-        let mut auth = HeaderValue::from_str(&authorization(credential))
+        let value = authorization(credential).ok_or(ProviderError::UnsupportedCredential {
+            provider: crate::domain::ProviderKind::BitbucketCloud,
+            expected: "an access token, or an email or username with an API token or app password",
+        })?;
+        let mut auth = HeaderValue::from_str(&value)
             .map_err(|_| invalid("the credentials contain characters not allowed in a header"))?;
         auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
@@ -684,17 +688,19 @@ impl CodeHost for BitbucketCloudHost {
 }
 
 /// The `Authorization` value for a credential: Bearer for access tokens,
-/// Basic for an email + API token or username + app password.
-fn authorization(credential: &Credential) -> String {
+/// Basic for an email + API token or username + app password; `None` for
+/// credentials Bitbucket does not know (a GitHub App).
+fn authorization(credential: &Credential) -> Option<String> {
     match credential {
-        Credential::Token(token) => format!("Bearer {}", token.expose()),
+        Credential::Token(token) => Some(format!("Bearer {}", token.expose())),
         Credential::Basic { username, password } => {
             let pair = format!("{username}:{}", password.expose());
-            format!(
+            Some(format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(pair)
-            )
+            ))
         }
+        Credential::GithubApp { .. } => None,
     }
 }
 
@@ -958,15 +964,15 @@ mod tests {
             password: Secret::new("ATATT-secret"),
         };
         assert_eq!(
-            authorization(&basic),
+            authorization(&basic).unwrap(),
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode("dev@acme.test:ATATT-secret")
             )
         );
         assert_eq!(
-            authorization(&Credential::Token(Secret::new("wat-secret"))),
-            "Bearer wat-secret"
+            authorization(&Credential::Token(Secret::new("wat-secret"))).as_deref(),
+            Some("Bearer wat-secret")
         );
         let debug = format!("{:?}", host(DEFAULT_API_URL, basic));
         assert!(

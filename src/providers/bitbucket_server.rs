@@ -296,6 +296,12 @@ impl BitbucketServerHost {
                     base64::engine::general_purpose::STANDARD.encode(pair)
                 )
             }
+            Credential::GithubApp { .. } => {
+                return Err(ProviderError::UnsupportedCredential {
+                    provider: crate::domain::ProviderKind::BitbucketServer,
+                    expected: "an HTTP access token, or a username and password",
+                });
+            }
         };
         let mut auth = HeaderValue::from_str(&value)
             .map_err(|_| invalid("the credentials contain characters not allowed in a header"))?;

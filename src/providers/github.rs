@@ -6,6 +6,11 @@
 //! each ref's commit). Listings go through [`HttpClient`] with ETags, so a
 //! resync with no change is answered by 304s; manifests are keyed by commit
 //! SHA in the [`ProviderCache`] and never fetched twice.
+//!
+//! Credentials: a token (sent as `Bearer`), or a GitHub App installation
+//! whose short-lived tokens [`app`] obtains and renews.
+
+mod app;
 
 use super::http::{CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest;
@@ -109,6 +114,14 @@ mod wire {
         pub sha: String,
     }
 
+    /// `POST /app/installations/{id}/access_tokens` (201).
+    #[derive(Deserialize)]
+    pub struct AccessToken {
+        pub token: String,
+        /// RFC 3339, e.g. `2016-07-11T22:14:10Z`.
+        pub expires_at: String,
+    }
+
     #[derive(Debug, Deserialize)]
     pub struct Content {
         #[serde(rename = "type")]
@@ -162,17 +175,7 @@ impl GithubHost {
         if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
             return Err(invalid("the API URL must be an http(s) URL with a host"));
         }
-        let Credential::Token(token) = credential else {
-            return Err(ProviderError::UnsupportedCredential {
-                provider: ProviderKind::Github,
-                expected: "a token",
-            });
-        };
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| invalid("the token contains characters not allowed in a header"))?;
-        auth.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
         headers.insert(
             ACCEPT,
             HeaderValue::from_static("application/vnd.github+json"),
@@ -181,8 +184,40 @@ impl GithubHost {
             "x-github-api-version",
             HeaderValue::from_static("2022-11-28"),
         );
+        let http = match credential {
+            Credential::Token(token) => {
+                let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                    .map_err(|_| {
+                        invalid("the token contains characters not allowed in a header")
+                    })?;
+                auth.set_sensitive(true);
+                headers.insert(AUTHORIZATION, auth);
+                HttpClient::new(&api, headers, cache.clone(), settings)?
+            }
+            Credential::GithubApp {
+                app_id,
+                installation_id,
+                private_key,
+            } => {
+                let app = app::AppAuthorizer::new(
+                    &api,
+                    *app_id,
+                    *installation_id,
+                    private_key.expose(),
+                    settings.timeout,
+                )?;
+                HttpClient::new(&api, headers, cache.clone(), settings)?
+                    .with_authorizer(Arc::new(app))
+            }
+            Credential::Basic { .. } => {
+                return Err(ProviderError::UnsupportedCredential {
+                    provider: ProviderKind::Github,
+                    expected: "a token or a GitHub App",
+                });
+            }
+        };
         Ok(Self {
-            http: HttpClient::new(&api, headers, cache.clone(), settings)?,
+            http,
             api,
             org: org.to_owned(),
             cache,
@@ -241,7 +276,7 @@ impl GithubHost {
             error,
         } = self.http.get_all(url.clone(), &LinkHeader).await;
         match error {
-            Some(e @ ProviderError::Unauthorized { .. }) => Err(e),
+            Some(e) if e.is_credentials() => Err(e),
             Some(e) => {
                 tracing::warn!(path = url.path(), error = %e, "listing incomplete");
                 Ok(Listing::partial(items))
@@ -513,7 +548,7 @@ impl GithubHost {
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
             }
-            Err(e @ ProviderError::Unauthorized { .. }) => return Err(e),
+            Err(e) if e.is_credentials() => return Err(e),
             Err(e) => {
                 tracing::warn!(path = url.path(), commit, error = %e, "composer.json not read");
                 return Ok(None);
