@@ -265,7 +265,7 @@ async fn sync_add_with_app_flags_runs_and_never_shows_key_when_app_installed() {
         stderr(&public)
     );
 
-    let added = ok(&mut packyard(&data.path().join("data"))
+    let added = ok(packyard(&data.path().join("data"))
         .args(["sync", "add", "github", "--name", "acme", "--org"])
         .arg(sim.org())
         .arg("--api-url")
