@@ -43,8 +43,8 @@ use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, RefKind, RemoteAccount, RemoteId, RemoteOrg,
-    RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -250,7 +250,7 @@ impl BitbucketCloudHost {
             api.join("/").map_err(|e| invalid(&e.to_string()))?
         };
         let value = authorization(credential).ok_or(ProviderError::UnsupportedCredential {
-            provider: crate::domain::ProviderKind::BitbucketCloud,
+            provider: ProviderKind::BitbucketCloud,
             expected: "an access token, or an email or username with an API token or app password",
         })?;
         let mut auth = HeaderValue::from_str(&value)

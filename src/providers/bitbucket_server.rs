@@ -64,8 +64,8 @@ use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, RefKind, RemoteAccount, RemoteId, RemoteOrg,
-    RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -298,7 +298,7 @@ impl BitbucketServerHost {
             }
             Credential::GithubApp { .. } => {
                 return Err(ProviderError::UnsupportedCredential {
-                    provider: crate::domain::ProviderKind::BitbucketServer,
+                    provider: ProviderKind::BitbucketServer,
                     expected: "an HTTP access token, or a username and password",
                 });
             }

@@ -909,4 +909,20 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, ProviderError::Unreachable { .. }));
     }
+
+    #[test]
+    fn new_fails_when_credential_is_basic() {
+        let err = GithubHost::new(
+            DEFAULT_API_URL,
+            "acme",
+            &Credential::Basic {
+                username: "u".into(),
+                password: Secret::new("p"),
+            },
+            Arc::new(MemoryCache::default()),
+            &ClientSettings::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("a token or a GitHub App"), "{err}");
+    }
 }
