@@ -137,7 +137,29 @@ pub struct GithubArgs {
     #[arg(long, default_value = "https://api.github.com", value_name = "URL")]
     pub api_url: String,
     #[command(flatten)]
-    pub token: TokenSource,
+    pub auth: GithubAuth,
+}
+
+/// A token, or a GitHub App installation: exactly one of the three ways.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct GithubAuth {
+    /// Read a personal access token from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["token_file", "app_id", "installation_id", "private_key_file"])]
+    pub token_env: Option<String>,
+    /// Read a personal access token from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["app_id", "installation_id", "private_key_file"])]
+    pub token_file: Option<PathBuf>,
+    /// GitHub App: the app's id (its settings page, "App ID").
+    #[arg(long, value_name = "ID", requires_all = ["installation_id", "private_key_file"])]
+    pub app_id: Option<u64>,
+    /// GitHub App: the id of its installation on the organization (the number at the end of
+    /// the installation's settings URL).
+    #[arg(long, value_name = "ID", requires_all = ["app_id", "private_key_file"])]
+    pub installation_id: Option<u64>,
+    /// GitHub App: the app's private key (.pem, as downloaded from its settings).
+    #[arg(long, value_name = "PEM", requires_all = ["app_id", "installation_id"])]
+    pub private_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -601,6 +623,41 @@ fn read_token(source: &TokenSource) -> anyhow::Result<Secret> {
     Ok(Secret::new(token))
 }
 
+/// A GitHub token, or an app's ids with its private key read from its file
+/// and checked to be an RSA private key, so a wrong file is named now rather
+/// than failing later at the host.
+fn github_credential(auth: GithubAuth) -> anyhow::Result<Credential> {
+    let (Some(app_id), Some(installation_id), Some(path)) =
+        (auth.app_id, auth.installation_id, auth.private_key_file)
+    else {
+        return Ok(Credential::Token(read_token(&TokenSource {
+            token_env: auth.token_env,
+            token_file: auth.token_file,
+        })?));
+    };
+    let pem = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the private key file {}", path.display()))?;
+    let usable = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).is_ok_and(|key| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+            &serde_json::json!({}),
+            &key,
+        )
+        .is_ok()
+    });
+    if !usable {
+        bail!(
+            "{} is not an RSA private key in PEM form; give the .pem file downloaded from the GitHub App's settings (Private keys → Generate a private key)",
+            path.display()
+        );
+    }
+    Ok(Credential::GithubApp {
+        app_id,
+        installation_id,
+        private_key: Secret::new(pem),
+    })
+}
+
 /// A token alone, or a username with the secret as password.
 fn credential(username: Option<String>, token: &TokenSource) -> anyhow::Result<Credential> {
     let secret = read_token(token)?;
@@ -623,7 +680,7 @@ fn new_sync(add: AddSync) -> anyhow::Result<(NewSync, &'static str, Vec<&'static
                 provider: ProviderKind::Github,
                 api_url: a.api_url,
                 org: a.org,
-                credential: Credential::Token(read_token(&a.token)?),
+                credential: github_credential(a.auth)?,
             };
             (new, "GitHub organization", vec![])
         }

@@ -59,4 +59,13 @@ pub enum Credential {
     /// HTTP Basic: Bitbucket Cloud email + API token or username + app
     /// password; Bitbucket Server username + password (before 5.5).
     Basic { username: String, password: Secret },
+    /// A GitHub App installation (GitHub.com and GHES): packyard signs a JWT
+    /// with the app's private key and exchanges it for short-lived
+    /// installation tokens, so no person's token is needed.
+    GithubApp {
+        app_id: u64,
+        installation_id: u64,
+        /// The app's RSA private key, PEM (PKCS#1 or PKCS#8).
+        private_key: Secret,
+    },
 }

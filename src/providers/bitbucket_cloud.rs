@@ -43,8 +43,8 @@ use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, RefKind, RemoteAccount, RemoteId, RemoteOrg,
-    RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -239,7 +239,12 @@ impl BitbucketCloudHost {
         } else {
             api.join("/").map_err(|e| invalid(e.to_string()))?
         };
-        let mut headers = http::authorization(credential, &api)?;
+        let mut headers = http::authorization(
+            credential,
+            &api,
+            ProviderKind::BitbucketCloud,
+            "an access token, or an email or username with an API token or app password",
+        )?;
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Self {
             http: HttpClient::new(&api, headers, cache.clone(), settings)?,
@@ -905,14 +910,18 @@ mod tests {
         );
     }
 
-    /// The `Authorization` value the provider sends for `credential`.
-    fn authorization(credential: &Credential) -> String {
+    /// The `Authorization` value the provider sends for `credential`, if it
+    /// takes that kind of credential.
+    fn authorization(credential: &Credential) -> Option<String> {
         let api = Url::parse(DEFAULT_API_URL).unwrap();
-        let headers = http::authorization(credential, &api).unwrap();
-        headers[reqwest::header::AUTHORIZATION]
-            .to_str()
-            .unwrap()
-            .to_owned()
+        let headers =
+            http::authorization(credential, &api, ProviderKind::BitbucketCloud, "").ok()?;
+        Some(
+            headers[reqwest::header::AUTHORIZATION]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        )
     }
 
     #[test]
@@ -922,15 +931,15 @@ mod tests {
             password: Secret::new("ATATT-secret"),
         };
         assert_eq!(
-            authorization(&basic),
+            authorization(&basic).unwrap(),
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode("dev@acme.test:ATATT-secret")
             )
         );
         assert_eq!(
-            authorization(&Credential::Token(Secret::new("wat-secret"))),
-            "Bearer wat-secret"
+            authorization(&Credential::Token(Secret::new("wat-secret"))).as_deref(),
+            Some("Bearer wat-secret")
         );
         let debug = format!("{:?}", host(DEFAULT_API_URL, basic));
         assert!(

@@ -64,8 +64,8 @@ use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, RefKind, RemoteAccount, RemoteId, RemoteOrg,
-    RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
+    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
@@ -278,7 +278,12 @@ impl BitbucketServerHost {
         settings: &ClientSettings,
     ) -> Result<Self, ProviderError> {
         let base = http::api_base(api_url, "")?;
-        let headers = http::authorization(credential, &base)?;
+        let headers = http::authorization(
+            credential,
+            &base,
+            ProviderKind::BitbucketServer,
+            "an HTTP access token, or a username and password",
+        )?;
         Ok(Self {
             http: HttpClient::new(&base, headers, cache.clone(), settings)?,
             keys: projects

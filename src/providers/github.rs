@@ -6,8 +6,13 @@
 //! each ref's commit). Listings go through [`HttpClient`] with ETags, so a
 //! resync with no change is answered by 304s; manifests are keyed by commit
 //! SHA in the [`ProviderCache`] and never fetched twice.
+//!
+//! Credentials: a token (sent as `Bearer`), or a GitHub App installation
+//! whose short-lived tokens [`app`] obtains and renews.
 
-use super::http::{CacheMode, HttpClient, LinkHeader, Paged};
+mod app;
+
+use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{
     ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
@@ -19,7 +24,7 @@ use crate::domain::{
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::Url;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -108,6 +113,14 @@ mod wire {
         pub sha: String,
     }
 
+    /// `POST /app/installations/{id}/access_tokens` (201).
+    #[derive(Deserialize)]
+    pub struct AccessToken {
+        pub token: String,
+        /// RFC 3339, e.g. `2016-07-11T22:14:10Z`.
+        pub expires_at: String,
+    }
+
     #[derive(Debug, Deserialize)]
     pub struct Content {
         #[serde(rename = "type")]
@@ -148,30 +161,9 @@ impl GithubHost {
         cache: Arc<dyn ProviderCache>,
         settings: &ClientSettings,
     ) -> Result<Self, ProviderError> {
-        let api_url = if api_url.trim().is_empty() {
-            DEFAULT_API_URL
-        } else {
-            api_url.trim().trim_end_matches('/')
-        };
-        let invalid = |reason: &str| ProviderError::Unreachable {
-            host: api_url.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let api = Url::parse(api_url).map_err(|e| invalid(&format!("invalid API URL: {e}")))?;
-        if !matches!(api.scheme(), "http" | "https") || api.host_str().is_none() {
-            return Err(invalid("the API URL must be an http(s) URL with a host"));
-        }
-        let Credential::Token(token) = credential else {
-            return Err(ProviderError::UnsupportedCredential {
-                provider: ProviderKind::Github,
-                expected: "a token",
-            });
-        };
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-            .map_err(|_| invalid("the token contains characters not allowed in a header"))?;
-        auth.set_sensitive(true);
+        let api = http::api_base(api_url, DEFAULT_API_URL)?;
+        let expected = "a token or a GitHub App";
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
         headers.insert(
             ACCEPT,
             HeaderValue::from_static("application/vnd.github+json"),
@@ -180,8 +172,40 @@ impl GithubHost {
             "x-github-api-version",
             HeaderValue::from_static("2022-11-28"),
         );
+        let http = match credential {
+            Credential::Token(_) => {
+                headers.extend(http::authorization(
+                    credential,
+                    &api,
+                    ProviderKind::Github,
+                    expected,
+                )?);
+                HttpClient::new(&api, headers, cache.clone(), settings)?
+            }
+            Credential::GithubApp {
+                app_id,
+                installation_id,
+                private_key,
+            } => {
+                let app = app::AppAuthorizer::new(
+                    &api,
+                    *app_id,
+                    *installation_id,
+                    private_key.expose(),
+                    settings.timeout,
+                )?;
+                HttpClient::new(&api, headers, cache.clone(), settings)?
+                    .with_authorizer(Arc::new(app))
+            }
+            Credential::Basic { .. } => {
+                return Err(ProviderError::UnsupportedCredential {
+                    provider: ProviderKind::Github,
+                    expected,
+                });
+            }
+        };
         Ok(Self {
-            http: HttpClient::new(&api, headers, cache.clone(), settings)?,
+            http,
             api,
             org: org.to_owned(),
             cache,
@@ -240,7 +264,7 @@ impl GithubHost {
             error,
         } = self.http.get_all(url.clone(), &LinkHeader).await;
         match error {
-            Some(e @ ProviderError::Unauthorized { .. }) => Err(e),
+            Some(e) if e.is_credentials() => Err(e),
             Some(e) => {
                 tracing::warn!(path = url.path(), error = %e, "listing incomplete");
                 Ok(Listing::partial(items))
@@ -493,7 +517,7 @@ impl GithubHost {
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
             }
-            Err(e @ ProviderError::Unauthorized { .. }) => return Err(e),
+            Err(e) if e.is_credentials() => return Err(e),
             Err(e) => {
                 tracing::warn!(path = url.path(), commit, error = %e, "composer.json not read");
                 return Ok(None);
@@ -853,5 +877,21 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ProviderError::Unreachable { .. }));
+    }
+
+    #[test]
+    fn new_fails_when_credential_is_basic() {
+        let err = GithubHost::new(
+            DEFAULT_API_URL,
+            "acme",
+            &Credential::Basic {
+                username: "u".into(),
+                password: Secret::new("p"),
+            },
+            Arc::new(MemoryCache::default()),
+            &ClientSettings::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("a token or a GitHub App"), "{err}");
     }
 }

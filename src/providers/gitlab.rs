@@ -176,16 +176,17 @@ impl GitlabHost {
         settings: &ClientSettings,
     ) -> Result<Self, ProviderError> {
         let api = http::api_base(api_url, DEFAULT_API_URL)?;
+        let expected = "a personal, group or project access token";
         if matches!(credential, Credential::Basic { .. }) {
             return Err(ProviderError::UnsupportedCredential {
                 provider: ProviderKind::Gitlab,
-                expected: "a personal, group or project access token",
+                expected,
             });
         }
         // `Authorization: Bearer` rather than GitLab's `PRIVATE-TOKEN`: GitLab
         // accepts both for access tokens, and reqwest drops `Authorization` on
         // a redirect to another host, which it does not do for custom headers.
-        let headers = http::authorization(credential, &api)?;
+        let headers = http::authorization(credential, &api, ProviderKind::Gitlab, expected)?;
         Ok(Self {
             http: HttpClient::new(&api, headers, cache.clone(), settings)?,
             api,

@@ -14,6 +14,10 @@
 //!   connection errors, up to `max_attempts`,
 //! - a body size limit.
 //!
+//! Credentials that change over time (GitHub App installation tokens) plug
+//! in through an [`Authorizer`], asked for the `Authorization` value before
+//! every attempt; fixed tokens stay plain default headers.
+//!
 //! Pagination is pluggable through [`Pagination`]: [`LinkHeader`] follows
 //! `Link: <…>; rel="next"` (GitHub, GitLab); hosts that put the next page in
 //! the body (Bitbucket) implement the trait over the page envelope.
@@ -22,11 +26,12 @@
 //! marked sensitive and reqwest errors are stripped of their URL.
 
 use super::{CachedResponse, ClientSettings, ProviderCache, ProviderError, RequestStats};
-use crate::domain::Credential;
+use crate::domain::{Credential, ProviderKind};
+use async_trait::async_trait;
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{
-    ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
+    AUTHORIZATION, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
 };
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -131,7 +136,14 @@ pub fn api_base(url: &str, default: &str) -> Result<Url, ProviderError> {
 /// The `Authorization` header for `credential`: a token as `Bearer`, a
 /// username and secret as HTTP Basic. Marked sensitive so it never shows in
 /// Debug output, and reqwest drops it on a redirect to another host.
-pub fn authorization(credential: &Credential, api: &Url) -> Result<HeaderMap, ProviderError> {
+/// Credentials `provider` cannot take (a GitHub App elsewhere) are refused,
+/// saying what it takes (`expected`).
+pub fn authorization(
+    credential: &Credential,
+    api: &Url,
+    provider: ProviderKind,
+    expected: &'static str,
+) -> Result<HeaderMap, ProviderError> {
     let value = match credential {
         Credential::Token(token) => format!("Bearer {}", token.expose()),
         Credential::Basic { username, password } => {
@@ -140,6 +152,9 @@ pub fn authorization(credential: &Credential, api: &Url) -> Result<HeaderMap, Pr
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(pair)
             )
+        }
+        Credential::GithubApp { .. } => {
+            return Err(ProviderError::UnsupportedCredential { provider, expected });
         }
     };
     let mut auth = HeaderValue::from_str(&value).map_err(|_| ProviderError::Unreachable {
@@ -150,6 +165,19 @@ pub fn authorization(credential: &Credential, api: &Url) -> Result<HeaderMap, Pr
     let mut headers = HeaderMap::new();
     headers.insert(reqwest::header::AUTHORIZATION, auth);
     Ok(headers)
+}
+
+/// Supplies the `Authorization` header of credentials that expire, such as
+/// GitHub App installation tokens. Implementations renew the credential
+/// themselves and return a value marked sensitive.
+#[async_trait]
+pub trait Authorizer: Send + std::marker::Sync {
+    /// The value to send with the next request, renewed first if needed.
+    async fn authorization(&self) -> Result<HeaderValue, ProviderError>;
+    /// The host answered 401 to `rejected`: forget it, so the next call to
+    /// [`Authorizer::authorization`] fetches a fresh one (a token revoked or
+    /// expired early because of clock skew).
+    fn reject(&self, rejected: &HeaderValue);
 }
 
 /// The HTTP client of one sync. Cheap to share by reference across tasks.
@@ -164,6 +192,7 @@ pub struct HttpClient {
     not_modified: AtomicU64,
     /// Set when the host said the rate limit is spent: every request waits.
     paused_until: std::sync::Mutex<Option<Instant>>,
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -219,7 +248,15 @@ impl HttpClient {
             requests: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
             paused_until: std::sync::Mutex::new(None),
+            authorizer: None,
         })
+    }
+
+    /// Sends the `Authorization` value `authorizer` gives with every request,
+    /// for credentials that expire (instead of a fixed default header).
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = Some(authorizer);
+        self
     }
 
     /// The host as shown in messages, e.g. `api.github.com`.
@@ -321,9 +358,16 @@ impl HttpClient {
         };
         let mut attempt = 1;
         let mut rate_waits = 0;
+        let mut reauthorized = false;
         loop {
             self.wait_while_paused().await;
-            let outcome = self.attempt(url, cached.as_ref(), limit).await;
+            let authorization = match &self.authorizer {
+                Some(a) => Some(a.authorization().await?),
+                None => None,
+            };
+            let outcome = self
+                .attempt(url, cached.as_ref(), limit, authorization.as_ref())
+                .await;
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
                 Err(AttemptError::TooLarge) => {
@@ -365,6 +409,16 @@ impl HttpClient {
                 self.pause_for(wait);
                 continue;
             }
+            // A renewable credential rejected once is renewed and tried once
+            // more; a second 401 means the credential itself is wrong.
+            if status == StatusCode::UNAUTHORIZED
+                && !reauthorized
+                && let (Some(authorizer), Some(rejected)) = (&self.authorizer, &authorization)
+            {
+                authorizer.reject(rejected);
+                reauthorized = true;
+                continue;
+            }
             if status.is_server_error() && attempt < self.settings.max_attempts {
                 tracing::debug!(host = %self.host, path = url.path(), attempt, %status, "retrying");
                 tokio::time::sleep(backoff(attempt)).await;
@@ -391,12 +445,16 @@ impl HttpClient {
         url: &Url,
         cached: Option<&CachedResponse>,
         limit: usize,
+        authorization: Option<&HeaderValue>,
     ) -> Result<(StatusCode, HeaderMap, Bytes), AttemptError> {
         // The semaphore is never closed, so acquiring cannot fail; a closed
         // one would only mean running without the limit.
         let _permit = self.permits.acquire().await.ok();
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self.client.get(url.clone());
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value.clone());
+        }
         if let Some(etag) = cached.and_then(|c| HeaderValue::from_str(&c.etag).ok()) {
             request = request.header(IF_NONE_MATCH, etag);
         }
@@ -497,7 +555,7 @@ impl HttpClient {
 }
 
 /// `host[:port]` of an API URL, for messages.
-fn host_label(url: &Url) -> String {
+pub(super) fn host_label(url: &Url) -> String {
     match (url.host_str(), url.port()) {
         (Some(host), Some(port)) => format!("{host}:{port}"),
         (Some(host), None) => host.to_owned(),
@@ -586,7 +644,7 @@ fn retryable_transport(e: &reqwest::Error) -> bool {
 }
 
 /// The error and its causes, without the request URL.
-fn error_chain(e: &reqwest::Error) -> String {
+pub(super) fn error_chain(e: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
     while let Some(s) = source {
@@ -611,7 +669,7 @@ fn error_chain(e: &reqwest::Error) -> String {
 /// the top (GitHub, GitLab), under `error` (Bitbucket Cloud:
 /// `{"type":"error","error":{"message":…}}`) or in `errors[0]` (Bitbucket
 /// Server).
-fn error_message(status: StatusCode, body: &[u8]) -> String {
+pub(super) fn error_message(status: StatusCode, body: &[u8]) -> String {
     let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     ["/message", "/error/message", "/errors/0/message"]
         .iter()

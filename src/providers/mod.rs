@@ -60,12 +60,35 @@ pub enum ProviderError {
         provider: ProviderKind,
         expected: &'static str,
     },
+    #[error(
+        "{host} refused the GitHub App's credentials (HTTP {status}: {message}). Check the app id, the installation id (the app must be installed on the organization) and that the private key belongs to the app"
+    )]
+    AppRejected {
+        host: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "the GitHub App private key cannot be used: {reason}. Give the app's RSA private key in PEM form, as downloaded from the app's settings"
+    )]
+    InvalidAppKey { reason: String },
     #[error("{host} sent a response for {path} that packyard cannot read: {reason}")]
     Decode {
         host: String,
         path: String,
         reason: String,
     },
+}
+
+impl ProviderError {
+    /// Whether the credentials themselves failed: the run cannot go on, as
+    /// opposed to one listing failing and being marked partial.
+    pub fn is_credentials(&self) -> bool {
+        matches!(
+            self,
+            Self::Unauthorized { .. } | Self::AppRejected { .. } | Self::InvalidAppKey { .. }
+        )
+    }
 }
 
 /// Where a provider keeps what lets it skip work on the next run. The engine

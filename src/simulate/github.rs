@@ -5,9 +5,12 @@
 //! (at most 100) and `page`, a strong `ETag` on every JSON GET with 304 on a
 //! matching `If-None-Match`, `X-RateLimit-*` headers, GitHub's 401/404 error
 //! bodies, base64 contents, and zipballs through a 302 to a same-host
-//! codeload-like path. [`Faults`] inject latency, failures and rate-limit
+//! codeload-like path. A GitHub App can be installed
+//! ([`GithubSim::install_app`]): its installation tokens are accepted like
+//! the scenario token until they expire. [`Faults`] inject latency, failures and rate-limit
 //! exhaustion; mutations change the organization between runs.
 
+mod app;
 mod archive;
 mod json;
 mod state;
@@ -26,16 +29,18 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const RATE_LIMIT: u64 = 5_000;
 const DOCS: &str = "https://docs.github.com/rest";
+/// The one route that authenticates with an app JWT instead of a token.
+const ACCESS_TOKENS: &str = "/app/installations/{installation_id}/access_tokens";
 
 /// A running simulator. Stops when dropped or on [`GithubSim::shutdown`].
 pub struct GithubSim {
@@ -51,6 +56,7 @@ struct Shared {
     faults: Faults,
     stats: Mutex<SimStats>,
     rate: Mutex<RateWindow>,
+    app: Mutex<Option<app::App>>,
 }
 
 /// The primary rate limit window: an hour from start, counting non-304s.
@@ -85,6 +91,7 @@ impl GithubSim {
                 used: 0,
                 reset: epoch_secs() + 3600,
             }),
+            app: Mutex::new(None),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
@@ -111,6 +118,23 @@ impl GithubSim {
 
     pub fn token(&self) -> String {
         lock(&self.shared.state).token.clone()
+    }
+
+    /// Installs a GitHub App on the organization: JWTs signed by the key
+    /// matching `public_key_pem` (an RSA public key) with `iss` = `app_id`
+    /// get installation tokens for `installation_id` that work for
+    /// `token_lifetime`. Replaces any app installed before.
+    pub fn install_app(
+        &self,
+        app_id: u64,
+        installation_id: u64,
+        public_key_pem: &str,
+        token_lifetime: Duration,
+    ) -> Result<(), SimError> {
+        let app = app::App::new(app_id, installation_id, public_key_pem, token_lifetime)
+            .map_err(|e| SimError::InvalidAppKey(e.to_string()))?;
+        *lock(&self.shared.app) = Some(app);
+        Ok(())
     }
 
     pub fn org(&self) -> String {
@@ -229,6 +253,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .route("/repos/{owner}/{repo}/zipball/{*reference}", get(zipball))
         .route("/_codeload/{owner}/{repo}/legacy.zip/{sha}", get(codeload))
+        .route(ACCESS_TOKENS, post(access_tokens))
         .fallback(|| async { not_found() })
         .layer(from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
@@ -272,7 +297,7 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
     {
         let mut stats = lock(&sim.stats);
         stats.requests += 1;
-        *stats.by_route.entry(route).or_default() += 1;
+        *stats.by_route.entry(route.clone()).or_default() += 1;
     }
     let latency = sim.faults.latency();
     if !latency.is_zero() {
@@ -288,7 +313,8 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
         }
         return response;
     }
-    if !authorized(request.headers(), &lock(&sim.state).token) {
+    // The token exchange checks its JWT itself.
+    if route != ACCESS_TOKENS && !authorized(&sim, request.headers()) {
         return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
     if let Some(reset) = sim.faults.rate_limited_until() {
@@ -318,14 +344,53 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
     response
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+/// The credential after `Bearer ` or `token `.
+fn presented(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("token "))
+}
+
+/// The scenario token, or an installation token that has not expired.
+fn authorized(sim: &Shared, headers: &HeaderMap) -> bool {
+    let Some(presented) = presented(headers) else {
         return false;
     };
-    let presented = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("token "));
-    presented == Some(token)
+    presented == lock(&sim.state).token
+        || lock(&sim.app)
+            .as_ref()
+            .is_some_and(|app| app.accepts(presented, SystemTime::now()))
+}
+
+async fn access_tokens(
+    State(sim): Sim,
+    Path(installation_id): Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    let jwt = presented(&headers).unwrap_or_default();
+    let issued = match lock(&sim.app).as_mut() {
+        Some(app) => app.exchange(jwt, installation_id, SystemTime::now()),
+        None => Err((401, "A JSON web token could not be decoded")),
+    };
+    match issued {
+        Ok(issued) => {
+            let expires_at = time::OffsetDateTime::from(issued.expires_at)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let body = json!({
+                "token": issued.token,
+                "expires_at": expires_at,
+                "permissions": {"contents": "read", "members": "read", "metadata": "read"},
+                "repository_selection": "all",
+            });
+            (StatusCode::CREATED, axum::Json(body)).into_response()
+        }
+        Err((status, message)) => error(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
+            message,
+        ),
+    }
 }
 
 fn rate_headers(headers: &mut HeaderMap, remaining: u64, reset: u64) {

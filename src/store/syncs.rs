@@ -10,8 +10,18 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 enum StoredCredential {
-    Token { token: String },
-    Basic { username: String, password: String },
+    Token {
+        token: String,
+    },
+    Basic {
+        username: String,
+        password: String,
+    },
+    GithubApp {
+        app_id: u64,
+        installation_id: u64,
+        private_key: String,
+    },
 }
 
 impl From<&Credential> for StoredCredential {
@@ -24,6 +34,15 @@ impl From<&Credential> for StoredCredential {
                 username: username.clone(),
                 password: password.expose().to_owned(),
             },
+            Credential::GithubApp {
+                app_id,
+                installation_id,
+                private_key,
+            } => Self::GithubApp {
+                app_id: *app_id,
+                installation_id: *installation_id,
+                private_key: private_key.expose().to_owned(),
+            },
         }
     }
 }
@@ -35,6 +54,15 @@ impl From<StoredCredential> for Credential {
             StoredCredential::Basic { username, password } => Credential::Basic {
                 username,
                 password: Secret::new(password),
+            },
+            StoredCredential::GithubApp {
+                app_id,
+                installation_id,
+                private_key,
+            } => Credential::GithubApp {
+                app_id,
+                installation_id,
+                private_key: Secret::new(private_key),
             },
         }
     }

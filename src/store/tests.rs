@@ -190,6 +190,35 @@ fn credential_is_kept_apart_from_the_listed_sync() {
 }
 
 #[test]
+fn github_app_credential_round_trips_and_is_redacted_when_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let sync = Sync {
+        id: sync_id(),
+        provider: ProviderKind::Github,
+        api_url: "https://ghe.example.com/api/v3".into(),
+        org: "acme".into(),
+        primary: true,
+        created_at: Timestamp(1),
+        last_run: None,
+    };
+    let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----\n";
+    let cred = Credential::GithubApp {
+        app_id: 42,
+        installation_id: 7,
+        private_key: Secret::new(key),
+    };
+    assert!(!format!("{cred:?}").contains("MIIEsecret"));
+    store.apply_new_sync(&sync, &cred).unwrap();
+    assert!(
+        !serde_json::to_string(&store.load_syncs().unwrap())
+            .unwrap()
+            .contains("MIIEsecret")
+    );
+    assert_eq!(store.load_credential(&sync.id).unwrap(), Some(cred));
+}
+
+#[test]
 fn revoked_token_is_no_longer_found() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

@@ -21,6 +21,8 @@ pub enum SimError {
     UnknownUser(String),
     #[error("repository {0:?} already exists")]
     RepoExists(String),
+    #[error("the app's public key cannot be read: {0}")]
+    InvalidAppKey(String),
 }
 
 pub(super) struct User {
