@@ -29,7 +29,6 @@
 //! archives with a `{ws}-{slug}-{sha12}/` top folder. The API documents no
 //! conditional requests, so no `ETag` is sent.
 
-mod archive;
 mod json;
 mod routes;
 mod state;

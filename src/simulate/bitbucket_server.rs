@@ -31,10 +31,10 @@
 //! conditional requests and `not_modified` stays 0. Archives are zips without
 //! a top folder (see `archive`).
 
-mod archive;
 mod json;
 mod state;
 
+use super::archive;
 use super::scenario::{RepoRole, RepoSpec, Scenario};
 use super::{Faults, SimError, SimStats};
 use axum::Router;
@@ -572,7 +572,16 @@ async fn archive(
             Err(response) => return *response,
         }
     };
-    match archive::zip(&project, &slug, &sha, composer.as_deref()) {
+    let layout = archive::Layout {
+        top: None,
+        comment: Some(&sha),
+    };
+    match archive::zip(
+        layout,
+        &format!("{project}/{slug}"),
+        &sha,
+        composer.as_deref(),
+    ) {
         Ok(zip) => {
             let disposition = format!("attachment; filename=\"{slug}@{}.zip\"", &sha[..11]);
             let mut response = zip.into_response();

@@ -11,13 +11,13 @@
 //! exhaustion; mutations change the organization between runs.
 
 mod app;
-mod archive;
 mod json;
 mod state;
 
 use super::faults::{Faults, SimStats};
 pub use state::SimError;
 
+use super::archive;
 use super::scenario::{RepoRole, RepoSpec, Scenario};
 use axum::Router;
 use axum::body::Body;
@@ -713,7 +713,17 @@ async fn codeload(
         };
         composer.clone()
     };
-    match archive::zipball(&owner, &repo, &sha, composer.as_deref()) {
+    let top = format!("{owner}-{repo}-{}", &sha[..sha.len().min(7)]);
+    let layout = archive::Layout {
+        top: Some(&top),
+        comment: None,
+    };
+    match archive::zip(
+        layout,
+        &format!("{owner}/{repo}"),
+        &sha,
+        composer.as_deref(),
+    ) {
         Ok(zip) => {
             let disposition = format!(
                 "attachment; filename={owner}-{repo}-{}.zip",

@@ -29,7 +29,6 @@
 //! failures and rate-limit exhaustion; mutations change the group between
 //! runs.
 
-mod archive;
 mod handlers;
 mod json;
 mod pages;

@@ -33,6 +33,7 @@
 //! ```
 //! [`Scenario::generated`] builds large organizations for benchmarks.
 
+mod archive;
 pub mod bitbucket_cloud;
 pub mod bitbucket_server;
 pub mod faults;

@@ -2,7 +2,8 @@
 //! auth, rate limit), Bitbucket's page envelope and error bodies, and one
 //! handler per endpoint.
 
-use super::{Shared, archive, json, lock, state};
+use super::super::archive;
+use super::{Shared, json, lock, state};
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
@@ -344,9 +345,15 @@ async fn download(
         };
         (sha.to_owned(), repo.commits.get(sha).cloned().flatten())
     };
-    match archive::archive(&ws, &slug, &sha, composer.as_deref()) {
+    // Bitbucket names the top folder with the first 12 hex digits of the commit.
+    let short = &sha[..sha.len().min(12)];
+    let top = format!("{ws}-{slug}-{short}");
+    let layout = archive::Layout {
+        top: Some(&top),
+        comment: None,
+    };
+    match archive::zip(layout, &format!("{ws}/{slug}"), &sha, composer.as_deref()) {
         Ok(zip) => {
-            let short = &sha[..sha.len().min(archive::SHA_PREFIX)];
             let disposition = format!("attachment; filename=\"{ws}-{slug}-{short}.zip\"");
             let mut response = zip.into_response();
             let headers = response.headers_mut();

@@ -1,8 +1,9 @@
 //! Request handlers of the GitLab simulator: one per REST endpoint, each
 //! answering 404 with GitLab's message for an unknown group or project.
 
+use super::super::archive;
 use super::pages::{self, ListQuery};
-use super::{Sim, archive, json, lock, message, not_found};
+use super::{Sim, json, lock, message, not_found};
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode, Uri};
@@ -191,7 +192,12 @@ pub(super) async fn archive_zip(
         let composer = project.commits.get(&sha).cloned().flatten();
         (project.path.clone(), reference, sha, composer)
     };
-    match archive::archive(&path, &reference, &sha, composer.as_deref()) {
+    let top = format!("{path}-{reference}-{sha}");
+    let layout = archive::Layout {
+        top: Some(&top),
+        comment: None,
+    };
+    match archive::zip(layout, &path, &sha, composer.as_deref()) {
         Ok(zip) => {
             let disposition = format!("attachment; filename=\"{path}-{reference}.zip\"");
             let mut response = zip.into_response();
