@@ -3,6 +3,10 @@
 //! Front ends hold a `dyn AdminClient` and never the engine or the store, so
 //! the same code works whether the engine runs in this process or, later,
 //! behind the daemon's admin socket.
+//!
+//! - [`protocol`]: the admin socket's newline-delimited JSON messages.
+
+pub mod protocol;
 
 use crate::domain::{
     PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
