@@ -130,7 +130,14 @@ pub fn attach(data_dir: &Path) -> Result<Option<SocketClient>, AdminError> {
     // server takes as a no-op.
     match std::os::unix::net::UnixStream::connect(&path) {
         Ok(_) => Ok(Some(SocketClient::new(path))),
-        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {
+        // InvalidInput: the path is too long for a Unix socket, so no
+        // daemon can listen there either.
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::NotFound | ErrorKind::ConnectionRefused | ErrorKind::InvalidInput
+            ) =>
+        {
             Ok(None)
         }
         Err(source) => Err(AdminError::Socket { path, source }),

@@ -48,6 +48,11 @@ pub enum SocketError {
     InUse { path: PathBuf },
     #[error("cannot create the admin socket {}: {source}", path.display())]
     Bind { path: PathBuf, source: io::Error },
+    #[error(
+        "the admin socket path {} is too long for a Unix socket (about 100 bytes at most); choose a shorter data dir with --data-dir or PACKYARD_DATA_DIR",
+        path.display()
+    )]
+    PathTooLong { path: PathBuf },
 }
 
 /// A bound admin socket, not yet accepting. Binding apart from serving lets
@@ -88,7 +93,12 @@ pub async fn bind(path: &Path) -> Result<AdminSocket, SocketError> {
         tracing::info!(path = %path.display(), "replacing a stale admin socket");
         std::fs::remove_file(path).map_err(bind_error)?;
     }
-    let listener = UnixListener::bind(path).map_err(bind_error)?;
+    let listener = UnixListener::bind(path).map_err(|e| match e.kind() {
+        ErrorKind::InvalidInput => SocketError::PathTooLong {
+            path: path.to_owned(),
+        },
+        _ => bind_error(e),
+    })?;
     let file = SocketFile(path.to_owned());
     // Before the first accept: until then nobody has been let in, and the
     // umask already kept others from writing (connecting) in the meantime.
@@ -620,5 +630,24 @@ mod tests {
         assert!(path.exists(), "the live daemon keeps its socket");
         shutdown.cancel();
         serving.await.expect("serve ends");
+    }
+
+    #[tokio::test]
+    async fn long_data_dir_is_reported_when_no_socket_fits_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let deep = dir.path().join("d".repeat(120));
+        std::fs::create_dir_all(&deep).expect("creates");
+        let refused = bind(&deep.join(super::super::SOCKET_FILE))
+            .await
+            .err()
+            .expect("too long");
+        assert!(
+            matches!(refused, SocketError::PathTooLong { .. }),
+            "{refused:?}"
+        );
+        assert!(
+            super::super::attach(&deep).expect("no error").is_none(),
+            "commands still work in-process there"
+        );
     }
 }
