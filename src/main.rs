@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use packyard::admin::{AdminClient, InProcess};
+use packyard::admin::{self, AdminClient, InProcess};
 use packyard::cli::{self, Cli, Command};
 use packyard::config::{Config, init_logging};
 use packyard::server::{self, DaemonOptions, run_daemon};
@@ -63,8 +63,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(command) => {
             config.ensure_data_dir()?;
             let _logs = init_logging(&config.data_dir, &config.log_level)?;
-            let admin = InProcess::open(&config.data_dir, cli::engine_settings(&config))?;
-            runtime.block_on(cli::execute(command, &admin))
+            // Inside the runtime: attaching to a daemon may spawn tasks.
+            runtime.block_on(async {
+                let admin = admin::connect(&config.data_dir, cli::engine_settings(&config))?;
+                cli::execute(command, admin.as_ref()).await
+            })
         }
     }
 }
@@ -74,13 +77,29 @@ fn resync_interval(config: &Config) -> Option<Duration> {
         .then(|| Duration::from_secs(config.sync.resync_interval_minutes * 60))
 }
 
-/// `packyard` alone: the dashboard over an engine in this process, with the
-/// Composer server and the periodic resync running beside it, as `serve`.
+/// `packyard` alone: the dashboard attached to the daemon serving the data
+/// dir, or else over an engine in this process, with the Composer server and
+/// the periodic resync running beside it, as `serve`.
 async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
     tui::require_terminal()?;
     config.ensure_data_dir()?;
     // Logs go to a file: the dashboard owns the terminal.
     let _logs = init_logging(&config.data_dir, &config.log_level)?;
+    if let Some(daemon) = admin::attach(&config.data_dir)? {
+        // The daemon serves Composer and resyncs; this is only a window on it.
+        let session = Session {
+            mode: Mode::Attached,
+            server_url: config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("daemon at {}", daemon.path().display())),
+            notices: tokio::sync::mpsc::unbounded_channel().1,
+        };
+        tui::run(Arc::new(daemon), session)
+            .await
+            .context("the dashboard failed")?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let admin = Arc::new(InProcess::open(
         &config.data_dir,
         cli::engine_settings(&config),

@@ -13,7 +13,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("composer", &["domain", "store"]),
     ("engine", &["domain", "providers", "store", "composer"]),
     ("admin", &["domain", "engine", "providers", "store"]),
-    ("server", &["domain", "engine", "store", "composer"]),
+    // `serve` hosts the admin socket beside the Composer server.
+    (
+        "server",
+        &["admin", "domain", "engine", "store", "composer"],
+    ),
     ("config", &["domain"]),
     ("cli", &["admin", "config", "domain"]),
     // The dashboard speaks only the admin API; main and demo wire the engine.

@@ -137,18 +137,23 @@ async fn token_is_printed_once_and_revocation_needs_yes_when_not_on_a_terminal()
 }
 
 #[tokio::test]
-async fn other_commands_say_the_data_dir_is_in_use_when_serve_runs_and_serve_stops_on_sigterm() {
+async fn commands_attach_and_a_second_serve_is_refused_when_serve_runs() {
     let data = tempfile::tempdir().unwrap();
     let served = Served::start(data.path());
-    let busy = packyard(data.path())
-        .args(["package", "list"])
+    let listed = ok(packyard(data.path()).args(["package", "list", "--json"]));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&listed.stdout).unwrap(),
+        serde_json::json!([])
+    );
+    let second = packyard(data.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
-    assert!(!busy.status.success());
+    assert!(!second.status.success());
     assert!(
-        stderr(&busy).contains("in use by another packyard process"),
+        stderr(&second).contains("in use by another packyard process"),
         "{}",
-        stderr(&busy)
+        stderr(&second)
     );
     let health = reqwest::get(format!("{}/health", served.url))
         .await

@@ -70,12 +70,12 @@ async fn composer_installs_from_a_synced_github_org_when_token_is_valid() {
     assert!(token.starts_with("pky_"), "{token}");
 
     let served = Served::start(&data);
-    let busy = packyard(&data).args(["sync", "list"]).output().unwrap();
-    assert!(!busy.status.success());
+    // Commands attach to the running daemon instead of opening the store.
+    let attached = ok(packyard(&data).args(["sync", "list", "--json"]));
     assert!(
-        stderr(&busy).contains("in use by another packyard process"),
+        stdout(&attached).contains("\"acme\""),
         "{}",
-        stderr(&busy)
+        stdout(&attached)
     );
 
     let app = Project::new(tmp.path(), "app", &served, &token);

@@ -1,10 +1,13 @@
 //! Smoke run of the real dashboard in tmux: `packyard demo` starts, the
 //! panes switch, the package filter narrows the list, a sync run started
-//! with `r` finishes, and a delete dialog opens and is cancelled. Also:
-//! without a terminal, `packyard` says what to do instead.
+//! with `r` finishes, and a delete dialog opens and is cancelled. `packyard`
+//! attaches to a running `serve` and shows a run another admin started.
+//! Also: without a terminal, `packyard` says what to do instead.
 //!
 //! Without tmux the test reports a skip, unless `PACKYARD_REQUIRE_TMUX=1`
 //! (as in CI), where a missing tmux is a failure.
+
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -30,12 +33,13 @@ impl Tmux {
             .expect("run tmux")
     }
 
-    fn start(data_dir: &Path) -> Tmux {
+    /// Runs `packyard --data-dir DATA_DIR {args}` in a new session.
+    fn start(data_dir: &Path, args: &str) -> Tmux {
         let tmux = Tmux {
             socket: tempfile::tempdir().expect("temp dir for the tmux socket"),
         };
         let command = format!(
-            "env -u RUST_LOG -u PACKYARD_DATA_DIR '{}' --data-dir '{}' demo",
+            "env -u RUST_LOG -u PACKYARD_DATA_DIR '{}' --data-dir '{}' {args}",
             env!("CARGO_BIN_EXE_packyard"),
             data_dir.display()
         );
@@ -144,7 +148,7 @@ fn demo_dashboard_switches_panes_filters_runs_and_cancels_a_delete() {
         return;
     }
     let data = tempfile::tempdir().expect("temp dir");
-    let tmux = Tmux::start(data.path());
+    let tmux = Tmux::start(data.path(), "demo");
 
     tmux.wait_for("the Synchronizations pane after the first run", |s| {
         s.contains("1 Synchronizations") && s.contains("acme-github") && s.contains("Last run")
@@ -204,6 +208,53 @@ fn demo_dashboard_switches_panes_filters_runs_and_cancels_a_delete() {
         "q did not quit the dashboard:\n{}",
         tmux.screen()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_attaches_to_serve_and_shows_a_run_another_admin_started() {
+    if !tmux_available() {
+        return;
+    }
+    let sim = packyard::simulate::GithubSim::start(
+        packyard::simulate::Scenario::from_toml_str(include_str!("../assets/demo-github.toml"))
+            .expect("demo scenario"),
+    )
+    .await
+    .expect("simulated GitHub starts");
+    let data = tempfile::tempdir().expect("temp dir");
+    support::ok(&mut support::sync_add(
+        data.path(),
+        &sim.api_url(),
+        "acme",
+        &sim.token(),
+    ));
+    let served = support::Served::start(data.path());
+    let tmux = Tmux::start(data.path(), "");
+    tmux.wait_for("the attached dashboard", |s| {
+        s.contains("attached to daemon") && s.contains("acme")
+    });
+    tmux.send("5");
+    let started = seconds_of_day();
+    let mut run = support::packyard(data.path());
+    run.args(["sync", "run", "acme"]);
+    let ran = tokio::task::spawn_blocking(move || support::ok(&mut run))
+        .await
+        .expect("sync run");
+    assert!(support::stdout(&ran).contains("packages +10"));
+    tmux.wait_for("the run the CLI started", |s| {
+        logged_since(s, "acme: sync started", started)
+            && logged_since(s, "acme: sync finished", started)
+    });
+    tmux.send("q");
+    let quit = Instant::now();
+    while tmux.alive() && quit.elapsed() < WAIT {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!tmux.alive(), "q did not quit:\n{}", tmux.screen());
+    // Quitting an attached dashboard leaves the daemon serving.
+    support::ok(support::packyard(data.path()).args(["sync", "list"]));
+    assert!(data.path().join("packyard.sock").exists());
+    assert!(served.terminate().success());
 }
 
 #[test]

@@ -1,8 +1,16 @@
 //! The admin API: what front ends (CLI, TUI) may ask of packyard.
 //!
 //! Front ends hold a `dyn AdminClient` and never the engine or the store, so
-//! the same code works whether the engine runs in this process or, later,
-//! behind the daemon's admin socket.
+//! the same code works whether the engine runs in this process
+//! ([`InProcess`]) or behind a daemon's admin socket ([`SocketClient`]).
+//! [`connect`] picks: the daemon when one answers on the data dir's socket,
+//! else an engine of our own.
+//!
+//! - [`protocol`]: the socket's newline-delimited JSON messages.
+//! - [`socket`]: the socket server `packyard serve` runs, and its client.
+
+pub mod protocol;
+pub mod socket;
 
 use crate::domain::{
     PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
@@ -11,8 +19,14 @@ use crate::domain::{
 use crate::engine::{EngineError, EngineHandle};
 use crate::store::{Store, StoreError};
 use async_trait::async_trait;
-use std::path::Path;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
 use tokio::sync::broadcast;
+
+pub use socket::SocketClient;
+
+/// The admin socket's file name in the data dir.
+pub const SOCKET_FILE: &str = "packyard.sock";
 
 pub use crate::engine::{
     EngineEvent, EngineSettings, NewSync, OwnerChange, PackageSelection, PackageSummary, Policy,
@@ -24,6 +38,27 @@ pub use crate::providers::ClientSettings;
 pub enum AdminError {
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The daemon we attached to went away (stopped, restarted, crashed).
+    #[error(
+        "the packyard daemon stopped: its admin socket {} does not answer. Start it again (`systemctl start packyard` or `packyard serve`), or run the command again to work on the data dir without it",
+        path.display()
+    )]
+    DaemonGone { path: PathBuf },
+    #[error(
+        "cannot use the packyard daemon's admin socket {}: {source}. It is only open to the user the daemon runs as; run packyard as that user (e.g. `sudo -u packyard packyard`)",
+        path.display()
+    )]
+    Socket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The daemon ran the call and it failed; its message is for the admin.
+    #[error("{0}")]
+    Daemon(String),
+    #[error(
+        "the packyard daemon answered something this packyard does not understand ({0}); run the same packyard version as the daemon"
+    )]
+    Protocol(String),
 }
 
 impl From<StoreError> for AdminError {
@@ -79,6 +114,46 @@ pub trait AdminClient: Send + std::marker::Sync {
     async fn list_tokens(&self) -> Result<Vec<Token>, AdminError>;
     async fn revoke_token(&self, id: String) -> Result<bool, AdminError>;
     fn subscribe(&self) -> broadcast::Receiver<EngineEvent>;
+}
+
+/// The admin socket of the daemon serving `data_dir`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_FILE)
+}
+
+/// A client of the daemon serving `data_dir`, or `None` when no daemon
+/// answers there (no socket, or a stale one left by a crash).
+pub fn attach(data_dir: &Path) -> Result<Option<SocketClient>, AdminError> {
+    let path = socket_path(data_dir);
+    // A plain connect is the only reliable liveness test: the file outlives
+    // a daemon that was killed. The probe hangs up at once, which the
+    // server takes as a no-op.
+    match std::os::unix::net::UnixStream::connect(&path) {
+        Ok(_) => Ok(Some(SocketClient::new(path))),
+        // InvalidInput: the path is too long for a Unix socket, so no
+        // daemon can listen there either.
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::NotFound | ErrorKind::ConnectionRefused | ErrorKind::InvalidInput
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(source) => Err(AdminError::Socket { path, source }),
+    }
+}
+
+/// The admin API for `data_dir`: the running daemon's when there is one,
+/// else an engine in this process (which locks the data dir).
+pub fn connect(
+    data_dir: &Path,
+    settings: EngineSettings,
+) -> Result<Box<dyn AdminClient>, AdminError> {
+    Ok(match attach(data_dir)? {
+        Some(daemon) => Box::new(daemon),
+        None => Box::new(InProcess::open(data_dir, settings)?),
+    })
 }
 
 /// The engine running inside this process, on this data dir.

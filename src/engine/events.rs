@@ -30,4 +30,10 @@ pub enum EngineEvent {
         sync: SyncId,
         error: String,
     },
+    /// The engine never sends this: a transport between the engine and a
+    /// client (the admin socket) dropped `missed` events because the client
+    /// read too slowly. The client should reload its state.
+    EventsMissed {
+        missed: u64,
+    },
 }

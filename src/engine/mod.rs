@@ -70,7 +70,7 @@ pub struct NewSync {
 }
 
 /// A package with the facts the package list shows.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PackageSummary {
     #[serde(flatten)]
     pub package: Package,

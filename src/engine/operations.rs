@@ -7,7 +7,7 @@ use crate::domain::{
     Change, Directory, Identity, IdentityKey, PackageName, Plan, Sync, SyncId, Team, User, UserId,
     Version,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything the admin operations read.
@@ -38,7 +38,7 @@ impl Records {
 }
 
 /// Who gains and who loses packyard owner/admin access.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnerChange {
     pub gain: Vec<UserId>,
     pub lose: Vec<UserId>,
@@ -100,7 +100,7 @@ pub fn plan_promote(records: &Records, id: &SyncId) -> Result<(Plan, OwnerChange
 }
 
 /// What removing a sync takes away, and what it leaves.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRemoval {
     pub teams: Vec<String>,
     pub identities: usize,

@@ -24,7 +24,7 @@ use crate::domain::{
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Choices that come from the admin rather than from the host.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// The admin confirmed that this run may remove more than half of the
     /// sync's packages or members.

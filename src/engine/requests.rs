@@ -5,14 +5,14 @@ use super::operations::{self, OwnerChange, Records, SyncRemoval};
 use super::{EngineError, EngineHandle};
 use crate::domain::{Identity, PackageName, Plan, SyncId, TeamKey, Timestamp, User, UserId};
 use crate::store::{Store, StoreError};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// How often an operation is replanned when the store moved on meanwhile.
 const ATTEMPTS: usize = 3;
 
 /// A user as the user list shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSummary {
     pub id: UserId,
     /// One of packyard's owners/admins (through the primary sync).
@@ -22,7 +22,8 @@ pub struct UserSummary {
 }
 
 /// Which packages `package remove` takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum PackageSelection {
     Named(Vec<PackageName>),
     /// Every package created by this sync (it may be gone already).

@@ -1,7 +1,8 @@
-//! `packyard serve`: the engine, the Composer server and the periodic resync
-//! in one process, shut down cleanly on SIGTERM or Ctrl-C.
+//! `packyard serve`: the engine, the Composer server, the admin socket and
+//! the periodic resync in one process, shut down cleanly on SIGTERM or Ctrl-C.
 
 use super::{AppState, router};
+use crate::admin::socket::{self, SocketError};
 use crate::composer::{ArchiveSource, DistCache};
 use crate::domain::Package;
 use crate::engine::{EngineHandle, EngineSettings};
@@ -29,6 +30,8 @@ pub enum DaemonError {
     },
     #[error("the HTTP server stopped: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Socket(#[from] SocketError),
 }
 
 /// What `serve` needs, resolved from the configuration and flags.
@@ -95,11 +98,15 @@ pub async fn serve(
 /// between phases; a plan being applied always finishes (it is one store
 /// transaction), and the store is flushed before exit.
 pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
+    // The store's lock comes first: it is what makes this the only engine
+    // on the data dir, so a socket file found afterwards cannot be live.
     let store = Store::open(&options.data_dir)?;
     let engine = EngineHandle::new(store.clone(), options.engine.clone());
+    let admin_socket = socket::bind(&crate::admin::socket_path(&options.data_dir)).await?;
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
     tasks.spawn(stop_on_signal(shutdown.clone()));
+    tasks.spawn(admin_socket.serve(engine.clone(), shutdown.clone()));
     if let Some(interval) = options.resync_interval {
         let (engine, shutdown) = (engine.clone(), shutdown.clone());
         tasks.spawn(async move { engine.resync_periodically(interval, shutdown).await });

@@ -27,6 +27,9 @@ pub enum Mode {
     Embedded,
     /// Over simulated code hosts.
     Demo,
+    /// Over the admin socket of a running `packyard serve`, which runs the
+    /// engine and the Composer server.
+    Attached,
 }
 
 #[derive(Debug)]
@@ -311,6 +314,8 @@ impl App {
                 self.runs.insert(sync, RunState::Failed(error));
                 vec![Cmd::Load(Resource::Syncs)]
             }
+            // Same as a lag of our own channel, only further upstream.
+            EngineEvent::EventsMissed { .. } => self.update(Msg::EventsLagged),
         }
     }
 

@@ -251,6 +251,7 @@ fn render_status(app: &App, frame: &mut Frame, area: Rect) {
     let mode = match app.mode {
         Mode::Embedded => "embedded",
         Mode::Demo => "demo",
+        Mode::Attached => "attached to daemon",
     };
     let jobs = match app.running_jobs() {
         0 => "no jobs running".to_owned(),
