@@ -15,7 +15,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 const SCENARIO: &str = include_str!("../assets/demo-github.toml");
 /// How often the demo publishes a tag and syncs it.
@@ -59,14 +58,8 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
 
     let listener = server::bind(args.listen).await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let shutdown = CancellationToken::new();
-    let serving = {
-        let (engine, shutdown, data_dir) =
-            (admin.engine().clone(), shutdown.clone(), data_dir.clone());
-        tokio::spawn(
-            async move { server::serve(&engine, &data_dir, listener, None, shutdown).await },
-        )
-    };
+    // The demo's own loop below pushes and syncs; no periodic resync.
+    let services = server::Services::start(admin.engine(), &data_dir, listener, None, None);
     let (notices, received) = mpsc::unbounded_channel();
     for line in [
         format!(
@@ -93,8 +86,7 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
         closed = tui::run(dashboard, session) => closed,
         () = simulate_pushes(&sim, admin.as_ref(), &id, &notices) => Ok(()),
     };
-    shutdown.cancel();
-    serving.await??;
+    services.stop().await?;
     sim.shutdown().await;
     closed.context("the dashboard failed")?;
     Ok(ExitCode::SUCCESS)

@@ -6,12 +6,11 @@ use clap::Parser;
 use packyard::admin::{self, AdminClient, InProcess};
 use packyard::cli::{self, Cli, Command};
 use packyard::config::{Config, init_logging};
-use packyard::server::{self, DaemonOptions, run_daemon};
+use packyard::server::{self, DaemonOptions, Services, run_daemon};
 use packyard::tui::{self, Mode, Session};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -110,19 +109,13 @@ async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
-    let shutdown = CancellationToken::new();
-    let engine = admin.engine().clone();
-    let serving = {
-        let (engine, shutdown) = (engine.clone(), shutdown.clone());
-        let (data_dir, public_url) = (config.data_dir.clone(), config.public_url.clone());
-        tokio::spawn(async move {
-            server::serve(&engine, &data_dir, listener, public_url, shutdown).await
-        })
-    };
-    let resync = resync_interval(&config).map(|interval| {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { engine.resync_periodically(interval, shutdown).await })
-    });
+    let services = Services::start(
+        admin.engine(),
+        &config.data_dir,
+        listener,
+        config.public_url.clone(),
+        resync_interval(&config),
+    );
     let (notices, received) = tokio::sync::mpsc::unbounded_channel();
     if config.public_url.is_none() && bound.ip().is_unspecified() {
         let _ = notices.send(format!(
@@ -136,11 +129,7 @@ async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
     };
     let closed = tui::run(admin.clone() as Arc<dyn AdminClient>, session).await;
     drop(notices);
-    shutdown.cancel();
-    serving.await??;
-    if let Some(resync) = resync {
-        resync.await?;
-    }
+    services.stop().await?;
     admin.engine().store().flush()?;
     closed.context("the dashboard failed")?;
     Ok(ExitCode::SUCCESS)

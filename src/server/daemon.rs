@@ -94,36 +94,95 @@ pub async fn serve(
         .map_err(DaemonError::Serve)
 }
 
-/// Runs the daemon until SIGTERM or Ctrl-C. A sync run in flight is stopped
-/// between phases; a plan being applied always finishes (it is one store
-/// transaction), and the store is flushed before exit.
+/// The Composer server and the periodic resync running beside an engine:
+/// what `serve`, the embedded dashboard and the demo all run.
+pub struct Services {
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    http: tokio::task::JoinHandle<Result<(), DaemonError>>,
+}
+
+impl Services {
+    /// Serves `engine`'s store on `listener` and, every `resync_interval`,
+    /// resyncs every sync.
+    pub fn start(
+        engine: &EngineHandle,
+        data_dir: &std::path::Path,
+        listener: TcpListener,
+        public_url: Option<String>,
+        resync_interval: Option<Duration>,
+    ) -> Services {
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        if let Some(interval) = resync_interval {
+            let (engine, shutdown) = (engine.clone(), shutdown.clone());
+            tasks.spawn(async move { engine.resync_periodically(interval, shutdown).await });
+        }
+        let http = {
+            let (engine, data_dir, shutdown) =
+                (engine.clone(), data_dir.to_owned(), shutdown.clone());
+            tokio::spawn(
+                async move { serve(&engine, &data_dir, listener, public_url, shutdown).await },
+            )
+        };
+        Services {
+            shutdown,
+            tasks,
+            http,
+        }
+    }
+
+    /// Cancelling this token stops every service.
+    pub fn shutdown(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Runs `task` until the services stop.
+    pub fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks.spawn(task);
+    }
+
+    /// Waits until the HTTP server ends (its shutdown fired, or it failed),
+    /// then stops the rest. A sync run in flight stops between phases; a plan
+    /// being applied always finishes (it is one store transaction).
+    pub async fn wait(self) -> Result<(), DaemonError> {
+        let served = self
+            .http
+            .await
+            .map_err(|e| DaemonError::Serve(std::io::Error::other(e.to_string())))
+            .and_then(|served| served);
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        served
+    }
+
+    /// Stops every service and waits for them.
+    pub async fn stop(self) -> Result<(), DaemonError> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C, then flushes the store.
 pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
     // The store's lock comes first: it is what makes this the only engine
     // on the data dir, so a socket file found afterwards cannot be live.
     let store = Store::open(&options.data_dir)?;
     let engine = EngineHandle::new(store.clone(), options.engine.clone());
     let admin_socket = socket::bind(&crate::admin::socket_path(&options.data_dir)).await?;
-    let shutdown = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    tasks.spawn(stop_on_signal(shutdown.clone()));
-    tasks.spawn(admin_socket.serve(engine.clone(), shutdown.clone()));
-    if let Some(interval) = options.resync_interval {
-        let (engine, shutdown) = (engine.clone(), shutdown.clone());
-        tasks.spawn(async move { engine.resync_periodically(interval, shutdown).await });
-    }
     let listener = bind(options.listen).await?;
     announce(&listener, options.public_url.as_deref())?;
-    let served = serve(
+    let services = Services::start(
         &engine,
         &options.data_dir,
         listener,
         options.public_url.clone(),
-        shutdown.clone(),
-    )
-    .await;
-    shutdown.cancel();
-    tasks.close();
-    tasks.wait().await;
+        options.resync_interval,
+    );
+    services.spawn(stop_on_signal(services.shutdown()));
+    services.spawn(admin_socket.serve(engine.clone(), services.shutdown()));
+    let served = services.wait().await;
     store.flush()?;
     tracing::info!("stopped");
     served

@@ -16,7 +16,7 @@ mod freshness;
 mod routes;
 
 pub use auth::Caller;
-pub use daemon::{DaemonError, DaemonOptions, bind, run_daemon, serve};
+pub use daemon::{DaemonError, DaemonOptions, Services, bind, run_daemon, serve};
 pub use error::AppError;
 
 use crate::composer::{ArchiveSource, DistCache};

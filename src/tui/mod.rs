@@ -106,6 +106,11 @@ async fn event_loop(
             Some(text) = session.notices.recv() => Msg::Notice(text),
             _ = ticker.tick() => Msg::Tick(Timestamp::now()),
         };
+        // Anything logged now is stamped with the time it arrived, not with
+        // the last tick's, which can be up to a tick old.
+        if !matches!(msg, Msg::Tick(_)) {
+            app.update(Msg::Tick(Timestamp::now()));
+        }
         for cmd in app.update(msg) {
             if matches!(cmd, Cmd::Quit) {
                 return Ok(());
