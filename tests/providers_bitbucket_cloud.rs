@@ -3,8 +3,10 @@
 //! change detection by `updated_on`, incremental manifests, retries, rate
 //! limits, errors, archives, and the simulator's fidelity to the fixtures.
 
+mod support;
+
 use packyard::domain::{
-    Credential, Manifest, Permission, RefKind, RemoteRepo, RemoteSnapshot, RemoteTeam, Secret,
+    Credential, Manifest, Permission, RefKind, RemoteSnapshot, RemoteTeam, Secret,
 };
 use packyard::providers::bitbucket_cloud::BitbucketCloudHost;
 use packyard::providers::{
@@ -15,6 +17,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::snapshots::*;
 
 const SRC: &str = "/2.0/repositories/{ws}/{slug}/src/{commit}/{*path}";
 const BRANCHES: &str = "/2.0/repositories/{ws}/{slug}/refs/branches";
@@ -26,24 +29,6 @@ const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/fixtures/bitbucket-cloud/api"
 );
-
-fn demo() -> Scenario {
-    Scenario::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/demo-github.toml"
-    ))
-    .unwrap()
-}
-
-fn settings() -> ClientSettings {
-    ClientSettings {
-        concurrency: 8,
-        max_attempts: 3,
-        timeout: Duration::from_secs(10),
-        max_rate_limit_wait: Duration::from_secs(10),
-        max_body_bytes: 1 << 20,
-    }
-}
 
 fn host_with(
     sim: &BitbucketCloudSim,
@@ -63,19 +48,6 @@ fn host(sim: &BitbucketCloudSim, cache: Arc<MemoryCache>) -> BitbucketCloudHost 
     host_with(sim, credential, &sim.org(), cache)
 }
 
-fn quiet() -> ProgressFn {
-    Arc::new(|_| {})
-}
-
-fn repo<'a>(snapshot: &'a RemoteSnapshot, name: &str) -> &'a RemoteRepo {
-    snapshot
-        .repos
-        .items
-        .iter()
-        .find(|r| r.full_name.ends_with(&format!("/{name}")))
-        .unwrap_or_else(|| panic!("no repo {name}"))
-}
-
 fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
     snapshot
         .teams
@@ -83,24 +55,6 @@ fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
         .iter()
         .find(|t| t.slug == slug)
         .unwrap()
-}
-
-fn manifest<'a>(repo: &'a RemoteRepo, reference: &str) -> &'a Manifest {
-    &repo
-        .refs
-        .items
-        .iter()
-        .find(|r| r.name == reference)
-        .unwrap_or_else(|| panic!("no ref {reference}"))
-        .manifest
-}
-
-fn logins(team: &RemoteTeam) -> Vec<&str> {
-    team.members
-        .items
-        .iter()
-        .map(|m| m.login.as_str())
-        .collect()
 }
 
 #[tokio::test]

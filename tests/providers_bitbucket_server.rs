@@ -3,8 +3,10 @@
 //! pagination, incremental manifests, retries, rate limits, errors and
 //! archives.
 
+mod support;
+
 use packyard::domain::{
-    Credential, Manifest, Permission, RefKind, RemoteRepo, RemoteSnapshot, RemoteTeam, Secret,
+    Credential, Manifest, Permission, RefKind, RemoteSnapshot, RemoteTeam, Secret,
 };
 use packyard::providers::bitbucket_server::BitbucketServerHost;
 use packyard::providers::{
@@ -16,6 +18,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::snapshots::*;
 
 const REST: &str = "/rest/api/1.0";
 const RAW: &str = "/rest/api/1.0/projects/{key}/repos/{slug}/raw/{*path}";
@@ -25,24 +28,6 @@ const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/fixtures/bitbucket-server/api"
 );
-
-fn demo() -> Scenario {
-    Scenario::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/demo-github.toml"
-    ))
-    .unwrap()
-}
-
-fn settings() -> ClientSettings {
-    ClientSettings {
-        concurrency: 8,
-        max_attempts: 3,
-        timeout: Duration::from_secs(10),
-        max_rate_limit_wait: Duration::from_secs(10),
-        max_body_bytes: 1 << 20,
-    }
-}
 
 fn host_with(
     sim: &BitbucketServerSim,
@@ -58,19 +43,6 @@ fn host(sim: &BitbucketServerSim, cache: Arc<MemoryCache>) -> BitbucketServerHos
     host_with(sim, token, &sim.org(), cache)
 }
 
-fn quiet() -> ProgressFn {
-    Arc::new(|_| {})
-}
-
-fn repo<'a>(snapshot: &'a RemoteSnapshot, name: &str) -> &'a RemoteRepo {
-    snapshot
-        .repos
-        .items
-        .iter()
-        .find(|r| r.full_name.ends_with(&format!("/{name}")))
-        .unwrap_or_else(|| panic!("no repo {name}"))
-}
-
 fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
     snapshot
         .teams
@@ -78,24 +50,6 @@ fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
         .iter()
         .find(|t| t.slug == slug)
         .unwrap_or_else(|| panic!("no team {slug}"))
-}
-
-fn logins(team: &RemoteTeam) -> Vec<&str> {
-    team.members
-        .items
-        .iter()
-        .map(|m| m.login.as_str())
-        .collect()
-}
-
-fn manifest<'a>(repo: &'a RemoteRepo, reference: &str) -> &'a Manifest {
-    &repo
-        .refs
-        .items
-        .iter()
-        .find(|r| r.name == reference)
-        .unwrap_or_else(|| panic!("no ref {reference}"))
-        .manifest
 }
 
 /// login → repository name → the best permission any team gives them.

@@ -2,9 +2,11 @@
 //! snapshots, pagination, ETag resyncs, incremental manifests, retries,
 //! rate limits, errors and archives.
 
+mod support;
+
 use packyard::domain::{
-    Credential, Manifest, Permission, RefKind, RemoteId, RemoteRepo, RemoteSnapshot, RemoteTeam,
-    Secret, Timestamp,
+    Credential, Manifest, Permission, RefKind, RemoteId, RemoteSnapshot, RemoteTeam, Secret,
+    Timestamp,
 };
 use packyard::providers::github::GithubHost;
 use packyard::providers::{
@@ -15,29 +17,12 @@ use serde_json::Value;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::snapshots::*;
 
 const CONTENTS: &str = "/repos/{owner}/{repo}/contents/{*path}";
 const BRANCHES: &str = "/repos/{owner}/{repo}/branches";
 const TAGS: &str = "/repos/{owner}/{repo}/tags";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/github/api");
-
-fn demo() -> Scenario {
-    Scenario::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/demo-github.toml"
-    ))
-    .unwrap()
-}
-
-fn settings() -> ClientSettings {
-    ClientSettings {
-        concurrency: 8,
-        max_attempts: 3,
-        timeout: Duration::from_secs(10),
-        max_rate_limit_wait: Duration::from_secs(10),
-        max_body_bytes: 1 << 20,
-    }
-}
 
 fn host_with(sim: &GithubSim, token: &str, org: &str, cache: Arc<MemoryCache>) -> GithubHost {
     GithubHost::new(
@@ -54,19 +39,6 @@ fn host(sim: &GithubSim, cache: Arc<MemoryCache>) -> GithubHost {
     host_with(sim, &sim.token(), &sim.org(), cache)
 }
 
-fn quiet() -> ProgressFn {
-    Arc::new(|_| {})
-}
-
-fn repo<'a>(snapshot: &'a RemoteSnapshot, name: &str) -> &'a RemoteRepo {
-    snapshot
-        .repos
-        .items
-        .iter()
-        .find(|r| r.full_name.ends_with(&format!("/{name}")))
-        .unwrap_or_else(|| panic!("no repo {name}"))
-}
-
 fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
     snapshot
         .teams
@@ -74,16 +46,6 @@ fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
         .iter()
         .find(|t| t.slug == slug)
         .unwrap()
-}
-
-fn manifest<'a>(repo: &'a RemoteRepo, reference: &str) -> &'a Manifest {
-    &repo
-        .refs
-        .items
-        .iter()
-        .find(|r| r.name == reference)
-        .unwrap_or_else(|| panic!("no ref {reference}"))
-        .manifest
 }
 
 #[tokio::test]

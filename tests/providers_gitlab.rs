@@ -3,19 +3,22 @@
 //! ETag resyncs, incremental manifests, retries, rate limits, errors and
 //! archives.
 
+mod support;
+
 use packyard::domain::{
-    Credential, Manifest, Permission, RefKind, RemoteId, RemoteRepo, RemoteSnapshot, RemoteTeam,
-    Secret, Timestamp,
+    Credential, Manifest, Permission, RefKind, RemoteId, RemoteSnapshot, RemoteTeam, Secret,
+    Timestamp,
 };
 use packyard::providers::gitlab::GitlabHost;
 use packyard::providers::{
-    ClientSettings, CodeHost, MemoryCache, Progress, ProgressFn, ProviderCache, ProviderError,
+    CodeHost, MemoryCache, Progress, ProgressFn, ProviderCache, ProviderError,
 };
 use packyard::simulate::{GeneratedSpec, GitlabSim, RepoSpec, Scenario};
 use serde_json::Value;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use support::snapshots::*;
 
 const FILES: &str = "/api/v4/projects/{id}/repository/files/{path}";
 const BRANCHES: &str = "/api/v4/projects/{id}/repository/branches";
@@ -23,24 +26,6 @@ const TAGS: &str = "/api/v4/projects/{id}/repository/tags";
 const PROJECTS: &str = "/api/v4/groups/{id}/projects";
 const MEMBERS: &str = "/api/v4/groups/{id}/members/all";
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/gitlab/api");
-
-fn demo() -> Scenario {
-    Scenario::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/demo-github.toml"
-    ))
-    .unwrap()
-}
-
-fn settings() -> ClientSettings {
-    ClientSettings {
-        concurrency: 8,
-        max_attempts: 3,
-        timeout: Duration::from_secs(10),
-        max_rate_limit_wait: Duration::from_secs(10),
-        max_body_bytes: 1 << 20,
-    }
-}
 
 fn host_with(sim: &GitlabSim, token: &str, group: &str, cache: Arc<MemoryCache>) -> GitlabHost {
     GitlabHost::new(
@@ -57,19 +42,6 @@ fn host(sim: &GitlabSim, cache: Arc<MemoryCache>) -> GitlabHost {
     host_with(sim, &sim.token(), &sim.org(), cache)
 }
 
-fn quiet() -> ProgressFn {
-    Arc::new(|_| {})
-}
-
-fn repo<'a>(snapshot: &'a RemoteSnapshot, name: &str) -> &'a RemoteRepo {
-    snapshot
-        .repos
-        .items
-        .iter()
-        .find(|r| r.full_name.ends_with(&format!("/{name}")))
-        .unwrap_or_else(|| panic!("no repo {name}"))
-}
-
 fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
     snapshot
         .teams
@@ -77,24 +49,6 @@ fn team<'a>(snapshot: &'a RemoteSnapshot, slug: &str) -> &'a RemoteTeam {
         .iter()
         .find(|t| t.slug == slug)
         .unwrap_or_else(|| panic!("no team {slug}"))
-}
-
-fn logins(team: &RemoteTeam) -> Vec<&str> {
-    team.members
-        .items
-        .iter()
-        .map(|m| m.login.as_str())
-        .collect()
-}
-
-fn manifest<'a>(repo: &'a RemoteRepo, reference: &str) -> &'a Manifest {
-    &repo
-        .refs
-        .items
-        .iter()
-        .find(|r| r.name == reference)
-        .unwrap_or_else(|| panic!("no ref {reference}"))
-        .manifest
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod hosts;
+pub mod snapshots;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
