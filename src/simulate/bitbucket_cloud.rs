@@ -133,7 +133,7 @@ impl BitbucketCloudSim {
     /// The commit a branch or tag points at.
     pub fn commit_of(&self, repo: &str, reference: &str) -> Option<String> {
         let state = lock(&self.shared.state);
-        Some(state.repos.get(repo)?.resolve(reference)?.to_owned())
+        Some(state.repos.get(repo)?.git.resolve(reference)?.to_owned())
     }
 
     /// Tags a new commit (same composer.json as the main branch).

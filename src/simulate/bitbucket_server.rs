@@ -152,7 +152,7 @@ impl BitbucketServerSim {
     /// The commit a branch or tag points at.
     pub fn commit_of(&self, repo: &str, reference: &str) -> Option<String> {
         let state = lock(&self.shared.state);
-        Some(state.repos.get(repo)?.resolve(reference)?.to_owned())
+        Some(state.repos.get(repo)?.git.resolve(reference)?.to_owned())
     }
 
     /// Tags a new commit (same composer.json as the default branch).
@@ -500,9 +500,10 @@ async fn branches(
     Query(query): Query<PageQuery>,
 ) -> Response {
     ref_listing(&sim, &key, &slug, &query, |repo| {
-        repo.branches
+        repo.git
+            .branches
             .iter()
-            .map(|(name, sha)| json::branch(name, sha, *name == repo.default_branch))
+            .map(|(name, sha)| json::branch(name, sha, *name == repo.git.default_branch))
             .collect()
     })
 }
@@ -513,7 +514,8 @@ async fn tags(
     Query(query): Query<PageQuery>,
 ) -> Response {
     ref_listing(&sim, &key, &slug, &query, |repo| {
-        repo.tags
+        repo.git
+            .tags
             .iter()
             .map(|(name, sha)| json::tag(name, sha))
             .collect()
@@ -530,11 +532,12 @@ fn resolve_at(
     let repo = state
         .repo(key, slug)
         .ok_or_else(|| Box::new(no_repo(key, slug)))?;
-    let at = at.unwrap_or(&repo.default_branch);
+    let at = at.unwrap_or(&repo.git.default_branch);
     let sha = repo
+        .git
         .resolve(at)
         .ok_or_else(|| Box::new(no_commit(at, slug)))?;
-    let composer = repo.commits.get(sha).cloned().flatten();
+    let composer = repo.git.commits.get(sha).cloned().flatten();
     Ok((sha.to_owned(), composer))
 }
 

@@ -161,7 +161,7 @@ impl GithubSim {
     /// The commit a branch or tag points at.
     pub fn commit_of(&self, repo: &str, reference: &str) -> Option<String> {
         let state = lock(&self.shared.state);
-        Some(state.repos.get(repo)?.resolve(reference)?.to_owned())
+        Some(state.repos.get(repo)?.git.resolve(reference)?.to_owned())
     }
 
     /// Tags a new commit (same composer.json as the default branch).
@@ -614,7 +614,8 @@ async fn branches(
     uri: Uri,
 ) -> Response {
     ref_listing(&sim, &owner, &repo, &query, &uri, |state, repo| {
-        repo.branches
+        repo.git
+            .branches
             .iter()
             .map(|(name, sha)| json::branch(state, repo, name, sha, &sim.base))
             .collect()
@@ -629,7 +630,8 @@ async fn tags(
 ) -> Response {
     // GitHub lists the newest tags first.
     ref_listing(&sim, &owner, &repo, &query, &uri, |state, repo| {
-        repo.tags
+        repo.git
+            .tags
             .iter()
             .rev()
             .map(|(name, sha)| json::tag(state, repo, name, sha, &sim.base))
@@ -662,14 +664,17 @@ async fn contents(
     let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
         return not_found();
     };
-    let reference = query.reference.as_deref().unwrap_or(&repo.default_branch);
-    let Some(sha) = repo.resolve(reference) else {
+    let reference = query
+        .reference
+        .as_deref()
+        .unwrap_or(&repo.git.default_branch);
+    let Some(sha) = repo.git.resolve(reference) else {
         return error(
             StatusCode::NOT_FOUND,
             &format!("No commit found for the ref {reference}"),
         );
     };
-    match repo.commits.get(sha) {
+    match repo.git.commits.get(sha) {
         Some(Some(composer)) if path == "composer.json" => axum::Json(json::content(
             &state, repo, &path, reference, composer, &sim.base,
         ))
@@ -686,7 +691,7 @@ async fn zipball(
     let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
         return not_found();
     };
-    let Some(sha) = repo.resolve(&reference) else {
+    let Some(sha) = repo.git.resolve(&reference) else {
         return not_found();
     };
     let location = format!(
@@ -708,7 +713,7 @@ async fn codeload(
         let Some(repo) = state.repos.get(&repo).filter(|_| owner == state.login) else {
             return not_found();
         };
-        let Some(composer) = repo.commits.get(&sha) else {
+        let Some(composer) = repo.git.commits.get(&sha) else {
             return not_found();
         };
         composer.clone()

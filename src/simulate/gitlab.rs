@@ -164,7 +164,7 @@ impl GitlabSim {
     /// The commit a branch or tag points at.
     pub fn commit_of(&self, repo: &str, reference: &str) -> Option<String> {
         let state = lock(&self.shared.state);
-        Some(state.projects.get(repo)?.resolve(reference)?.to_owned())
+        Some(state.projects.get(repo)?.git.resolve(reference)?.to_owned())
     }
 
     /// Tags a new commit (same composer.json as the default branch).

@@ -39,6 +39,7 @@ pub mod bitbucket_server;
 pub mod faults;
 pub mod github;
 pub mod gitlab;
+mod history;
 pub mod hosts;
 pub mod scenario;
 

@@ -210,7 +210,7 @@ pub(super) fn repo(state: &State, repo: &Repo, base: &str) -> Value {
         },
         "language": "php",
         "created_on": CREATED_ON,
-        "mainbranch": { "type": "branch", "name": repo.mainbranch },
+        "mainbranch": { "type": "branch", "name": repo.git.default_branch },
         "full_name": full,
         "has_issues": false,
         "updated_on": updated_on(repo.updated),

@@ -274,7 +274,8 @@ async fn branches(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        repo.branches
+        repo.git
+            .branches
             .iter()
             .map(|(name, sha)| json::branch(state, repo, name, sha, &sim.base))
             .collect()
@@ -288,7 +289,8 @@ async fn tags(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        repo.tags
+        repo.git
+            .tags
             .iter()
             .map(|(name, sha)| json::tag(state, repo, name, sha, &sim.base))
             .collect()
@@ -307,13 +309,13 @@ async fn source(
             &format!("Repository {ws}/{slug} not found"),
         );
     };
-    let Some(sha) = repo.resolve(&commit) else {
+    let Some(sha) = repo.git.resolve(&commit) else {
         return error(
             StatusCode::NOT_FOUND,
             &format!("Commit not found: {commit}"),
         );
     };
-    match repo.commits.get(sha) {
+    match repo.git.commits.get(sha) {
         Some(Some(composer)) if path == "composer.json" => (
             [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
             composer.clone(),
@@ -340,10 +342,10 @@ async fn download(
         let Some(repo) = state.repos.get(&slug).filter(|_| ws == state.slug) else {
             return not_found();
         };
-        let Some(sha) = repo.resolve(reference) else {
+        let Some(sha) = repo.git.resolve(reference) else {
             return not_found();
         };
-        (sha.to_owned(), repo.commits.get(sha).cloned().flatten())
+        (sha.to_owned(), repo.git.commits.get(sha).cloned().flatten())
     };
     // Bitbucket names the top folder with the first 12 hex digits of the commit.
     let short = &sha[..sha.len().min(12)];

@@ -6,9 +6,10 @@
 //! mutation a new commit.
 
 use super::super::github::SimError;
+use super::super::history::History;
 use super::super::scenario::{OrgRole, RepoRole, RepoSpec, Scenario};
 use sha1::{Digest, Sha1};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) struct User {
     pub uuid: String,
@@ -29,28 +30,9 @@ pub(super) struct Repo {
     pub uuid: String,
     pub slug: String,
     pub description: Option<String>,
-    pub mainbranch: String,
-    pub branches: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-    /// Every commit ever made, as git keeps them: SHA → composer.json.
-    pub commits: HashMap<String, Option<Vec<u8>>>,
+    pub git: History,
     /// Generation of the last change (Bitbucket's `updated_on`).
     pub updated: u64,
-}
-
-impl Repo {
-    /// A branch, tag or commit SHA → commit SHA.
-    pub fn resolve(&self, reference: &str) -> Option<&str> {
-        self.branches
-            .get(reference)
-            .or_else(|| self.tags.get(reference))
-            .map(String::as_str)
-            .or_else(|| {
-                self.commits
-                    .get_key_value(reference)
-                    .map(|(k, _)| k.as_str())
-            })
-    }
 }
 
 pub(super) struct State {
@@ -135,24 +117,13 @@ impl State {
     }
 
     fn insert_repo(&mut self, spec: &RepoSpec) -> String {
-        let mut repo = Repo {
+        let repo = Repo {
             uuid: uuid("repository", &format!("{}/{}", self.slug, spec.name)),
             slug: spec.name.clone(),
             description: spec.description.clone(),
-            mainbranch: spec.default_branch.clone(),
-            branches: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            commits: HashMap::new(),
+            git: History::from_spec(&spec.name, spec, self.generation),
             updated: self.generation,
         };
-        for branch in spec.all_branches() {
-            let sha = commit(&mut repo, branch, self.generation, spec.composer_at(branch));
-            repo.branches.insert(branch.to_owned(), sha);
-        }
-        for tag in &spec.tags {
-            let sha = commit(&mut repo, tag, self.generation, spec.composer_at(tag));
-            repo.tags.insert(tag.clone(), sha);
-        }
         let id = repo.uuid.clone();
         self.repos.insert(spec.name.clone(), repo);
         id
@@ -170,40 +141,24 @@ impl State {
         Ok((repo, generation))
     }
 
-    /// composer.json at a ref, or on the main branch.
-    fn composer_of(repo: &Repo, reference: Option<&str>) -> Option<Vec<u8>> {
-        let sha = repo.resolve(reference.unwrap_or(&repo.mainbranch))?;
-        repo.commits.get(sha).cloned().flatten()
-    }
-
     pub fn add_tag(&mut self, repo: &str, tag: &str) -> Result<String, SimError> {
         let (repo, generation) = self.touch(repo)?;
-        let content = Self::composer_of(repo, None);
-        let sha = commit(repo, tag, generation, content);
-        repo.tags.insert(tag.to_owned(), sha.clone());
-        Ok(sha)
+        Ok(repo.git.add_tag(tag, generation))
     }
 
     pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
         let (repo, _) = self.touch(repo)?;
-        let sha = repo
-            .resolve(target)
+        repo.git
+            .add_tag_at(tag, target)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.slug.clone(),
                 reference: target.to_owned(),
-            })?
-            .to_owned();
-        repo.tags.insert(tag.to_owned(), sha.clone());
-        Ok(sha)
+            })
     }
 
     pub fn push_branch(&mut self, repo: &str, branch: &str) -> Result<String, SimError> {
         let (repo, generation) = self.touch(repo)?;
-        let from = repo.branches.contains_key(branch).then_some(branch);
-        let content = Self::composer_of(repo, from);
-        let sha = commit(repo, branch, generation, content);
-        repo.branches.insert(branch.to_owned(), sha.clone());
-        Ok(sha)
+        Ok(repo.git.push_branch(branch, generation))
     }
 
     pub fn set_composer(
@@ -213,17 +168,12 @@ impl State {
         composer: Option<Vec<u8>>,
     ) -> Result<String, SimError> {
         let (repo, generation) = self.touch(repo)?;
-        let sha = commit(repo, reference, generation, composer);
-        let slot = repo
-            .branches
-            .get_mut(reference)
-            .or_else(|| repo.tags.get_mut(reference))
+        repo.git
+            .set_composer(reference, generation, composer)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.slug.clone(),
                 reference: reference.to_owned(),
-            })?;
-        slot.clone_from(&sha);
-        Ok(sha)
+            })
     }
 
     pub fn create_repo(&mut self, spec: &RepoSpec) -> Result<String, SimError> {
@@ -264,21 +214,4 @@ impl State {
         }
         Ok(())
     }
-}
-
-/// Records a commit of `composer` on `repo` and returns its SHA.
-fn commit(repo: &mut Repo, reference: &str, generation: u64, composer: Option<Vec<u8>>) -> String {
-    let mut hasher = Sha1::new();
-    for part in [
-        repo.slug.as_bytes(),
-        reference.as_bytes(),
-        &generation.to_be_bytes(),
-    ] {
-        hasher.update(part);
-        hasher.update([0]);
-    }
-    hasher.update(composer.as_deref().unwrap_or(b"-"));
-    let sha = hex::encode(hasher.finalize());
-    repo.commits.insert(sha.clone(), composer);
-    sha
 }

@@ -5,9 +5,9 @@
 //! every run of a scenario gives the same SHAs and every mutation a new one.
 
 use super::super::github::SimError;
+use super::super::history::History;
 use super::super::scenario::{OrgRole, RepoRole, RepoSpec, Scenario};
-use sha1::{Digest, Sha1};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The group every Bitbucket user is in, holding the licence.
 pub(super) const USERS_GROUP: &str = "stash-users";
@@ -36,28 +36,7 @@ pub(super) struct Repo {
     pub id: u64,
     pub slug: String,
     pub project: String,
-    pub default_branch: String,
-    pub branches: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-    /// Every commit ever made, as git keeps them: SHA → composer.json.
-    pub commits: HashMap<String, Option<Vec<u8>>>,
-}
-
-impl Repo {
-    /// A branch, tag, `refs/heads/…`/`refs/tags/…` or commit SHA → commit SHA.
-    pub fn resolve(&self, reference: &str) -> Option<&str> {
-        let branch = reference.strip_prefix("refs/heads/").unwrap_or(reference);
-        let tag = reference.strip_prefix("refs/tags/").unwrap_or(reference);
-        self.branches
-            .get(branch)
-            .or_else(|| self.tags.get(tag))
-            .map(String::as_str)
-            .or_else(|| {
-                self.commits
-                    .get_key_value(reference)
-                    .map(|(k, _)| k.as_str())
-            })
-    }
+    pub git: History,
 }
 
 pub(super) struct State {
@@ -212,23 +191,12 @@ impl State {
         self.next_project_id += 1;
         let id = self.next_repo_id;
         self.next_repo_id += 1;
-        let mut repo = Repo {
+        let repo = Repo {
             id,
             slug: spec.name.clone(),
             project: key,
-            default_branch: spec.default_branch.clone(),
-            branches: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            commits: HashMap::new(),
+            git: History::from_spec(&spec.name, spec, self.generation),
         };
-        for branch in spec.all_branches() {
-            let sha = commit(&mut repo, branch, self.generation, spec.composer_at(branch));
-            repo.branches.insert(branch.to_owned(), sha);
-        }
-        for tag in &spec.tags {
-            let sha = commit(&mut repo, tag, self.generation, spec.composer_at(tag));
-            repo.tags.insert(tag.clone(), sha);
-        }
         self.repos.insert(spec.name.clone(), repo);
         id
     }
@@ -244,42 +212,24 @@ impl State {
         self.generation
     }
 
-    /// composer.json at a ref, or at the default branch.
-    fn composer_of(repo: &Repo, reference: Option<&str>) -> Option<Vec<u8>> {
-        let sha = repo.resolve(reference.unwrap_or(&repo.default_branch))?;
-        repo.commits.get(sha).cloned().flatten()
-    }
-
     pub fn add_tag(&mut self, repo: &str, tag: &str) -> Result<String, SimError> {
         let generation = self.next_generation();
-        let repo = self.repo_mut(repo)?;
-        let content = Self::composer_of(repo, None);
-        let sha = commit(repo, tag, generation, content);
-        repo.tags.insert(tag.to_owned(), sha.clone());
-        Ok(sha)
+        Ok(self.repo_mut(repo)?.git.add_tag(tag, generation))
     }
 
     pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
         let repo = self.repo_mut(repo)?;
-        let sha = repo
-            .resolve(target)
+        repo.git
+            .add_tag_at(tag, target)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.slug.clone(),
                 reference: target.to_owned(),
-            })?
-            .to_owned();
-        repo.tags.insert(tag.to_owned(), sha.clone());
-        Ok(sha)
+            })
     }
 
     pub fn push_branch(&mut self, repo: &str, branch: &str) -> Result<String, SimError> {
         let generation = self.next_generation();
-        let repo = self.repo_mut(repo)?;
-        let from = repo.branches.contains_key(branch).then_some(branch);
-        let content = Self::composer_of(repo, from);
-        let sha = commit(repo, branch, generation, content);
-        repo.branches.insert(branch.to_owned(), sha.clone());
-        Ok(sha)
+        Ok(self.repo_mut(repo)?.git.push_branch(branch, generation))
     }
 
     pub fn set_composer(
@@ -290,17 +240,12 @@ impl State {
     ) -> Result<String, SimError> {
         let generation = self.next_generation();
         let repo = self.repo_mut(repo)?;
-        let sha = commit(repo, reference, generation, composer);
-        let slot = repo
-            .branches
-            .get_mut(reference)
-            .or_else(|| repo.tags.get_mut(reference))
+        repo.git
+            .set_composer(reference, generation, composer)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.slug.clone(),
                 reference: reference.to_owned(),
-            })?;
-        slot.clone_from(&sha);
-        Ok(sha)
+            })
     }
 
     pub fn create_repo(&mut self, spec: &RepoSpec) -> Result<u64, SimError> {
@@ -355,24 +300,6 @@ impl State {
         }
         Ok(())
     }
-}
-
-/// Records a commit of `composer` on `repo` and returns its SHA.
-fn commit(repo: &mut Repo, reference: &str, generation: u64, composer: Option<Vec<u8>>) -> String {
-    let mut hasher = Sha1::new();
-    for part in [
-        repo.project.as_bytes(),
-        repo.slug.as_bytes(),
-        reference.as_bytes(),
-        &generation.to_be_bytes(),
-    ] {
-        hasher.update(part);
-        hasher.update([0]);
-    }
-    hasher.update(composer.as_deref().unwrap_or(b"-"));
-    let sha = hex::encode(hasher.finalize());
-    repo.commits.insert(sha.clone(), composer);
-    sha
 }
 
 #[cfg(test)]

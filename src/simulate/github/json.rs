@@ -113,7 +113,7 @@ pub(super) fn repo(state: &State, repo: &Repo, role: RepoRole, base: &str) -> Va
         "fork": false,
         "url": format!("{base}/repos/{full}"),
         "clone_url": format!("{base}/{full}.git"),
-        "default_branch": repo.default_branch,
+        "default_branch": repo.git.default_branch,
         "archived": false,
         "disabled": false,
         "visibility": "private",
@@ -153,7 +153,7 @@ pub(super) fn branch(state: &State, repo: &Repo, name: &str, sha: &str, base: &s
     json!({
         "name": name,
         "commit": commit(state, repo, sha, base),
-        "protected": name == repo.default_branch,
+        "protected": name == repo.git.default_branch,
     })
 }
 

@@ -4,9 +4,9 @@
 //! repository, the ref, a generation counter and the composer.json bytes, so
 //! every run of a scenario gives the same SHAs and every mutation a new one.
 
+use super::super::history::History;
 use super::super::scenario::{OrgRole, RepoRole, RepoSpec, Scenario};
-use sha1::{Digest, Sha1};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a mutation could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,28 +44,9 @@ pub(super) struct Repo {
     pub id: u64,
     pub name: String,
     pub description: Option<String>,
-    pub default_branch: String,
-    pub branches: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-    /// Every commit ever made, as git keeps them: SHA → composer.json.
-    pub commits: HashMap<String, Option<Vec<u8>>>,
+    pub git: History,
     /// Generation of the last push to any ref (GitHub's `pushed_at`).
     pub pushed: u64,
-}
-
-impl Repo {
-    /// A branch, tag or commit SHA → commit SHA.
-    pub fn resolve(&self, reference: &str) -> Option<&str> {
-        self.branches
-            .get(reference)
-            .or_else(|| self.tags.get(reference))
-            .map(String::as_str)
-            .or_else(|| {
-                self.commits
-                    .get_key_value(reference)
-                    .map(|(k, _)| k.as_str())
-            })
-    }
 }
 
 pub(super) struct State {
@@ -135,24 +116,13 @@ impl State {
     fn insert_repo(&mut self, spec: &RepoSpec) -> u64 {
         let id = self.next_repo_id;
         self.next_repo_id += 1;
-        let mut repo = Repo {
+        let repo = Repo {
             id,
             name: spec.name.clone(),
             description: spec.description.clone(),
-            default_branch: spec.default_branch.clone(),
-            branches: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            commits: HashMap::new(),
+            git: History::from_spec(&spec.name, spec, self.generation),
             pushed: self.generation,
         };
-        for branch in spec.all_branches() {
-            let sha = commit(&mut repo, branch, self.generation, spec.composer_at(branch));
-            repo.branches.insert(branch.to_owned(), sha);
-        }
-        for tag in &spec.tags {
-            let sha = commit(&mut repo, tag, self.generation, spec.composer_at(tag));
-            repo.tags.insert(tag.clone(), sha);
-        }
         self.repos.insert(spec.name.clone(), repo);
         id
     }
@@ -168,33 +138,23 @@ impl State {
         self.generation
     }
 
-    /// composer.json at a ref, or at the default branch.
-    fn composer_of(repo: &Repo, reference: Option<&str>) -> Option<Vec<u8>> {
-        let sha = repo.resolve(reference.unwrap_or(&repo.default_branch))?;
-        repo.commits.get(sha).cloned().flatten()
-    }
-
     pub fn add_tag(&mut self, repo: &str, tag: &str) -> Result<String, SimError> {
         let generation = self.next_generation();
         let repo = self.repo_mut(repo)?;
-        let content = Self::composer_of(repo, None);
-        let sha = commit(repo, tag, generation, content);
-        repo.tags.insert(tag.to_owned(), sha.clone());
         repo.pushed = generation;
-        Ok(sha)
+        Ok(repo.git.add_tag(tag, generation))
     }
 
     pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
         let generation = self.next_generation();
         let repo = self.repo_mut(repo)?;
         let sha = repo
-            .resolve(target)
+            .git
+            .add_tag_at(tag, target)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.name.clone(),
                 reference: target.to_owned(),
-            })?
-            .to_owned();
-        repo.tags.insert(tag.to_owned(), sha.clone());
+            })?;
         repo.pushed = generation;
         Ok(sha)
     }
@@ -202,12 +162,8 @@ impl State {
     pub fn push_branch(&mut self, repo: &str, branch: &str) -> Result<String, SimError> {
         let generation = self.next_generation();
         let repo = self.repo_mut(repo)?;
-        let from = repo.branches.contains_key(branch).then_some(branch);
-        let content = Self::composer_of(repo, from);
-        let sha = commit(repo, branch, generation, content);
-        repo.branches.insert(branch.to_owned(), sha.clone());
         repo.pushed = generation;
-        Ok(sha)
+        Ok(repo.git.push_branch(branch, generation))
     }
 
     pub fn set_composer(
@@ -218,16 +174,13 @@ impl State {
     ) -> Result<String, SimError> {
         let generation = self.next_generation();
         let repo = self.repo_mut(repo)?;
-        let sha = commit(repo, reference, generation, composer);
-        let slot = repo
-            .branches
-            .get_mut(reference)
-            .or_else(|| repo.tags.get_mut(reference))
+        let sha = repo
+            .git
+            .set_composer(reference, generation, composer)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.name.clone(),
                 reference: reference.to_owned(),
             })?;
-        slot.clone_from(&sha);
         repo.pushed = generation;
         Ok(sha)
     }
@@ -291,21 +244,4 @@ impl State {
         };
         Ok(())
     }
-}
-
-/// Records a commit of `composer` on `repo` and returns its SHA.
-fn commit(repo: &mut Repo, reference: &str, generation: u64, composer: Option<Vec<u8>>) -> String {
-    let mut hasher = Sha1::new();
-    for part in [
-        repo.name.as_bytes(),
-        reference.as_bytes(),
-        &generation.to_be_bytes(),
-    ] {
-        hasher.update(part);
-        hasher.update([0]);
-    }
-    hasher.update(composer.as_deref().unwrap_or(b"-"));
-    let sha = hex::encode(hasher.finalize());
-    repo.commits.insert(sha.clone(), composer);
-    sha
 }

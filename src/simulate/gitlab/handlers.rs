@@ -112,6 +112,7 @@ pub(super) async fn branches(
         return not_found("Project");
     };
     let items = project
+        .git
         .branches
         .iter()
         .enumerate()
@@ -132,6 +133,7 @@ pub(super) async fn tags(
     };
     // GitLab lists the most recently updated tags first; by name here.
     let items = project
+        .git
         .tags
         .iter()
         .rev()
@@ -159,10 +161,10 @@ pub(super) async fn file(
     let Some(reference) = query.reference else {
         return message(StatusCode::BAD_REQUEST, "400 Bad request - ref is missing");
     };
-    let Some(sha) = project.resolve(&reference) else {
+    let Some(sha) = project.git.resolve(&reference) else {
         return not_found("Commit");
     };
-    match project.commits.get(sha) {
+    match project.git.commits.get(sha) {
         Some(Some(composer)) if path == "composer.json" => {
             axum::Json(json::file(&path, &reference, sha, composer)).into_response()
         }
@@ -185,11 +187,13 @@ pub(super) async fn archive_zip(
         let Some(project) = state.project(&id) else {
             return not_found("Project");
         };
-        let reference = query.sha.unwrap_or_else(|| project.default_branch.clone());
-        let Some(sha) = project.resolve(&reference).map(str::to_owned) else {
+        let reference = query
+            .sha
+            .unwrap_or_else(|| project.git.default_branch.clone());
+        let Some(sha) = project.git.resolve(&reference).map(str::to_owned) else {
             return not_found("Commit");
         };
-        let composer = project.commits.get(&sha).cloned().flatten();
+        let composer = project.git.commits.get(&sha).cloned().flatten();
         (project.path.clone(), reference, sha, composer)
     };
     let top = format!("{path}-{reference}-{sha}");

@@ -84,7 +84,7 @@ pub(super) fn project(state: &State, project: &Project, base: &str) -> Value {
     json!({
         "id": project.id,
         "description": project.description.clone().unwrap_or_default(),
-        "default_branch": project.default_branch,
+        "default_branch": project.git.default_branch,
         "tag_list": [],
         "ssh_url_to_repo": format!("git@{host}:{full}.git"),
         "http_url_to_repo": format!("{base}/{full}.git"),
@@ -134,7 +134,7 @@ fn commit(sha: &str) -> Value {
 }
 
 pub(super) fn branch(project: &Project, name: &str, sha: &str) -> Value {
-    let default = name == project.default_branch;
+    let default = name == project.git.default_branch;
     json!({
         "name": name,
         "merged": false,

@@ -5,9 +5,9 @@
 //! every run of a scenario gives the same SHAs and every mutation a new one.
 
 use super::super::SimError;
+use super::super::history::History;
 use super::super::scenario::{OrgRole, RepoRole, RepoSpec, Scenario};
-use sha1::{Digest, Sha1};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// GitLab's access levels.
 pub(super) const REPORTER: u32 = 20;
@@ -32,30 +32,11 @@ pub(super) struct Project {
     pub id: u64,
     pub path: String,
     pub description: Option<String>,
-    pub default_branch: String,
-    pub branches: BTreeMap<String, String>,
-    pub tags: BTreeMap<String, String>,
-    /// Every commit ever made, as git keeps them: SHA → composer.json.
-    pub commits: HashMap<String, Option<Vec<u8>>>,
+    pub git: History,
     /// Generation of the last push to any ref (GitLab's `last_activity_at`).
     pub activity: u64,
     /// Subgroup path → the access level the project is shared with it at.
     pub shares: BTreeMap<String, u32>,
-}
-
-impl Project {
-    /// A branch, tag or commit SHA → commit SHA.
-    pub fn resolve(&self, reference: &str) -> Option<&str> {
-        self.branches
-            .get(reference)
-            .or_else(|| self.tags.get(reference))
-            .map(String::as_str)
-            .or_else(|| {
-                self.commits
-                    .get_key_value(reference)
-                    .map(|(k, _)| k.as_str())
-            })
-    }
 }
 
 pub(super) struct State {
@@ -202,30 +183,14 @@ impl State {
     fn insert_project(&mut self, spec: &RepoSpec) -> u64 {
         let id = self.next_project_id;
         self.next_project_id += 1;
-        let mut project = Project {
+        let project = Project {
             id,
             path: spec.name.clone(),
             description: spec.description.clone(),
-            default_branch: spec.default_branch.clone(),
-            branches: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            commits: HashMap::new(),
+            git: History::from_spec(&spec.name, spec, self.generation),
             activity: self.generation,
             shares: BTreeMap::new(),
         };
-        for branch in spec.all_branches() {
-            let sha = commit(
-                &mut project,
-                branch,
-                self.generation,
-                spec.composer_at(branch),
-            );
-            project.branches.insert(branch.to_owned(), sha);
-        }
-        for tag in &spec.tags {
-            let sha = commit(&mut project, tag, self.generation, spec.composer_at(tag));
-            project.tags.insert(tag.clone(), sha);
-        }
         self.projects.insert(spec.name.clone(), project);
         id
     }
@@ -242,40 +207,25 @@ impl State {
         Ok((generation, project))
     }
 
-    /// composer.json at a ref, or at the default branch.
-    fn composer_of(project: &Project, reference: Option<&str>) -> Option<Vec<u8>> {
-        let sha = project.resolve(reference.unwrap_or(&project.default_branch))?;
-        project.commits.get(sha).cloned().flatten()
-    }
-
     pub fn add_tag(&mut self, repo: &str, tag: &str) -> Result<String, SimError> {
         let (generation, project) = self.touch(repo)?;
-        let content = Self::composer_of(project, None);
-        let sha = commit(project, tag, generation, content);
-        project.tags.insert(tag.to_owned(), sha.clone());
-        Ok(sha)
+        Ok(project.git.add_tag(tag, generation))
     }
 
     pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
         let (_, project) = self.touch(repo)?;
-        let sha = project
-            .resolve(target)
+        project
+            .git
+            .add_tag_at(tag, target)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.to_owned(),
                 reference: target.to_owned(),
-            })?
-            .to_owned();
-        project.tags.insert(tag.to_owned(), sha.clone());
-        Ok(sha)
+            })
     }
 
     pub fn push_branch(&mut self, repo: &str, branch: &str) -> Result<String, SimError> {
         let (generation, project) = self.touch(repo)?;
-        let from = project.branches.contains_key(branch).then_some(branch);
-        let content = Self::composer_of(project, from);
-        let sha = commit(project, branch, generation, content);
-        project.branches.insert(branch.to_owned(), sha.clone());
-        Ok(sha)
+        Ok(project.git.push_branch(branch, generation))
     }
 
     pub fn set_composer(
@@ -285,17 +235,13 @@ impl State {
         composer: Option<Vec<u8>>,
     ) -> Result<String, SimError> {
         let (generation, project) = self.touch(repo)?;
-        let sha = commit(project, reference, generation, composer);
-        let slot = project
-            .branches
-            .get_mut(reference)
-            .or_else(|| project.tags.get_mut(reference))
+        project
+            .git
+            .set_composer(reference, generation, composer)
             .ok_or_else(|| SimError::UnknownRef {
                 repo: repo.to_owned(),
                 reference: reference.to_owned(),
-            })?;
-        slot.clone_from(&sha);
-        Ok(sha)
+            })
     }
 
     pub fn create_repo(&mut self, spec: &RepoSpec) -> Result<u64, SimError> {
@@ -334,27 +280,4 @@ impl State {
         }
         Ok(())
     }
-}
-
-/// Records a commit of `composer` on `project` and returns its SHA.
-fn commit(
-    project: &mut Project,
-    reference: &str,
-    generation: u64,
-    composer: Option<Vec<u8>>,
-) -> String {
-    let mut hasher = Sha1::new();
-    for part in [
-        b"gitlab".as_slice(),
-        project.path.as_bytes(),
-        reference.as_bytes(),
-        &generation.to_be_bytes(),
-    ] {
-        hasher.update(part);
-        hasher.update([0]);
-    }
-    hasher.update(composer.as_deref().unwrap_or(b"-"));
-    let sha = hex::encode(hasher.finalize());
-    project.commits.insert(sha.clone(), composer);
-    sha
 }

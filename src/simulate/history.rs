@@ -1,0 +1,120 @@
+//! A repository's git history as every simulator keeps it: branches and
+//! tags pointing at commits, and each commit's composer.json. Commit ids are
+//! deterministic 40-hex SHAs of the repository, the ref, the generation of
+//! the change and the content, so runs are reproducible.
+
+use super::scenario::RepoSpec;
+use sha1::{Digest, Sha1};
+use std::collections::{BTreeMap, HashMap};
+
+pub(crate) struct History {
+    /// Seeds commit ids, so equal content in two repositories differs.
+    seed: String,
+    pub default_branch: String,
+    pub branches: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    /// Every commit ever made, as git keeps them: SHA → composer.json.
+    pub commits: HashMap<String, Option<Vec<u8>>>,
+}
+
+impl History {
+    /// The history a scenario repository starts with, made at `generation`.
+    pub fn from_spec(seed: &str, spec: &RepoSpec, generation: u64) -> History {
+        let mut history = History {
+            seed: seed.to_owned(),
+            default_branch: spec.default_branch.clone(),
+            branches: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            commits: HashMap::new(),
+        };
+        for branch in spec.all_branches() {
+            let sha = history.commit(branch, generation, spec.composer_at(branch));
+            history.branches.insert(branch.to_owned(), sha);
+        }
+        for tag in &spec.tags {
+            let sha = history.commit(tag, generation, spec.composer_at(tag));
+            history.tags.insert(tag.clone(), sha);
+        }
+        history
+    }
+
+    /// A branch, tag or commit SHA → commit SHA.
+    pub fn resolve(&self, reference: &str) -> Option<&str> {
+        self.branches
+            .get(reference)
+            .or_else(|| self.tags.get(reference))
+            .map(String::as_str)
+            .or_else(|| {
+                self.commits
+                    .get_key_value(reference)
+                    .map(|(k, _)| k.as_str())
+            })
+    }
+
+    /// composer.json at a ref (`None`: the default branch).
+    fn composer_of(&self, reference: Option<&str>) -> Option<Vec<u8>> {
+        let sha = self.resolve(reference.unwrap_or(&self.default_branch))?;
+        self.commits.get(sha).cloned().flatten()
+    }
+
+    /// Records a commit of `composer` and returns its SHA.
+    fn commit(&mut self, reference: &str, generation: u64, composer: Option<Vec<u8>>) -> String {
+        let mut hasher = Sha1::new();
+        for part in [
+            self.seed.as_bytes(),
+            reference.as_bytes(),
+            &generation.to_be_bytes(),
+        ] {
+            hasher.update(part);
+            hasher.update([0]);
+        }
+        hasher.update(composer.as_deref().unwrap_or(b"-"));
+        let sha = hex::encode(hasher.finalize());
+        self.commits.insert(sha.clone(), composer);
+        sha
+    }
+
+    /// A new tag on a new commit with the default branch's content.
+    pub fn add_tag(&mut self, tag: &str, generation: u64) -> String {
+        let content = self.composer_of(None);
+        let sha = self.commit(tag, generation, content);
+        self.tags.insert(tag.to_owned(), sha.clone());
+        sha
+    }
+
+    /// A new tag on an existing ref or commit; `None` when `target` is unknown.
+    pub fn add_tag_at(&mut self, tag: &str, target: &str) -> Option<String> {
+        let sha = self.resolve(target)?.to_owned();
+        self.tags.insert(tag.to_owned(), sha.clone());
+        Some(sha)
+    }
+
+    /// A new commit on `branch` (created from the default branch if new).
+    pub fn push_branch(&mut self, branch: &str, generation: u64) -> String {
+        let from = self.branches.contains_key(branch).then_some(branch);
+        let content = self.composer_of(from);
+        let sha = self.commit(branch, generation, content);
+        self.branches.insert(branch.to_owned(), sha.clone());
+        sha
+    }
+
+    /// A new commit on `reference` with `composer` (`None` removes the
+    /// file); `None` when there is no such branch or tag.
+    pub fn set_composer(
+        &mut self,
+        reference: &str,
+        generation: u64,
+        composer: Option<Vec<u8>>,
+    ) -> Option<String> {
+        if !self.branches.contains_key(reference) && !self.tags.contains_key(reference) {
+            return None;
+        }
+        let sha = self.commit(reference, generation, composer);
+        let slot = self
+            .branches
+            .get_mut(reference)
+            .or_else(|| self.tags.get_mut(reference))?;
+        slot.clone_from(&sha);
+        Some(sha)
+    }
+}
