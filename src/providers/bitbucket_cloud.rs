@@ -37,6 +37,8 @@
 //! sent as `Bearer`; [`Credential::Basic`] is an Atlassian account email
 //! with an API token, or a username with an app password.
 
+pub(crate) mod hooks;
+
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest::{self, ListedRef};
 use super::{

@@ -58,6 +58,8 @@
 //! is 401 [`ProviderError::Unauthorized`]; later refusals make the listing
 //! partial.
 
+pub(crate) mod hooks;
+
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest::{self, ListedRef};
 use super::{

@@ -12,6 +12,8 @@
 
 mod app;
 
+pub(crate) mod hooks;
+
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{

@@ -34,6 +34,8 @@
 //! with one GitLab quirk: it moves at most once an hour, so refs read within
 //! an hour of the last activity are read again on the next run.
 
+pub(crate) mod hooks;
+
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{

@@ -10,13 +10,16 @@ pub mod bitbucket_cloud;
 pub mod bitbucket_server;
 pub mod github;
 pub mod gitlab;
+pub mod hooks;
 pub mod http;
 pub mod manifest;
 
 use crate::domain::{
-    Credential, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteSnapshot, RepoRefs, Sync,
+    Credential, InstalledHooks, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteRepo,
+    RemoteSnapshot, RemoteTeam, RepoRefs, Sync,
 };
 use async_trait::async_trait;
+pub use hooks::{HookError, HookSpec};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,6 +75,8 @@ pub enum ProviderError {
         "the GitHub App private key cannot be used: {reason}. Give the app's RSA private key in PEM form, as downloaded from the app's settings"
     )]
     InvalidAppKey { reason: String },
+    #[error("this provider does not support {0} yet")]
+    Unsupported(&'static str),
     #[error("{host} sent a response for {path} that packyard cannot read: {reason}")]
     Decode {
         host: String,
@@ -222,6 +227,43 @@ pub trait CodeHost: Send + std::marker::Sync {
     ) -> Result<bytes::Bytes, ProviderError>;
 
     fn stats(&self) -> RequestStats;
+
+    /// Reads one repository of the organization afresh, by full name: its
+    /// refs and the composer.json at each, without the "not pushed since"
+    /// shortcut (a webhook said something changed). `None` when the host no
+    /// longer has it, or it belongs to another organization.
+    async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
+        let _ = full_name;
+        Err(ProviderError::Unsupported("targeted repository refresh"))
+    }
+
+    /// Reads one team afresh: members and repository permissions. GitLab
+    /// groups give one team per access level, hence a list. `None` when the
+    /// team is gone.
+    async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
+        let _ = team;
+        Err(ProviderError::Unsupported("targeted team refresh"))
+    }
+
+    /// Makes sure packyard's webhooks exist and deliver to `spec.url` with
+    /// `spec.secret`: an organization-level hook where the host and token
+    /// allow it, otherwise one hook on each of `repos` (full names). A hook
+    /// of ours (same URL) is updated, never duplicated. Failures on single
+    /// repositories are reported in the result, not as `Err`.
+    async fn ensure_hooks(
+        &self,
+        spec: &HookSpec,
+        repos: &[String],
+    ) -> Result<InstalledHooks, ProviderError> {
+        let _ = (spec, repos);
+        Err(ProviderError::Unsupported("webhook installation"))
+    }
+
+    /// Deletes the hooks in `installed` (a hook already gone is fine).
+    async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError> {
+        let _ = installed;
+        Err(ProviderError::Unsupported("webhook removal"))
+    }
 }
 
 /// Builds the client for a sync's provider.

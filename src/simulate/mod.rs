@@ -42,6 +42,7 @@ pub mod gitlab;
 mod history;
 pub mod hosts;
 pub mod scenario;
+pub mod webhooks;
 
 pub use bitbucket_cloud::BitbucketCloudSim;
 pub use bitbucket_server::BitbucketServerSim;

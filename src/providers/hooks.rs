@@ -1,0 +1,236 @@
+//! Webhook deliveries as each code host sends them: which header names the
+//! event and the delivery, how the host proves the delivery is its own, and
+//! (in each provider's `hooks` module) which refresh an event asks for.
+//!
+//! Verification is constant time and happens before the body is parsed, so
+//! an unsigned or forged request never reaches a JSON parser.
+
+use crate::domain::{HookTarget, ProviderKind, Secret, hub_signature};
+use reqwest::header::HeaderMap;
+use subtle::ConstantTimeEq;
+
+/// Why a delivery was refused or could not be read. The messages name the
+/// header at fault and never quote the payload or the secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    #[error("the delivery has no {header} header; it was not sent by a hook packyard installed")]
+    Unsigned { header: &'static str },
+    #[error(
+        "the delivery's {header} does not match this synchronization's webhook secret; it was not sent by a hook packyard installed, or the secret changed"
+    )]
+    BadSignature { header: &'static str },
+    #[error("the delivery has no {header} header naming its event")]
+    NoEvent { header: &'static str },
+    #[error("the {event} delivery's body cannot be read: {reason}")]
+    Malformed { event: String, reason: String },
+}
+
+/// What a host says about one delivery, read from its headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryHeaders {
+    /// The event name as the host spells it (`push`, `Tag Push Hook`,
+    /// `repo:refs_changed`).
+    pub event: String,
+    /// The host's id for this delivery, when it sends one; a redelivery of
+    /// the same event carries the same id.
+    pub delivery: Option<String>,
+}
+
+/// The header that names the event at each host.
+pub fn event_header(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Github => "X-GitHub-Event",
+        ProviderKind::Gitlab => "X-Gitlab-Event",
+        ProviderKind::BitbucketCloud | ProviderKind::BitbucketServer => "X-Event-Key",
+    }
+}
+
+/// The headers that carry a delivery id, most specific first.
+fn delivery_headers(kind: ProviderKind) -> &'static [&'static str] {
+    match kind {
+        ProviderKind::Github => &["X-GitHub-Delivery"],
+        ProviderKind::Gitlab => &["X-Gitlab-Event-UUID", "X-Gitlab-Webhook-UUID"],
+        ProviderKind::BitbucketCloud => &["X-Request-UUID"],
+        ProviderKind::BitbucketServer => &["X-Request-Id"],
+    }
+}
+
+/// The header that proves a delivery, and whether it holds an HMAC of the
+/// body (`sha256=<hex>`) or the secret itself (GitLab's token).
+fn signature_header(kind: ProviderKind) -> (&'static str, bool) {
+    match kind {
+        ProviderKind::Github => ("X-Hub-Signature-256", true),
+        ProviderKind::Gitlab => ("X-Gitlab-Token", false),
+        ProviderKind::BitbucketCloud | ProviderKind::BitbucketServer => ("X-Hub-Signature", true),
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Checks that a delivery comes from a hook that holds `secret`.
+pub fn verify(
+    kind: ProviderKind,
+    headers: &HeaderMap,
+    body: &[u8],
+    secret: &Secret,
+) -> Result<(), HookError> {
+    let (name, is_hmac) = signature_header(kind);
+    let Some(given) = header(headers, name) else {
+        return Err(HookError::Unsigned { header: name });
+    };
+    let expected = if is_hmac {
+        hub_signature(secret.expose(), body)
+    } else {
+        secret.expose().to_owned()
+    };
+    // Lengths are not secret (the format is public); contents are compared
+    // in constant time.
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(HookError::BadSignature { header: name })
+    }
+}
+
+/// Reads the event name and delivery id. Call after [`verify`].
+pub fn delivery_headers_of(
+    kind: ProviderKind,
+    headers: &HeaderMap,
+) -> Result<DeliveryHeaders, HookError> {
+    let name = event_header(kind);
+    let event = header(headers, name).ok_or(HookError::NoEvent { header: name })?;
+    let delivery = delivery_headers(kind)
+        .iter()
+        .find_map(|h| header(headers, h))
+        .map(str::to_owned);
+    Ok(DeliveryHeaders {
+        event: event.to_owned(),
+        delivery,
+    })
+}
+
+/// What a verified delivery asks packyard to refresh. Events packyard does
+/// not act on give no targets (they are acknowledged and ignored).
+pub fn targets(kind: ProviderKind, event: &str, body: &[u8]) -> Result<Vec<HookTarget>, HookError> {
+    match kind {
+        ProviderKind::Github => super::github::hooks::targets(event, body),
+        ProviderKind::Gitlab => super::gitlab::hooks::targets(event, body),
+        ProviderKind::BitbucketCloud => super::bitbucket_cloud::hooks::targets(event, body),
+        ProviderKind::BitbucketServer => super::bitbucket_server::hooks::targets(event, body),
+    }
+}
+
+/// Reads a payload as JSON of type `T`, for the providers' `hooks` modules.
+pub(super) fn parse<T: serde::de::DeserializeOwned>(
+    event: &str,
+    body: &[u8],
+) -> Result<T, HookError> {
+    serde_json::from_slice(body).map_err(|e| HookError::Malformed {
+        event: event.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// What a sync's hooks should look like at the host.
+#[derive(Debug, Clone)]
+pub struct HookSpec {
+    /// `{public_url}/webhooks/{sync}`.
+    pub url: String,
+    pub secret: Secret,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    /// GitHub's published test vector (docs: "Testing the webhook payload
+    /// validation"), also in `fixtures/github/webhooks/headers.json`.
+    #[test]
+    fn github_published_test_vector_verifies() {
+        let secret = Secret::new("It's a Secret to Everybody");
+        let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert_eq!(hub_signature(secret.expose(), b"Hello, World!"), sig);
+        let h = headers(&[("X-Hub-Signature-256", sig)]);
+        assert_eq!(
+            verify(ProviderKind::Github, &h, b"Hello, World!", &secret),
+            Ok(())
+        );
+        assert_eq!(
+            verify(ProviderKind::Github, &h, b"Hello, World?", &secret),
+            Err(HookError::BadSignature {
+                header: "X-Hub-Signature-256"
+            })
+        );
+        assert_eq!(
+            verify(
+                ProviderKind::Github,
+                &HeaderMap::new(),
+                b"Hello, World!",
+                &secret
+            ),
+            Err(HookError::Unsigned {
+                header: "X-Hub-Signature-256"
+            })
+        );
+    }
+
+    #[test]
+    fn the_sha1_signature_alone_is_not_enough() {
+        let secret = Secret::new("topsecret");
+        let h = headers(&[(
+            "X-Hub-Signature",
+            "sha1=cf93f9ba3c8d3a789e61f91e1e5c6a360d036e98",
+        )]);
+        assert!(matches!(
+            verify(ProviderKind::Github, &h, b"{}", &secret),
+            Err(HookError::Unsigned { .. })
+        ));
+    }
+
+    #[test]
+    fn gitlab_compares_the_token() {
+        let secret = Secret::new("798d3dd3-67f5-41df-ad19-7882cc6263bf");
+        let good = headers(&[("X-Gitlab-Token", "798d3dd3-67f5-41df-ad19-7882cc6263bf")]);
+        let bad = headers(&[("X-Gitlab-Token", "798d3dd3-67f5-41df-ad19-7882cc6263bX")]);
+        assert_eq!(
+            verify(ProviderKind::Gitlab, &good, b"anything", &secret),
+            Ok(())
+        );
+        assert!(verify(ProviderKind::Gitlab, &bad, b"anything", &secret).is_err());
+    }
+
+    #[test]
+    fn event_and_delivery_come_from_each_hosts_headers() {
+        let h = headers(&[
+            ("X-GitHub-Event", "push"),
+            ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        ]);
+        let d = delivery_headers_of(ProviderKind::Github, &h).unwrap();
+        assert_eq!(d.event, "push");
+        assert_eq!(
+            d.delivery.as_deref(),
+            Some("72d3162e-cc78-11e3-81ab-4c9367dc0958")
+        );
+        assert_eq!(
+            delivery_headers_of(ProviderKind::BitbucketServer, &h),
+            Err(HookError::NoEvent {
+                header: "X-Event-Key"
+            })
+        );
+    }
+}
