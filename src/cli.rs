@@ -2,7 +2,7 @@
 //! commands, all spoken through the admin API.
 
 use crate::admin::{
-    AdminClient, ClientSettings, EngineEvent, EngineSettings, NewSync, OwnerChange,
+    AdminClient, ClientSettings, EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange,
     PackageSelection, PackageSummary, Policy, UserSummary,
 };
 use crate::config::Config;
@@ -349,10 +349,15 @@ pub struct DemoArgs {
     pub listen: SocketAddr,
 }
 
-/// The engine's tuning, from the `[sync]` section of the configuration.
+/// The engine's tuning, from the `[sync]` section of the configuration, and
+/// the public URL webhooks deliver to (only when one is set explicitly).
 pub fn engine_settings(config: &Config) -> EngineSettings {
     let s = &config.sync;
     EngineSettings {
+        hooks: HookSettings {
+            public_url: config.public_url.clone(),
+            ..HookSettings::default()
+        },
         client: ClientSettings {
             concurrency: s.concurrency,
             max_attempts: s.max_attempts,
@@ -890,12 +895,15 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
                 if s.primary { "yes" } else { "" }.to_owned(),
                 when(s.last_run.as_ref().map(|r| r.finished_at)),
                 result,
+                s.hooks
+                    .as_ref()
+                    .map_or_else(|| "none (no public URL)".to_owned(), |h| h.describe()),
             ]
         })
         .collect();
     print_table(
         &[
-            "NAME", "PROVIDER", "ORG", "API URL", "PRIMARY", "LAST RUN", "RESULT",
+            "NAME", "PROVIDER", "ORG", "API URL", "PRIMARY", "LAST RUN", "RESULT", "WEBHOOKS",
         ],
         rows,
     );

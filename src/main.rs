@@ -49,12 +49,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Serve(args)) => {
             config.ensure_data_dir()?;
             let _logs = init_logging(&config.data_dir, &config.log_level)?;
+            let public_url = args.public_url.or_else(|| config.public_url.clone());
+            let mut engine = cli::engine_settings(&config);
+            engine.hooks.public_url = public_url.clone();
             let options = DaemonOptions {
                 data_dir: config.data_dir.clone(),
                 listen: args.listen.unwrap_or(config.listen),
-                public_url: args.public_url.or_else(|| config.public_url.clone()),
+                public_url,
                 resync_interval: resync_interval(&config),
-                engine: cli::engine_settings(&config),
+                engine,
             };
             runtime.block_on(run_daemon(options))?;
             Ok(ExitCode::SUCCESS)

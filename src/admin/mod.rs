@@ -29,8 +29,8 @@ pub use socket::SocketClient;
 pub const SOCKET_FILE: &str = "packyard.sock";
 
 pub use crate::engine::{
-    EngineEvent, EngineSettings, NewSync, OwnerChange, PackageSelection, PackageSummary, Policy,
-    SyncRemoval, UserSummary,
+    EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange, PackageSelection,
+    PackageSummary, Policy, SyncRemoval, UserSummary,
 };
 pub use crate::providers::ClientSettings;
 

@@ -318,6 +318,8 @@ mod tests {
             primary: true,
             created_at: Timestamp(5),
             last_run: Some(summary()),
+            resync_minutes: None,
+            hooks: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! A synchronization: one remote organization at one code host.
 
-use super::{RunSummary, Secret, SyncId, Timestamp};
+use super::{HookState, RunSummary, Secret, SyncId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -46,6 +46,13 @@ pub struct Sync {
     pub primary: bool,
     pub created_at: Timestamp,
     pub last_run: Option<RunSummary>,
+    /// Minutes between this sync's periodic full resyncs under `serve`; `None`
+    /// uses the configured default, 0 turns them off.
+    #[serde(default)]
+    pub resync_minutes: Option<u32>,
+    /// This sync's webhooks at the host, once packyard tried to install them.
+    #[serde(default)]
+    pub hooks: Option<HookState>,
 }
 
 /// How packyard authenticates to a code host. Never printed: every secret

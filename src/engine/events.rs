@@ -1,7 +1,7 @@
 //! Events the engine broadcasts. Several clients (CLI progress bar, TUI,
 //! attached admins) may listen at once; each gets every event.
 
-use crate::domain::{RunSummary, SyncId};
+use crate::domain::{PlanSummary, RunSummary, SyncId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,13 @@ pub enum EngineEvent {
     SyncFailed {
         sync: SyncId,
         error: String,
+    },
+    /// Webhook deliveries refreshed part of a sync: `scope` names the
+    /// repositories and teams read again.
+    HookRefreshed {
+        sync: SyncId,
+        scope: Vec<String>,
+        changes: PlanSummary,
     },
     /// The engine never sends this: a transport between the engine and a
     /// client (the admin socket) dropped `missed` events because the client

@@ -14,11 +14,13 @@ pub mod operations;
 pub mod reconcile;
 mod requests;
 mod run;
+mod webhooks;
 
 pub use events::EngineEvent;
 pub use operations::{OperationError, OwnerChange, SyncRemoval};
 pub use reconcile::Policy;
 pub use requests::{PackageSelection, UserSummary};
+pub use webhooks::{Accepted, DeliveryError, HookSettings};
 
 use crate::domain::{
     Credential, Package, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId,
@@ -57,6 +59,7 @@ pub enum EngineError {
 #[derive(Debug, Clone, Default)]
 pub struct EngineSettings {
     pub client: ClientSettings,
+    pub hooks: HookSettings,
 }
 
 /// What an admin gives to add a synchronization.
@@ -93,6 +96,30 @@ struct Inner {
     /// One client per sync, reused across runs and dist downloads so that
     /// its concurrency limit and counters are per sync, not per call.
     hosts: Mutex<HashMap<SyncId, Arc<dyn CodeHost>>>,
+    /// Each sync's organization as its last run saw it.
+    orgs: Mutex<HashMap<SyncId, RemoteOrg>>,
+    /// Wakes the webhook worker when a delivery was queued.
+    hook_queue: tokio::sync::Notify,
+}
+
+/// How often the periodic resync looks for syncs that are due.
+const RESYNC_CHECK: Duration = Duration::from_secs(30);
+
+/// Whether `sync`'s periodic resync is due at `now`: its own interval wins
+/// over `default`; zero (or no interval at all) means never.
+fn resync_due(sync: &Sync, default: Option<Duration>, now: Timestamp) -> bool {
+    let interval = match sync.resync_minutes {
+        Some(minutes) => Duration::from_secs(u64::from(minutes) * 60),
+        None => default.unwrap_or(Duration::ZERO),
+    };
+    if interval.is_zero() {
+        return false;
+    }
+    let last = sync
+        .last_run
+        .as_ref()
+        .map_or(sync.created_at, |run| run.finished_at);
+    u64::try_from(now.0 - last.0).unwrap_or(0) >= interval.as_secs()
 }
 
 /// Events buffered per subscriber before a slow one starts missing some.
@@ -108,6 +135,8 @@ impl EngineHandle {
                 events,
                 jobs: jobs::Jobs::default(),
                 hosts: Mutex::new(HashMap::new()),
+                orgs: Mutex::new(HashMap::new()),
+                hook_queue: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -160,6 +189,8 @@ impl EngineHandle {
             primary,
             created_at: Timestamp::now(),
             last_run: None,
+            resync_minutes: None,
+            hooks: None,
         };
         let host = self.connect(&sync, &new.credential)?;
         let org = host.verify().await?;
@@ -229,10 +260,11 @@ impl EngineHandle {
             .await)
     }
 
-    /// Runs every sync once per `interval` until `cancel` fires, catching what
-    /// webhooks miss.
-    pub async fn resync_periodically(&self, interval: Duration, cancel: CancellationToken) {
-        let mut ticker = tokio::time::interval(interval);
+    /// Runs each sync again once its resync interval (its own, or
+    /// `default`) has passed since its last run, until `cancel` fires: the
+    /// full runs that catch what webhooks miss.
+    pub async fn resync_periodically(&self, default: Option<Duration>, cancel: CancellationToken) {
+        let mut ticker = tokio::time::interval(RESYNC_CHECK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticker.tick().await;
         loop {
@@ -247,7 +279,8 @@ impl EngineHandle {
                     continue;
                 }
             };
-            for sync in syncs {
+            let now = Timestamp::now();
+            for sync in syncs.into_iter().filter(|s| resync_due(s, default, now)) {
                 tokio::select! {
                     _ = cancel.cancelled() => return,
                     result = self.run_sync(&sync.id, Policy::default()) => match result {
@@ -318,7 +351,7 @@ impl EngineHandle {
                     .into(),
             ));
         }
-        let secret = new_token_secret()?;
+        let secret = random_secret("pky_")?;
         let hash = crate::store::token_hash(secret.expose());
         let token = Token {
             id: hash[..12].to_owned(),
@@ -384,14 +417,15 @@ fn normalize_api_url(url: &str) -> Result<String, EngineError> {
     }
 }
 
-/// `pky_` + 32 random bytes, base64url: recognisable in leaked-secret scans.
-fn new_token_secret() -> Result<Secret, EngineError> {
+/// `prefix` + 32 random bytes, base64url. Tokens take `pky_`, which makes
+/// them recognisable in leaked-secret scans.
+fn random_secret(prefix: &str) -> Result<Secret, EngineError> {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
-        .map_err(|e| EngineError::Internal(format!("no randomness for a token: {e}")))?;
+        .map_err(|e| EngineError::Internal(format!("no randomness for a secret: {e}")))?;
     Ok(Secret::new(format!(
-        "pky_{}",
+        "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )))
 }

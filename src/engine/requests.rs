@@ -84,6 +84,7 @@ impl EngineHandle {
 
     /// What removing sync `id` takes away; removes it when `apply`.
     pub async fn remove_sync(&self, id: SyncId, apply: bool) -> Result<SyncRemoval, EngineError> {
+        let record = self.load_sync(&id).await?;
         let removal = {
             let id = id.clone();
             self.operate(apply, move |s| {
@@ -98,6 +99,7 @@ impl EngineHandle {
             .await?
         };
         if apply {
+            self.remove_hooks(&record).await;
             self.forget_host(&id);
             let dropped = id.clone();
             self.blocking(move |s| s.apply_caches_dropped(&dropped))

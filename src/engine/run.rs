@@ -100,34 +100,58 @@ impl EngineHandle {
         stats.requests = after.requests - before.requests;
         stats.not_modified = after.not_modified - before.not_modified;
         let snapshot = Arc::new(snapshot?);
-        for _ in 0..APPLY_ATTEMPTS {
-            let (id, snap, policy) = (sync.id.clone(), snapshot.clone(), policy.clone());
-            let attempt = self
-                .blocking(move |s| plan_and_apply(s, &id, &snap, &policy))
-                .await?;
-            match attempt {
-                Attempt::Stale => continue,
-                Attempt::Removed => return Err(EngineError::NoSuchSync(sync.id.to_string())),
-                Attempt::Guarded(message) => return Err(EngineError::Guard(message)),
-                Attempt::Done { plan, revision } => {
-                    if let Some(revision) = revision {
-                        self.emit(EngineEvent::PlanApplied {
-                            sync: sync.id.clone(),
-                            revision,
-                        });
-                    }
-                    return Ok(Outcome {
-                        changes: plan.summary,
-                        problems: plan.problems,
-                        partial: !snapshot.is_complete(),
-                    });
-                }
-            }
+        self.remember_org(&sync.id, &snapshot.org);
+        let applied = plan_and_apply_retrying(self, &sync.id, snapshot.clone(), policy).await?;
+        if let Some(revision) = applied.revision {
+            self.emit(EngineEvent::PlanApplied {
+                sync: sync.id.clone(),
+                revision,
+            });
         }
-        Err(EngineError::Internal(format!(
-            "the store kept changing while planning; gave up after {APPLY_ATTEMPTS} attempts, run the sync again"
-        )))
+        let repos = snapshot
+            .repos
+            .items
+            .iter()
+            .map(|r| r.full_name.clone())
+            .collect();
+        self.install_hooks(sync, host.as_ref(), repos).await;
+        Ok(Outcome {
+            changes: applied.plan.summary,
+            problems: applied.plan.problems,
+            partial: !snapshot.is_complete(),
+        })
     }
+}
+
+/// A plan committed to the store (`revision` is `None` when it was empty).
+pub(super) struct Applied {
+    pub plan: Plan,
+    pub revision: Option<u64>,
+}
+
+/// Plans `snapshot` against the current store and applies it, planning
+/// again when another writer moved the store on in between.
+pub(super) async fn plan_and_apply_retrying(
+    engine: &EngineHandle,
+    id: &SyncId,
+    snapshot: Arc<RemoteSnapshot>,
+    policy: &Policy,
+) -> Result<Applied, EngineError> {
+    for _ in 0..APPLY_ATTEMPTS {
+        let (sync, snap, policy) = (id.clone(), snapshot.clone(), policy.clone());
+        let attempt = engine
+            .blocking(move |s| plan_and_apply(s, &sync, &snap, &policy))
+            .await?;
+        match attempt {
+            Attempt::Stale => continue,
+            Attempt::Removed => return Err(EngineError::NoSuchSync(id.to_string())),
+            Attempt::Guarded(message) => return Err(EngineError::Guard(message)),
+            Attempt::Done { plan, revision } => return Ok(Applied { plan, revision }),
+        }
+    }
+    Err(EngineError::Internal(format!(
+        "the store kept changing while planning; gave up after {APPLY_ATTEMPTS} attempts, run the sync again"
+    )))
 }
 
 enum Attempt {

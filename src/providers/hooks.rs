@@ -25,6 +25,14 @@ pub enum HookError {
     Malformed { event: String, reason: String },
 }
 
+impl HookError {
+    /// The delivery failed to prove it comes from our hook (as opposed to
+    /// being unreadable).
+    pub fn is_signature(&self) -> bool {
+        matches!(self, Self::Unsigned { .. } | Self::BadSignature { .. })
+    }
+}
+
 /// What a host says about one delivery, read from its headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryHeaders {

@@ -88,7 +88,8 @@ pub async fn serve(
         public_url: public_url.clone(),
     };
     tracing::info!(%bound, %public_url, "serving");
-    axum::serve(listener, router(state))
+    let app = router(state).merge(super::webhooks::router(engine.clone()));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .map_err(DaemonError::Serve)
@@ -103,8 +104,9 @@ pub struct Services {
 }
 
 impl Services {
-    /// Serves `engine`'s store on `listener` and, every `resync_interval`,
-    /// resyncs every sync.
+    /// Serves `engine`'s store and webhook receiver on `listener`, works
+    /// through the webhook queue, and resyncs each sync when its interval
+    /// (its own, or `resync_interval`) has passed.
     pub fn start(
         engine: &EngineHandle,
         data_dir: &std::path::Path,
@@ -114,9 +116,13 @@ impl Services {
     ) -> Services {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
-        if let Some(interval) = resync_interval {
+        {
             let (engine, shutdown) = (engine.clone(), shutdown.clone());
-            tasks.spawn(async move { engine.resync_periodically(interval, shutdown).await });
+            tasks.spawn(async move { engine.resync_periodically(resync_interval, shutdown).await });
+        }
+        {
+            let (engine, shutdown) = (engine.clone(), shutdown.clone());
+            tasks.spawn(async move { engine.process_webhooks(shutdown).await });
         }
         let http = {
             let (engine, data_dir, shutdown) =

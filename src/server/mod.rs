@@ -8,12 +8,15 @@
 //! - `GET /p2/{vendor}/{name}.json` (tags), `GET /p2/{vendor}/{name}~dev.json` (branches)
 //! - `GET /dists/{vendor}/{name}/{commit}.zip`
 //! - `POST /downloads/` (notify-batch)
+//! - `POST /webhooks/{sync}` (code host deliveries, signed instead of token
+//!   authenticated; see [`webhooks`])
 
 mod auth;
 mod daemon;
 mod error;
 mod freshness;
 mod routes;
+pub mod webhooks;
 
 pub use auth::Caller;
 pub use daemon::{DaemonError, DaemonOptions, Services, bind, run_daemon, serve};

@@ -9,17 +9,23 @@
 //! - `users`: people, each owning identities on one or more syncs
 //! - `tokens`: Composer tokens by SHA-256 hash
 //! - `etags`, `manifests`, `refs`, `dists`: provider and dist caches
+//! - `hook_secrets`: each sync's webhook secret (its installed hooks are on
+//!   the sync record, like its last run)
+//! - `hook_queue`, `hook_deliveries`, `hook_delivery_log`: refreshes webhooks
+//!   asked for, and the delivery ids already seen
 //!
 //! Values are JSON: small, debuggable with any sled dump, and serde already
 //! describes every record. sled holds an exclusive lock on the directory, so
 //! one process owns a data dir at a time.
 
 mod caches;
+mod hooks;
 mod state;
 mod syncs;
 mod tokens;
 
 pub use caches::{DistInfo, EtagEntry};
+pub use hooks::{Enqueued, REMEMBERED_DELIVERIES};
 pub use tokens::token_hash;
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -96,6 +102,10 @@ struct Trees {
     manifests: sled::Tree,
     refs: sled::Tree,
     dists: sled::Tree,
+    hook_secrets: sled::Tree,
+    hook_queue: sled::Tree,
+    hook_deliveries: sled::Tree,
+    hook_delivery_log: sled::Tree,
 }
 
 const SCHEMA_KEY: &[u8] = b"schema";
@@ -139,6 +149,10 @@ impl Store {
             manifests: tree("manifests")?,
             refs: tree("refs")?,
             dists: tree("dists")?,
+            hook_secrets: tree("hook_secrets")?,
+            hook_queue: tree("hook_queue")?,
+            hook_deliveries: tree("hook_deliveries")?,
+            hook_delivery_log: tree("hook_delivery_log")?,
         };
         match trees.meta.get(SCHEMA_KEY)? {
             None => {

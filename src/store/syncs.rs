@@ -1,7 +1,7 @@
 //! Sync records and their credentials.
 
 use super::{Store, StoreError, decode, encode, scan};
-use crate::domain::{Credential, RunSummary, Secret, Sync, SyncId};
+use crate::domain::{Credential, HookState, RunSummary, Secret, Sync, SyncId};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
@@ -119,10 +119,19 @@ impl Store {
 
     /// Records the outcome of a run on the sync.
     pub fn apply_run_summary(&self, id: &SyncId, summary: &RunSummary) -> Result<(), StoreError> {
+        self.update_sync(id, |sync| sync.last_run = Some(summary.clone()))
+    }
+
+    /// Records what packyard made sure of at the host's hook API.
+    pub fn apply_hook_state(&self, id: &SyncId, hooks: &HookState) -> Result<(), StoreError> {
+        self.update_sync(id, |sync| sync.hooks = Some(hooks.clone()))
+    }
+
+    fn update_sync(&self, id: &SyncId, change: impl FnOnce(&mut Sync)) -> Result<(), StoreError> {
         let mut sync = self
             .load_sync(id)?
             .ok_or_else(|| StoreError::NoSuchSync(id.to_string()))?;
-        sync.last_run = Some(summary.clone());
+        change(&mut sync);
         let k = id.as_str().as_bytes();
         self.trees.syncs.insert(k, encode("syncs", k, &sync)?)?;
         self.flush()

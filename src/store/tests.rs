@@ -173,6 +173,8 @@ fn credential_is_kept_apart_from_the_listed_sync() {
         primary: true,
         created_at: Timestamp(1),
         last_run: None,
+        resync_minutes: None,
+        hooks: None,
     };
     let cred = Credential::Token(Secret::new("ghp_secret"));
     store.apply_new_sync(&sync, &cred).unwrap();
@@ -201,6 +203,8 @@ fn github_app_credential_round_trips_and_is_redacted_when_stored() {
         primary: true,
         created_at: Timestamp(1),
         last_run: None,
+        resync_minutes: None,
+        hooks: None,
     };
     let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----\n";
     let cred = Credential::GithubApp {
@@ -257,4 +261,120 @@ fn second_open_reports_the_directory_in_use_when_already_open() {
             .contains("in use by another packyard process"),
         "{err}"
     );
+}
+
+mod hook_queue {
+    use super::*;
+
+    fn repo(name: &str) -> HookTarget {
+        HookTarget::Repo(name.to_owned())
+    }
+
+    fn queue(store: &Store, delivery: &str, targets: &[HookTarget]) -> Enqueued {
+        store
+            .apply_delivery(&sync_id(), Some(delivery), targets, Timestamp(100), 3)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_redelivery_is_recognised_and_queues_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            queue(&store, "d1", &[repo("acme/log")]),
+            Enqueued::Queued {
+                added: 1,
+                merged: 0
+            }
+        );
+        assert_eq!(
+            queue(&store, "d1", &[repo("acme/log")]),
+            Enqueued::Duplicate
+        );
+        assert_eq!(store.load_queued().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn deliveries_for_one_target_coalesce_and_a_later_one_survives_an_earlier_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        queue(&store, "d1", &[repo("acme/log")]);
+        let taken = store.load_queued().unwrap().remove(0);
+        // A push arrives while the refresh for d1 is in flight.
+        assert_eq!(
+            queue(&store, "d2", &[repo("acme/log")]),
+            Enqueued::Queued {
+                added: 0,
+                merged: 1
+            }
+        );
+        store.apply_queued_done(&taken).unwrap();
+        let left = store.load_queued().unwrap();
+        assert_eq!(left.len(), 1, "d2 still needs a refresh");
+        store.apply_queued_done(&left[0]).unwrap();
+        assert!(store.load_queued().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failed_target_backs_off_and_counts_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        queue(
+            &store,
+            "d1",
+            &[repo("acme/log"), HookTarget::Team("core".into())],
+        );
+        let items = store.load_queued().unwrap();
+        store.apply_queued_retry(&items[0], Timestamp(160)).unwrap();
+        let again = store.load_queued().unwrap();
+        let retried = again.iter().find(|i| i.target == items[0].target).unwrap();
+        assert_eq!((retried.attempts, retried.not_before), (1, Timestamp(160)));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_new_targets_but_still_merges_waiting_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        queue(&store, "d1", &[repo("a/1"), repo("a/2"), repo("a/3")]);
+        assert_eq!(queue(&store, "d2", &[repo("a/4")]), Enqueued::Full);
+        assert_eq!(
+            queue(&store, "d3", &[repo("a/1")]),
+            Enqueued::Queued {
+                added: 0,
+                merged: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_queue_and_seen_deliveries_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            queue(&store, "d1", &[repo("acme/log")]);
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.load_queued().unwrap()[0].target, repo("acme/log"));
+        assert_eq!(
+            queue(&store, "d1", &[repo("acme/log")]),
+            Enqueued::Duplicate
+        );
+    }
+
+    #[test]
+    fn removing_a_sync_drops_its_queue_and_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let kept = store
+            .apply_hook_secret(&sync_id(), &Secret::new("first"))
+            .unwrap();
+        let again = store
+            .apply_hook_secret(&sync_id(), &Secret::new("second"))
+            .unwrap();
+        assert_eq!((kept.expose(), again.expose()), ("first", "first"));
+        queue(&store, "d1", &[repo("acme/log")]);
+        store.apply_hooks_removed(&sync_id()).unwrap();
+        assert!(store.load_queued().unwrap().is_empty());
+        assert!(store.load_hook_secret(&sync_id()).unwrap().is_none());
+    }
 }

@@ -314,6 +314,18 @@ impl App {
                 self.runs.insert(sync, RunState::Failed(error));
                 vec![Cmd::Load(Resource::Syncs)]
             }
+            EngineEvent::HookRefreshed {
+                sync,
+                scope,
+                changes,
+            } => {
+                let text = syncs::changes_text(&changes);
+                self.log(
+                    Tone::Ok,
+                    format!("{sync}: webhook refreshed {}: {text}", scope.join(", ")),
+                );
+                load_all()
+            }
             // Same as a lag of our own channel, only further upstream.
             EngineEvent::EventsMissed { .. } => self.update(Msg::EventsLagged),
         }

@@ -33,6 +33,8 @@ fn sync(name: &str, provider: ProviderKind, org: &str, primary: bool) -> Sync {
         primary,
         created_at: Timestamp(NOW.0 - 86_400),
         last_run: None,
+        resync_minutes: None,
+        hooks: None,
     }
 }
 

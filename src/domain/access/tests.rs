@@ -22,6 +22,8 @@ fn sync(id: &str, primary: bool) -> Sync {
         primary,
         created_at: Timestamp(0),
         last_run: None,
+        resync_minutes: None,
+        hooks: None,
     }
 }
 

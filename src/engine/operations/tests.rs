@@ -14,6 +14,8 @@ fn sync(id: &str, provider: ProviderKind, primary: bool) -> Sync {
         primary,
         created_at: Timestamp(0),
         last_run: None,
+        resync_minutes: None,
+        hooks: None,
     }
 }
 

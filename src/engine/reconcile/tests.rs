@@ -475,6 +475,8 @@ fn with_primary(mut current: Current) -> Current {
         primary: true,
         created_at: crate::domain::Timestamp(0),
         last_run: None,
+        resync_minutes: None,
+        hooks: None,
     };
     current.syncs.insert(sync(), s);
     current

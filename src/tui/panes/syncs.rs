@@ -1,7 +1,7 @@
 //! Pane 1: the synchronizations, their live run state and last result.
 
 use super::{ago, fit, window};
-use crate::domain::RunSummary;
+use crate::domain::{PlanSummary, RunSummary};
 use crate::tui::app::{App, Cmd};
 use crate::tui::keymap::Action;
 use crate::tui::popups::message::Message;
@@ -88,7 +88,11 @@ pub fn result_text(run: &RunSummary) -> String {
     if let Some(error) = &run.error {
         return format!("failed: {error}");
     }
-    let c = &run.changes;
+    changes_text(&run.changes)
+}
+
+/// "packages +1 ~0 -0, versions +3 ~0 -1", or "up to date".
+pub fn changes_text(c: &PlanSummary) -> String {
     let parts: Vec<String> = [
         (
             "packages",
@@ -299,5 +303,15 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
             theme.dim(),
         )),
     }
+    lines.push(match &sync.hooks {
+        Some(hooks) if hooks.error.is_some() || !hooks.installed.failures.is_empty() => {
+            Line::styled(format!("Webhooks: {}", hooks.describe()), theme.warning())
+        }
+        Some(hooks) => Line::raw(format!("Webhooks: {}", hooks.describe())),
+        None => Line::styled(
+            "Webhooks: none (set a public URL to install them)",
+            theme.dim(),
+        ),
+    });
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), text);
 }
