@@ -97,6 +97,32 @@ pub enum SyncCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Change a synchronization's settings.
+    Set {
+        name: String,
+        /// Minutes between this sync's full resyncs under `serve`, which catch what webhooks
+        /// cannot report (Bitbucket Server repository creation, permission changes). 0 turns
+        /// them off; `default` uses `[sync] resync_interval_minutes`.
+        #[arg(long, value_name = "MINUTES|default", value_parser = parse_resync_minutes)]
+        resync_minutes: Option<ResyncMinutes>,
+    },
+}
+
+/// A per-sync resync interval, or the configured default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResyncMinutes {
+    Default,
+    Every(u32),
+}
+
+fn parse_resync_minutes(value: &str) -> Result<ResyncMinutes, String> {
+    if value == "default" {
+        return Ok(ResyncMinutes::Default);
+    }
+    value
+        .parse()
+        .map(ResyncMinutes::Every)
+        .map_err(|_| format!("{value:?} is not a number of minutes or \"default\""))
 }
 
 #[derive(Debug, Subcommand)]
@@ -437,6 +463,26 @@ pub async fn execute(
             }
             admin.remove_sync(id, true).await?;
             println!("Removed synchronization {name}.");
+        }
+        Command::Sync(SyncCommand::Set {
+            name,
+            resync_minutes,
+        }) => {
+            let Some(resync) = resync_minutes else {
+                anyhow::bail!("nothing to change; give --resync-minutes");
+            };
+            let minutes = match resync {
+                ResyncMinutes::Default => None,
+                ResyncMinutes::Every(m) => Some(m),
+            };
+            let sync = admin.set_resync(sync_id(&name)?, minutes).await?;
+            match sync.resync_minutes {
+                None => println!("{name} resyncs at the configured default interval."),
+                Some(0) => println!(
+                    "{name} has no periodic resync; only webhooks and manual runs update it."
+                ),
+                Some(m) => println!("{name} resyncs every {m} minutes."),
+            }
         }
         Command::Package(PackageCommand::Remove { names, sync, yes }) => {
             let selection = match sync {

@@ -1,9 +1,10 @@
 //! `packyard demo`: the dashboard over a simulated GitHub organization, with
 //! no network and no tokens. It serves the organization to Composer, syncs
-//! it, and keeps pushing new tags that trigger a sync, so the dashboard
-//! shows runs progress and finish.
+//! it once (installing its webhooks on the simulated host), and keeps pushing
+//! new tags whose webhook deliveries refresh the repository, so the dashboard
+//! shows a full run and then live webhook traffic.
 
-use crate::admin::{AdminClient, EngineSettings, InProcess, NewSync, Policy};
+use crate::admin::{AdminClient, EngineSettings, HookSettings, InProcess, NewSync, Policy};
 use crate::cli::DemoArgs;
 use crate::config::{Config, init_logging};
 use crate::domain::{Credential, ProviderKind, Secret, SyncId};
@@ -17,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 const SCENARIO: &str = include_str!("../assets/demo-github.toml");
-/// How often the demo publishes a tag and syncs it.
+/// How often the demo publishes a tag.
 const ACTIVITY_EVERY: Duration = Duration::from_secs(10);
 /// The repository that receives the demo's new tags.
 const ACTIVE_REPO: &str = "log";
@@ -43,7 +44,17 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
     let sim = GithubSim::start(Scenario::from_toml_str(SCENARIO)?)
         .await
         .context("cannot start the simulated GitHub")?;
-    let admin = Arc::new(InProcess::open(&data_dir, EngineSettings::default())?);
+    let listener = server::bind(args.listen).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    // The simulated host delivers its webhooks to this server.
+    let settings = EngineSettings {
+        hooks: HookSettings {
+            public_url: Some(url.clone()),
+            ..HookSettings::default()
+        },
+        ..EngineSettings::default()
+    };
+    let admin = Arc::new(InProcess::open(&data_dir, settings)?);
     let id = SyncId::new("acme-github")?;
     if admin.list_syncs().await?.iter().all(|s| s.id != id) {
         let new = NewSync {
@@ -56,9 +67,7 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
         admin.add_sync(new).await?;
     }
 
-    let listener = server::bind(args.listen).await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    // The demo's own loop below pushes and syncs; no periodic resync.
+    // Webhooks keep it current after the first run; no periodic resync.
     let services = server::Services::start(admin.engine(), &data_dir, listener, None, None);
     let (notices, received) = mpsc::unbounded_channel();
     for line in [
@@ -70,7 +79,7 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
         format!("demo: Composer repository at {url} (plain http: set \"secure-http\": false)"),
         "demo: create a token in pane 4 with c; use it as the http-basic password".to_owned(),
         format!(
-            "demo: a new tag is pushed to acme/{ACTIVE_REPO} every {} s and synced",
+            "demo: a new tag is pushed to acme/{ACTIVE_REPO} every {} s; its webhook refreshes the package",
             ACTIVITY_EVERY.as_secs()
         ),
     ] {
@@ -92,27 +101,28 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Syncs once, then pushes a tag and syncs it every [`ACTIVITY_EVERY`].
-/// Progress and results reach the dashboard as engine events.
+/// Syncs once (which installs the webhooks), then pushes a tag every
+/// [`ACTIVITY_EVERY`]; the simulated host's webhook delivery makes packyard
+/// refresh the repository. Progress and results reach the dashboard as
+/// engine events.
 async fn simulate_pushes(
     sim: &GithubSim,
     admin: &dyn AdminClient,
     id: &SyncId,
     notices: &mpsc::UnboundedSender<String>,
 ) {
+    if let Err(e) = admin.run_sync(id.clone(), Policy::default()).await {
+        let _ = notices.send(format!("demo: cannot sync {id}: {e}"));
+    }
     let mut ticker = tokio::time::interval(ACTIVITY_EVERY);
-    for patch in 0.. {
+    ticker.tick().await;
+    for patch in 1.. {
         ticker.tick().await;
-        if patch > 0 {
-            let tag = format!("v1.1.{patch}");
-            let said = match sim.add_tag(ACTIVE_REPO, &tag) {
-                Ok(_) => format!("simulated push: tag {tag} on acme/{ACTIVE_REPO}"),
-                Err(e) => format!("simulated push of {tag} failed: {e}"),
-            };
-            let _ = notices.send(said);
-        }
-        if let Err(e) = admin.run_sync(id.clone(), Policy::default()).await {
-            let _ = notices.send(format!("demo: cannot sync {id}: {e}"));
-        }
+        let tag = format!("v1.1.{patch}");
+        let said = match sim.add_tag(ACTIVE_REPO, &tag) {
+            Ok(_) => format!("simulated push: tag {tag} on acme/{ACTIVE_REPO}, webhook sent"),
+            Err(e) => format!("simulated push of {tag} failed: {e}"),
+        };
+        let _ = notices.send(said);
     }
 }

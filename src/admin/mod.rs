@@ -92,6 +92,9 @@ pub trait AdminClient: Send + std::marker::Sync {
     async fn promote_sync(&self, id: SyncId, apply: bool) -> Result<OwnerChange, AdminError>;
     /// What removing `id` takes away; removes it when `apply`. Refused for the primary.
     async fn remove_sync(&self, id: SyncId, apply: bool) -> Result<SyncRemoval, AdminError>;
+    /// Sets the minutes between `id`'s periodic full resyncs (`None`: the
+    /// configured default; 0: none).
+    async fn set_resync(&self, id: SyncId, minutes: Option<u32>) -> Result<Sync, AdminError>;
     /// The selected packages; removes them when `apply`.
     async fn remove_packages(
         &self,
@@ -211,6 +214,9 @@ impl AdminClient for InProcess {
     }
     async fn remove_sync(&self, id: SyncId, apply: bool) -> Result<SyncRemoval, AdminError> {
         Ok(self.engine.remove_sync(id, apply).await?)
+    }
+    async fn set_resync(&self, id: SyncId, minutes: Option<u32>) -> Result<Sync, AdminError> {
+        Ok(self.engine.set_resync(id, minutes).await?)
     }
     async fn remove_packages(
         &self,

@@ -45,6 +45,10 @@ pub enum Request {
         id: SyncId,
         apply: bool,
     },
+    SetResync {
+        id: SyncId,
+        minutes: Option<u32>,
+    },
     ListPackages {
         origin: Option<SyncId>,
     },
@@ -101,6 +105,9 @@ pub enum Response {
     },
     SyncRemoval {
         removal: SyncRemoval,
+    },
+    SyncUpdated {
+        sync: Sync,
     },
     Packages {
         packages: Vec<PackageSummary>,

@@ -233,6 +233,10 @@ async fn dispatch(admin: &dyn AdminClient, request: Request) -> Response {
             .remove_sync(id, apply)
             .await
             .map(|removal| Response::SyncRemoval { removal }),
+        Request::SetResync { id, minutes } => admin
+            .set_resync(id, minutes)
+            .await
+            .map(|sync| Response::SyncUpdated { sync }),
         Request::ListPackages { origin } => admin
             .list_packages(origin)
             .await
@@ -414,6 +418,12 @@ impl AdminClient for SocketClient {
     async fn remove_sync(&self, id: SyncId, apply: bool) -> Result<SyncRemoval, AdminError> {
         match self.call(&Request::RemoveSync { id, apply }).await? {
             Response::SyncRemoval { removal } => Ok(removal),
+            other => Err(unexpected(other)),
+        }
+    }
+    async fn set_resync(&self, id: SyncId, minutes: Option<u32>) -> Result<Sync, AdminError> {
+        match self.call(&Request::SetResync { id, minutes }).await? {
+            Response::SyncUpdated { sync } => Ok(sync),
             other => Err(unexpected(other)),
         }
     }

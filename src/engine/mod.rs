@@ -102,6 +102,9 @@ struct Inner {
     hook_queue: tokio::sync::Notify,
 }
 
+/// The longest periodic resync interval, as for the configured default.
+const MAX_RESYNC_MINUTES: u32 = 10_080;
+
 /// How often the periodic resync looks for syncs that are due.
 const RESYNC_CHECK: Duration = Duration::from_secs(30);
 
@@ -199,6 +202,24 @@ impl EngineHandle {
         self.blocking(move |s| s.apply_new_sync(&saved, &credential))
             .await?;
         Ok((sync, org))
+    }
+
+    /// Sets the minutes between `id`'s periodic full resyncs (`None`: the
+    /// configured default; 0: none).
+    pub async fn set_resync(&self, id: SyncId, minutes: Option<u32>) -> Result<Sync, EngineError> {
+        if minutes.is_some_and(|m| m > MAX_RESYNC_MINUTES) {
+            return Err(EngineError::InvalidInput(format!(
+                "a resync interval of {} minutes is too long; give 0 to {MAX_RESYNC_MINUTES} (a week), or 0 to turn periodic resyncs off",
+                minutes.unwrap_or_default()
+            )));
+        }
+        self.load_sync(&id).await?;
+        self.blocking(move |s| {
+            s.apply_resync_minutes(&id, minutes)?;
+            s.load_sync(&id)?
+                .ok_or_else(|| StoreError::NoSuchSync(id.to_string()))
+        })
+        .await
     }
 
     pub async fn list_syncs(&self) -> Result<Vec<Sync>, EngineError> {
@@ -428,4 +449,54 @@ fn random_secret(prefix: &str) -> Result<Secret, EngineError> {
         "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(resync_minutes: Option<u32>, last_finished: Option<i64>) -> Sync {
+        let summary = |at| RunSummary {
+            started_at: Timestamp(at),
+            finished_at: Timestamp(at),
+            error: None,
+            partial: false,
+            changes: Default::default(),
+            problems: vec![],
+            requests: 0,
+            not_modified: 0,
+        };
+        Sync {
+            id: SyncId::new("acme").unwrap(),
+            provider: ProviderKind::Github,
+            api_url: "https://api.github.com".into(),
+            org: "acme".into(),
+            primary: true,
+            created_at: Timestamp(0),
+            last_run: last_finished.map(summary),
+            resync_minutes,
+            hooks: None,
+        }
+    }
+
+    #[test]
+    fn a_syncs_own_resync_interval_wins_over_the_default() {
+        let hour = Some(Duration::from_secs(3600));
+        let now = Timestamp(10_000);
+        assert!(!resync_due(&sync(None, Some(9_000)), hour, now));
+        assert!(resync_due(&sync(None, Some(6_000)), hour, now));
+        assert!(resync_due(&sync(Some(10), Some(9_000)), hour, now));
+        assert!(
+            !resync_due(&sync(Some(0), Some(0)), hour, now),
+            "0 turns it off"
+        );
+        assert!(
+            !resync_due(&sync(None, Some(0)), None, now),
+            "no default, no resync"
+        );
+        assert!(
+            resync_due(&sync(Some(60), None), None, now),
+            "counted from creation"
+        );
+    }
 }

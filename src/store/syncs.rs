@@ -127,6 +127,14 @@ impl Store {
         self.update_sync(id, |sync| sync.hooks = Some(hooks.clone()))
     }
 
+    pub fn apply_resync_minutes(
+        &self,
+        id: &SyncId,
+        minutes: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.update_sync(id, |sync| sync.resync_minutes = minutes)
+    }
+
     fn update_sync(&self, id: &SyncId, change: impl FnOnce(&mut Sync)) -> Result<(), StoreError> {
         let mut sync = self
             .load_sync(id)?

@@ -6,8 +6,9 @@ use super::app::{App, Mode, Msg, Reply};
 use super::theme::Theme;
 use crate::admin::{PackageSummary, UserSummary};
 use crate::domain::{
-    Identity, Package, PackageName, Permission, PlanSummary, Problem, ProviderKind, RemoteId,
-    RunSummary, Sync, SyncId, Team, TeamKey, TeamKind, Timestamp, Token, TokenScope, UserId,
+    HookState, Identity, InstalledHooks, Package, PackageName, Permission, PlanSummary, Problem,
+    ProviderKind, RemoteId, RunSummary, Sync, SyncId, Team, TeamKey, TeamKind, Timestamp, Token,
+    TokenScope, UserId,
 };
 use std::collections::BTreeMap;
 
@@ -58,6 +59,15 @@ pub fn syncs() -> Vec<Sync> {
         }],
         requests: 42,
         not_modified: 0,
+    });
+    github.hooks = Some(HookState {
+        url: "https://packages.acme.test/webhooks/acme-github".to_owned(),
+        installed: InstalledHooks {
+            org: Some("292430182".to_owned()),
+            ..InstalledHooks::default()
+        },
+        checked_at: Timestamp(NOW.0 - 180),
+        error: None,
     });
     vec![
         github,

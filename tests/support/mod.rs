@@ -72,8 +72,25 @@ pub struct Served {
 impl Served {
     /// Starts `packyard serve` on an ephemeral port and waits until it listens.
     pub fn start(data_dir: &Path) -> Served {
+        Served::start_with(data_dir, &["--listen", "127.0.0.1:0"])
+    }
+
+    /// Starts `packyard serve` on a free port that is also its public URL,
+    /// so code hosts can be given webhook URLs before it starts.
+    pub fn start_public(data_dir: &Path) -> Served {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let public = format!("http://{listen}");
+        Served::start_with(data_dir, &["--listen", &listen, "--public-url", &public])
+    }
+
+    fn start_with(data_dir: &Path, args: &[&str]) -> Served {
         let mut child = packyard(data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("serve")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

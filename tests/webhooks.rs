@@ -1,0 +1,211 @@
+//! Webhooks end to end: `packyard serve` with a public URL installs its hook
+//! on the simulated GitHub during a run; the simulator's signed deliveries
+//! then make new tags, new repositories and removed team members visible to
+//! the real Composer client without any further run.
+
+mod support;
+
+use packyard::domain::{
+    Credential, HookTarget, PackageName, ProviderKind, Secret, SyncId, Timestamp,
+};
+use packyard::engine::{EngineHandle, EngineSettings, NewSync, Policy};
+use packyard::simulate::{GithubSim, RepoSpec, Scenario};
+use packyard::store::Store;
+use std::time::{Duration, Instant};
+use support::{Project, Served, composer_available, ok, packyard, stderr, stdout, sync_add};
+
+const SCENARIO: &str = r#"
+token = "ghp_hooks0000000000000000000000000000000000"
+[org]
+login = "acme"
+[[members]]
+login = "root"
+role = "admin"
+[[members]]
+login = "alice"
+[[members]]
+login = "carol"
+[[teams]]
+slug = "alpha"
+name = "Alpha"
+members = ["alice", "carol"]
+repos = { a = "pull" }
+[[repos]]
+name = "a"
+tags = ["v1.0.0"]
+composer = { name = "acme/a", require = { php = ">=7.4" } }
+"#;
+
+/// Generous: the point is that no run happens, not how fast the machine is.
+/// The benchmark measures the latency.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn token(data: &std::path::Path, scope: &[&str]) -> String {
+    let out = ok(packyard(data)
+        .args(["token", "create", "--name", "t"])
+        .args(scope));
+    stdout(&out).trim().to_owned()
+}
+
+/// Polls `url` with `token` until `seen` holds for the response (status and
+/// body); returns how long that took.
+async fn wait_for(url: &str, token: &str, seen: impl Fn(u16, &str) -> bool) -> Duration {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        let response = client
+            .get(url)
+            .basic_auth("token", Some(token))
+            .send()
+            .await
+            .expect("packyard answers");
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        if seen(status, &body) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "{url} did not change within {DEADLINE:?}: HTTP {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_bring_new_tags_new_repositories_and_removed_members_to_composer() {
+    if !composer_available(
+        "deliveries_bring_new_tags_new_repositories_and_removed_members_to_composer",
+    ) {
+        return;
+    }
+    let sim = GithubSim::start(Scenario::from_toml_str(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&mut sync_add(&data, &sim.api_url(), "acme", &sim.token()));
+    let served = Served::start_public(&data);
+    ok(packyard(&data).args(["sync", "run", "acme"]));
+
+    let hooks = sim.webhooks().all();
+    assert_eq!(hooks.len(), 1, "one organization hook: {hooks:?}");
+    assert_eq!(hooks[0].url, format!("{}/webhooks/acme", served.url));
+    let listed = stdout(&ok(packyard(&data).args(["sync", "list"])));
+    assert!(listed.contains("org hook"), "{listed}");
+    // A second run finds the hook and keeps it: no duplicate.
+    ok(packyard(&data).args(["sync", "run", "acme"]));
+    assert_eq!(sim.webhooks().all().len(), 1);
+
+    let org = token(&data, &["--org-wide"]);
+    let alice = token(&data, &["--user", "alice"]);
+    let app = Project::new(tmp.path(), "app", &served, &org);
+    let out = app.composer(&["require", "acme/a:^1.0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A new tag: pushed at the host, delivered, refreshed.
+    sim.add_tag("a", "v1.1.0").unwrap();
+    let p2 = format!("{}/p2/acme/a.json", served.url);
+    let took = wait_for(&p2, &org, |_, body| body.contains("\"1.1.0\"")).await;
+    eprintln!("new tag visible after {took:?}");
+    let out = app.composer(&["require", "acme/a:1.1.0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A new repository with a composer.json becomes a package.
+    let mut spec = RepoSpec::new("fresh");
+    spec.tags = vec!["v0.1.0".into()];
+    spec.composer = serde_json::json!({"name": "acme/fresh"})
+        .as_object()
+        .cloned();
+    sim.create_repo(&spec).unwrap();
+    let catalog = format!("{}/packages.json", served.url);
+    let took = wait_for(&catalog, &org, |_, body| body.contains("acme/fresh")).await;
+    eprintln!("new repository visible after {took:?}");
+    let out = app.composer(&["require", "acme/fresh:^0.1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // A member removed from the team at the host loses access.
+    let mine = Project::new(tmp.path(), "alice", &served, &alice);
+    let out = mine.composer(&["require", "acme/a:^1.0"]);
+    assert!(
+        out.status.success(),
+        "alice installs before: {}",
+        stderr(&out)
+    );
+    sim.remove_team_member("alpha", "alice").unwrap();
+    let took = wait_for(&p2, &alice, |status, _| status == 404).await;
+    eprintln!("removed member refused after {took:?}");
+    let again = Project::new(tmp.path(), "alice-after", &served, &alice);
+    let out = again.composer(&["require", "acme/a:^1.0"]);
+    assert!(!out.status.success(), "alice can no longer install acme/a");
+
+    // None of that took a full run: only the two runs above.
+    let runs = sim.stats().route("/orgs/{org}/teams");
+    assert!(runs <= 2, "team listings read {runs} times");
+
+    // Removing the sync removes its hook at the host.
+    ok(packyard(&data).args(["sync", "remove", "acme", "--yes"]));
+    assert!(sim.webhooks().all().is_empty());
+    drop(served);
+}
+
+/// A delivery that was acknowledged (queued) before packyard stopped is
+/// refreshed after the restart: the queue lives in the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_queued_before_a_restart_is_refreshed_after_it() {
+    let sim = GithubSim::start(Scenario::from_toml_str(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let id = SyncId::new("acme").unwrap();
+    {
+        let engine = EngineHandle::new(Store::open(tmp.path()).unwrap(), EngineSettings::default());
+        engine
+            .add_sync(NewSync {
+                id: id.clone(),
+                provider: ProviderKind::Github,
+                api_url: sim.api_url(),
+                org: sim.org(),
+                credential: Credential::Token(Secret::new(sim.token())),
+            })
+            .await
+            .unwrap();
+        engine.run_sync(&id, Policy::default()).await.unwrap();
+        sim.add_tag("a", "v2.0.0").unwrap();
+        // What the receiver does before it answers 202, then the process dies.
+        engine
+            .store()
+            .apply_delivery(
+                &id,
+                Some("delivery-1"),
+                &[HookTarget::Repo("acme/a".into())],
+                Timestamp::now(),
+                100,
+            )
+            .unwrap();
+    }
+    let engine = EngineHandle::new(Store::open(tmp.path()).unwrap(), EngineSettings::default());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let worker = tokio::spawn({
+        let (engine, stop) = (engine.clone(), stop.clone());
+        async move { engine.process_webhooks(stop).await }
+    });
+    let name = PackageName::new("acme/a").unwrap();
+    let started = Instant::now();
+    while !engine
+        .store()
+        .load_versions(&name)
+        .unwrap()
+        .iter()
+        .any(|v| v.version == "2.0.0")
+    {
+        assert!(started.elapsed() < DEADLINE, "v2.0.0 never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    while !engine.store().load_queued().unwrap().is_empty() {
+        assert!(started.elapsed() < DEADLINE, "the queue was not emptied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    worker.await.unwrap();
+}
