@@ -2,6 +2,7 @@
 //!
 //! [`HttpClient`] wraps one `reqwest::Client` per sync and adds what all
 //! providers need:
+//! - GETs and, through [`HttpClient::send`], JSON writes (hook installation),
 //! - a concurrency limit (a semaphore permit per request in flight),
 //! - request counters ([`RequestStats`]),
 //! - conditional GETs: the ETag and body of a listing are kept in the
@@ -11,7 +12,8 @@
 //!   `x-ratelimit-reset`, and 403/429 secondary limits pause *every* request
 //!   of the client until the reset, up to `max_rate_limit_wait`,
 //! - retries with exponential backoff and jitter on 5xx, timeouts and
-//!   connection errors, up to `max_attempts`,
+//!   connection errors, up to `max_attempts` (a write that is not
+//!   idempotent only when it never reached the host),
 //! - a body size limit.
 //!
 //! Credentials that change over time (GitHub App installation tokens) plug
@@ -31,9 +33,10 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{
-    AUTHORIZATION, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
+    AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH,
+    RETRY_AFTER, USER_AGENT,
 };
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -352,10 +355,55 @@ impl HttpClient {
         mode: CacheMode,
         limit: usize,
     ) -> Result<Response, ProviderError> {
+        self.execute(Method::GET, url, None, mode, limit).await
+    }
+
+    /// Sends a request that changes something at the host (`POST`, `PATCH`,
+    /// `PUT`, `DELETE`) with an optional JSON body. Rate limits, credential
+    /// renewal and errors work as for [`HttpClient::get`]; a request that is
+    /// not idempotent is retried only when it never reached the host, so a
+    /// `POST` that timed out is not sent twice.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, ProviderError> {
+        let body = body.map(|b| Bytes::from(b.to_string()));
+        self.execute(
+            method,
+            url,
+            body,
+            CacheMode::Bypass,
+            self.settings.max_body_bytes,
+        )
+        .await
+    }
+
+    /// [`HttpClient::send`], decoding the JSON answer.
+    pub async fn send_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ProviderError> {
+        let response = self.send(method, url, body).await?;
+        serde_json::from_slice(&response.body).map_err(|e| self.decode_error(url, &e))
+    }
+
+    async fn execute(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<Bytes>,
+        mode: CacheMode,
+        limit: usize,
+    ) -> Result<Response, ProviderError> {
         let cached = match mode {
             CacheMode::Conditional => self.cache.etag(url.as_str()),
             CacheMode::Bypass => None,
         };
+        let idempotent = method.is_idempotent();
         let mut attempt = 1;
         let mut rate_waits = 0;
         let mut reauthorized = false;
@@ -366,7 +414,14 @@ impl HttpClient {
                 None => None,
             };
             let outcome = self
-                .attempt(url, cached.as_ref(), limit, authorization.as_ref())
+                .attempt(
+                    &method,
+                    url,
+                    body.as_ref(),
+                    cached.as_ref(),
+                    limit,
+                    authorization.as_ref(),
+                )
                 .await;
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
@@ -378,7 +433,12 @@ impl HttpClient {
                     });
                 }
                 Err(AttemptError::Transport(e)) => {
-                    if retryable_transport(&e) && attempt < self.settings.max_attempts {
+                    let retryable = if idempotent {
+                        retryable_transport(&e)
+                    } else {
+                        e.is_connect()
+                    };
+                    if retryable && attempt < self.settings.max_attempts {
                         tracing::debug!(host = %self.host, path = url.path(), attempt, error = %error_chain(&e), "retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                         attempt += 1;
@@ -419,7 +479,7 @@ impl HttpClient {
                 reauthorized = true;
                 continue;
             }
-            if status.is_server_error() && attempt < self.settings.max_attempts {
+            if status.is_server_error() && idempotent && attempt < self.settings.max_attempts {
                 tracing::debug!(host = %self.host, path = url.path(), attempt, %status, "retrying");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
@@ -442,7 +502,9 @@ impl HttpClient {
     /// One request under a concurrency permit, body read to the end.
     async fn attempt(
         &self,
+        method: &Method,
         url: &Url,
+        body: Option<&Bytes>,
         cached: Option<&CachedResponse>,
         limit: usize,
         authorization: Option<&HeaderValue>,
@@ -451,7 +513,12 @@ impl HttpClient {
         // one would only mean running without the limit.
         let _permit = self.permits.acquire().await.ok();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.client.get(url.clone());
+        let mut request = self.client.request(method.clone(), url.clone());
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone());
+        }
         if let Some(value) = authorization {
             request = request.header(AUTHORIZATION, value.clone());
         }
