@@ -377,6 +377,31 @@ mod tests {
     }
 
     #[test]
+    fn hook_urls_stay_under_the_api_base_when_ghes() {
+        let host = GithubHost::new(
+            "https://ghe.example.com/api/v3",
+            "acme",
+            &crate::domain::Credential::Token(Secret::new("t")),
+            std::sync::Arc::new(crate::providers::MemoryCache::default()),
+            &crate::providers::ClientSettings::default(),
+        )
+        .unwrap();
+        let cases = [
+            (
+                host.hooks_url(HookOwner::Org, None),
+                "https://ghe.example.com/api/v3/orgs/acme/hooks?per_page=100",
+            ),
+            (
+                host.hooks_url(HookOwner::Repo("acme/log"), Some("7")),
+                "https://ghe.example.com/api/v3/repos/acme/log/hooks/7",
+            ),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(url.as_str(), expected);
+        }
+    }
+
+    #[test]
     fn subscribed_events_are_the_ones_acted_on() {
         for event in ORG_EVENTS.iter().chain(&REPO_EVENTS) {
             let body = serde_json::json!({

@@ -70,17 +70,28 @@ fn existing(sim: &Shared, params: &HashMap<String, String>) -> Option<(HookScope
     Some((scope, hook))
 }
 
-/// GitHub's 422 for a hook it will not save.
-fn invalid(error: Value) -> Response {
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(json!({
-            "message": "Validation Failed",
-            "errors": [error],
-            "documentation_url": "https://docs.github.com/rest/webhooks",
-        })),
-    )
-        .into_response()
+/// Why GitHub will not save a hook: a body that is not JSON (400), or one
+/// that fails validation (422 with the error).
+enum Refusal {
+    Unparsable,
+    Invalid(Value),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Unparsable => error(StatusCode::BAD_REQUEST, "Problems parsing JSON"),
+            Refusal::Invalid(error) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                axum::Json(json!({
+                    "message": "Validation Failed",
+                    "errors": [error],
+                    "documentation_url": "https://docs.github.com/rest/webhooks",
+                })),
+            )
+                .into_response(),
+        }
+    }
 }
 
 /// The body of `POST` and `PATCH`; absent fields keep their value (or get
@@ -99,37 +110,49 @@ struct ConfigRequest {
     secret: Option<String>,
 }
 
+/// A create or update that passed GitHub's checks.
+struct Checked {
+    events: Option<Vec<String>>,
+    active: Option<bool>,
+    /// The delivery URL and secret, when a config was sent.
+    config: Option<(String, Option<String>)>,
+}
+
 /// Reads and checks a create or update against the other hooks of `scope`
-/// (all but `id`): the config's URL and secret when a config is given.
+/// (all but `id`).
 fn read_request(
     body: &[u8],
     scope: &HookScope,
     sim: &Shared,
     id: Option<u64>,
-) -> Result<(HookRequest, Option<(String, Option<String>)>), Response> {
-    let request: HookRequest = serde_json::from_slice(body)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "Problems parsing JSON"))?;
+) -> Result<Checked, Refusal> {
+    let request: HookRequest = serde_json::from_slice(body).map_err(|_| Refusal::Unparsable)?;
     match request.name.as_deref() {
         Some("web") => {}
         Some(_) => {
-            return Err(invalid(
+            return Err(Refusal::Invalid(
                 json!({"resource": "Hook", "code": "invalid", "field": "name"}),
             ));
         }
         // Organization hooks must name their kind; repository hooks default
         // to "web".
         None if id.is_none() && *scope == HookScope::Org => {
-            return Err(invalid(
+            return Err(Refusal::Invalid(
                 json!({"resource": "Hook", "code": "missing_field", "field": "name"}),
             ));
         }
         None => {}
     }
-    let Some(config) = &request.config else {
-        return Ok((request, None));
+    let mut checked = Checked {
+        events: request.events,
+        active: request.active,
+        config: None,
     };
-    let Some(url) = config.url.clone().filter(|u| !u.is_empty()) else {
-        return Err(invalid(
+    let Some(config) = request.config else {
+        return Ok(checked);
+    };
+    let Some(url) = config.url.filter(|u| !u.is_empty()) else {
+        return Err(Refusal::Invalid(
             json!({"resource": "Hook", "code": "custom", "message": "url is missing"}),
         ));
     };
@@ -143,14 +166,14 @@ fn read_request(
             HookScope::Org => "organization",
             HookScope::Repo(_) => "repository",
         };
-        return Err(invalid(json!({
+        return Err(Refusal::Invalid(json!({
             "resource": "Hook",
             "code": "custom",
             "message": format!("Hook already exists on this {on}"),
         })));
     }
-    let secret = config.secret.clone().filter(|s| !s.is_empty());
-    Ok((request, Some((url, secret))))
+    checked.config = Some((url, config.secret.filter(|s| !s.is_empty())));
+    Ok(checked)
 }
 
 async fn list_hooks(
@@ -175,17 +198,17 @@ async fn create_hook(AxumState(sim): Sim, Path(params): Params, body: Bytes) -> 
     let Some(scope) = scope(&sim, &params) else {
         return not_found();
     };
-    let (request, config) = match read_request(&body, &scope, &sim, None) {
-        Ok(read) => read,
-        Err(response) => return response,
+    let checked = match read_request(&body, &scope, &sim, None) {
+        Ok(checked) => checked,
+        Err(refusal) => return refusal.into_response(),
     };
-    let Some((url, secret)) = config else {
-        return invalid(json!({"resource": "Hook", "code": "missing_field", "field": "config"}));
+    let Some((url, secret)) = checked.config else {
+        let missing = json!({"resource": "Hook", "code": "missing_field", "field": "config"});
+        return Refusal::Invalid(missing).into_response();
     };
-    let events = request.events.unwrap_or_else(|| vec!["push".to_owned()]);
-    let hook = sim
-        .webhooks
-        .create(scope, &url, secret, events, request.active.unwrap_or(true));
+    let events = checked.events.unwrap_or_else(|| vec!["push".to_owned()]);
+    let active = checked.active.unwrap_or(true);
+    let hook = sim.webhooks.create(scope, &url, secret, events, active);
     let state = lock(&sim.state);
     (
         StatusCode::CREATED,
@@ -208,19 +231,19 @@ async fn update_hook(AxumState(sim): Sim, Path(params): Params, body: Bytes) -> 
     let Some((scope, hook)) = existing(&sim, &params) else {
         return not_found();
     };
-    let (request, config) = match read_request(&body, &scope, &sim, Some(hook.id)) {
-        Ok(read) => read,
-        Err(response) => return response,
+    let checked = match read_request(&body, &scope, &sim, Some(hook.id)) {
+        Ok(checked) => checked,
+        Err(refusal) => return refusal.into_response(),
     };
     let updated = sim.webhooks.update(&scope, hook.id, |h| {
-        if let Some((url, secret)) = config {
+        if let Some((url, secret)) = checked.config {
             h.url = url;
             h.secret = secret;
         }
-        if let Some(events) = request.events {
+        if let Some(events) = checked.events {
             h.events = events;
         }
-        if let Some(active) = request.active {
+        if let Some(active) = checked.active {
             h.active = active;
         }
     });
