@@ -2,7 +2,6 @@
 //!
 //! [`HttpClient`] wraps one `reqwest::Client` per sync and adds what all
 //! providers need:
-//! - GETs and, through [`HttpClient::send`], JSON writes (hook installation),
 //! - a concurrency limit (a semaphore permit per request in flight),
 //! - request counters ([`RequestStats`]),
 //! - conditional GETs: the ETag and body of a listing are kept in the
@@ -12,9 +11,10 @@
 //!   `x-ratelimit-reset`, and 403/429 secondary limits pause *every* request
 //!   of the client until the reset, up to `max_rate_limit_wait`,
 //! - retries with exponential backoff and jitter on 5xx, timeouts and
-//!   connection errors, up to `max_attempts` (a write that is not
-//!   idempotent only when it never reached the host),
-//! - a body size limit.
+//!   connection errors, up to `max_attempts`,
+//! - a body size limit,
+//! - writes (hook management) through the same limits and error mapping,
+//!   retried only where repeating them is harmless.
 //!
 //! Credentials that change over time (GitHub App installation tokens) plug
 //! in through an [`Authorizer`], asked for the `Authorization` value before
@@ -33,8 +33,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH,
-    RETRY_AFTER, USER_AGENT,
+    AUTHORIZATION, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
 };
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -281,7 +280,12 @@ impl HttpClient {
         mode: CacheMode,
     ) -> Result<T, ProviderError> {
         let response = self.get(url, mode, self.settings.max_body_bytes).await?;
-        serde_json::from_slice(&response.body).map_err(|e| self.decode_error(url, &e))
+        self.decode(url, &response.body)
+    }
+
+    /// Decodes the JSON `body` received from `url`.
+    pub fn decode<T: DeserializeOwned>(&self, url: &Url, body: &[u8]) -> Result<T, ProviderError> {
+        serde_json::from_slice(body).map_err(|e| self.decode_error(url, &e))
     }
 
     /// Follows a paginated listing to its end. A page that fails ends the
@@ -355,47 +359,29 @@ impl HttpClient {
         mode: CacheMode,
         limit: usize,
     ) -> Result<Response, ProviderError> {
-        self.execute(Method::GET, url, None, mode, limit).await
+        self.request(Method::GET, url, None, mode, limit).await
     }
 
-    /// Sends a request that changes something at the host (`POST`, `PATCH`,
-    /// `PUT`, `DELETE`) with an optional JSON body. Rate limits, credential
-    /// renewal and errors work as for [`HttpClient::get`]; a request that is
-    /// not idempotent is retried only when it never reached the host, so a
-    /// `POST` that timed out is not sent twice.
+    /// Sends a write (`POST`, `PUT`, `DELETE`) with an optional JSON body,
+    /// with the same rate-limit waits and error mapping as [`Self::get`].
+    /// Only idempotent methods are retried after the host may have acted on
+    /// the request, so a retried `POST` cannot create something twice.
     pub async fn send(
         &self,
         method: Method,
         url: &Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, ProviderError> {
-        let body = body.map(|b| Bytes::from(b.to_string()));
-        self.execute(
-            method,
-            url,
-            body,
-            CacheMode::Bypass,
-            self.settings.max_body_bytes,
-        )
-        .await
+        let limit = self.settings.max_body_bytes;
+        self.request(method, url, body, CacheMode::Bypass, limit)
+            .await
     }
 
-    /// [`HttpClient::send`], decoding the JSON answer.
-    pub async fn send_json<T: DeserializeOwned>(
+    async fn request(
         &self,
         method: Method,
         url: &Url,
         body: Option<&serde_json::Value>,
-    ) -> Result<T, ProviderError> {
-        let response = self.send(method, url, body).await?;
-        serde_json::from_slice(&response.body).map_err(|e| self.decode_error(url, &e))
-    }
-
-    async fn execute(
-        &self,
-        method: Method,
-        url: &Url,
-        body: Option<Bytes>,
         mode: CacheMode,
         limit: usize,
     ) -> Result<Response, ProviderError> {
@@ -417,7 +403,7 @@ impl HttpClient {
                 .attempt(
                     &method,
                     url,
-                    body.as_ref(),
+                    body,
                     cached.as_ref(),
                     limit,
                     authorization.as_ref(),
@@ -433,12 +419,9 @@ impl HttpClient {
                     });
                 }
                 Err(AttemptError::Transport(e)) => {
-                    let retryable = if idempotent {
-                        retryable_transport(&e)
-                    } else {
-                        e.is_connect()
-                    };
-                    if retryable && attempt < self.settings.max_attempts {
+                    // A request that never connected was not acted on.
+                    let safe = idempotent || e.is_connect();
+                    if safe && retryable_transport(&e) && attempt < self.settings.max_attempts {
                         tracing::debug!(host = %self.host, path = url.path(), attempt, error = %error_chain(&e), "retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                         attempt += 1;
@@ -504,7 +487,7 @@ impl HttpClient {
         &self,
         method: &Method,
         url: &Url,
-        body: Option<&Bytes>,
+        body: Option<&serde_json::Value>,
         cached: Option<&CachedResponse>,
         limit: usize,
         authorization: Option<&HeaderValue>,
@@ -515,9 +498,7 @@ impl HttpClient {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self.client.request(method.clone(), url.clone());
         if let Some(body) = body {
-            request = request
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .body(body.clone());
+            request = request.json(body);
         }
         if let Some(value) = authorization {
             request = request.header(AUTHORIZATION, value.clone());

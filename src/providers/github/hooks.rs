@@ -96,19 +96,18 @@ impl GithubHost {
         let ours = items
             .iter()
             .find(|hook| hook.config.url.as_deref() == Some(spec.url.as_str()));
-        let hook: wire::Hook = match ours {
-            Some(hook) => {
-                let url = self.hooks_url(owner, Some(&hook.id.to_string()));
-                self.http
-                    .send_json(Method::PATCH, &url, Some(&body))
-                    .await?
-            }
+        let (method, url) = match ours {
+            Some(hook) => (
+                Method::PATCH,
+                self.hooks_url(owner, Some(&hook.id.to_string())),
+            ),
             None => {
                 body["name"] = json!("web");
-                let url = self.hooks_url(owner, None);
-                self.http.send_json(Method::POST, &url, Some(&body)).await?
+                (Method::POST, self.hooks_url(owner, None))
             }
         };
+        let response = self.http.send(method, &url, Some(&body)).await?;
+        let hook: wire::Hook = self.http.decode(&url, &response.body)?;
         Ok(hook.id.to_string())
     }
 
