@@ -569,4 +569,21 @@ async fn simulator_hook_api_answers_as_github_does() {
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["type"], "Repository");
+
+    // Lists page like GitHub's other listings.
+    let other = serde_json::json!({"config": {"url": "https://r.example"}});
+    send(reqwest::Method::POST, "/repos/acme/log/hooks", Some(other))
+        .await
+        .unwrap();
+    let first = send(
+        reqwest::Method::GET,
+        "/repos/acme/log/hooks?per_page=1",
+        None,
+    )
+    .await
+    .unwrap();
+    let link = first.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.contains("page=2>; rel=\"next\""), "{link}");
+    let page: Vec<Value> = first.json().await.unwrap();
+    assert_eq!(page.len(), 1);
 }

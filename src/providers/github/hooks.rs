@@ -74,6 +74,9 @@ impl GithubHost {
         spec: &HookSpec,
         events: &[&str],
     ) -> Result<String, ProviderError> {
+        // A listing cut short without an error (pages looping) is used as
+        // far as it goes: GitHub refuses a second hook with the same URL
+        // (422), so the worst case is a failure reported, never a duplicate.
         let Paged { items, error, .. } = self
             .http
             .get_all::<wire::Hook, _>(self.hooks_url(owner, None), &LinkHeader)
@@ -148,6 +151,7 @@ impl GithubHost {
                 }
                 Err(e) if e.is_credentials() => return Err(e),
                 Err(e) => {
+                    tracing::warn!(repo = %full_name, error = %e, "webhook not installed");
                     installed.failures.insert(full_name, e.to_string());
                 }
             }
