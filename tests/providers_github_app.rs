@@ -10,7 +10,9 @@ use aws_lc_rs::signature::KeyPair as _;
 use base64::Engine as _;
 use packyard::domain::{Credential, Secret};
 use packyard::providers::github::GithubHost;
-use packyard::providers::{ClientSettings, CodeHost, MemoryCache, ProgressFn, ProviderError};
+use packyard::providers::{
+    ClientSettings, CodeHost, HookSpec, MemoryCache, ProgressFn, ProviderError,
+};
 use packyard::simulate::{GithubSim, Scenario};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -121,6 +123,27 @@ async fn snapshot_equals_token_snapshot_when_app_credentials() {
         .unwrap();
     assert_eq!(with_app, with_token);
     assert!(!with_app.repos.items.is_empty());
+}
+
+#[tokio::test]
+async fn hooks_and_targeted_refreshes_work_when_app_credentials() {
+    let sim = sim_with_app(Duration::from_secs(3600)).await;
+    let github = host(&sim, &app(APP_ID, INSTALLATION_ID, app_key()));
+    let spec = HookSpec {
+        url: "https://packyard.example/webhooks/acme".into(),
+        secret: Secret::new("hook-secret"),
+    };
+
+    let installed = github.ensure_hooks(&spec, &[]).await.unwrap();
+    let log = github.fetch_repo("acme/log").await.unwrap().unwrap();
+    let team = github.fetch_team("platform").await.unwrap().unwrap();
+    github.remove_hooks(&installed).await.unwrap();
+
+    assert!(installed.org.is_some());
+    assert!(log.refs.complete && !log.refs.items.is_empty());
+    assert_eq!(team[0].slug, "platform");
+    assert!(sim.webhooks().all().is_empty());
+    assert_eq!(sim.stats().route(EXCHANGE), 1, "one token for all of it");
 }
 
 #[tokio::test]

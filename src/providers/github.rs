@@ -9,6 +9,11 @@
 //!
 //! Credentials: a token (sent as `Bearer`), or a GitHub App installation
 //! whose short-lived tokens [`app`] obtains and renews.
+//!
+//! Webhooks ([`hooks`]): one organization hook, or a hook on each repository
+//! where the credentials may not manage the organization's; a delivery
+//! refreshes one repository ([`CodeHost::fetch_repo`]) or one team
+//! ([`CodeHost::fetch_team`]) instead of the whole organization.
 
 mod app;
 
@@ -17,11 +22,13 @@ pub(crate) mod hooks;
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{
-    ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
+    ClientSettings, CodeHost, HookSpec, Progress, ProgressFn, ProviderCache, ProviderError,
+    RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, InstalledHooks, Listing, Manifest, Permission, ProviderKind, RefKind,
+    RemoteAccount, RemoteId, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -121,6 +128,20 @@ mod wire {
         pub token: String,
         /// RFC 3339, e.g. `2016-07-11T22:14:10Z`.
         pub expires_at: String,
+    }
+
+    /// An organization or repository webhook. `config.url` is absent on
+    /// hooks of other kinds than `web`.
+    #[derive(Debug, Deserialize)]
+    pub struct Hook {
+        pub id: u64,
+        pub config: HookConfig,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct HookConfig {
+        #[serde(default)]
+        pub url: Option<String>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -296,7 +317,7 @@ impl GithubHost {
             "teams",
             teams,
             progress,
-            |team| self.fetch_team(team),
+            |team| self.fetch_team_details(team),
             |t| &t.id,
         )
         .await
@@ -344,7 +365,7 @@ impl GithubHost {
         })
     }
 
-    async fn fetch_team(&self, team: wire::Team) -> Result<RemoteTeam, ProviderError> {
+    async fn fetch_team_details(&self, team: wire::Team) -> Result<RemoteTeam, ProviderError> {
         let base = ["orgs", self.org.as_str(), "teams", team.slug.as_str()];
         let members_url = self.list_url(&[&base[..], &["members"]].concat(), &[]);
         let repos_url = self.list_url(&[&base[..], &["repos"]].concat(), &[]);
@@ -381,51 +402,75 @@ impl GithubHost {
             "repositories",
             repos,
             progress,
-            |repo| self.fetch_repo(repo),
+            |repo| self.fetch_repo_details(repo),
             |r| &r.id,
         )
         .await
     }
 
-    /// One repository with its refs. Refs read completely since the host's
-    /// last push to the repository are reused without a request; they are
-    /// read again at least every [`REFS_MAX_AGE_SECS`], in case a ref changed
-    /// in a way that did not move `pushed_at`.
-    async fn fetch_repo(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
-        let remote = RemoteRepo {
-            id: RemoteId::from(repo.id),
-            full_name: repo.full_name,
-            default_branch: repo.default_branch.unwrap_or_default(),
-            clone_url: repo.clone_url,
-            html_url: repo.html_url,
-            description: repo.description,
-            refs: Listing::partial(Vec::new()),
-        };
-        let Some(pushed_at) = repo.pushed_at else {
-            return self.fetch_refs(remote).await;
-        };
+    /// One listed repository with its refs. Refs read completely since the
+    /// host's last push to the repository are reused without a request; they
+    /// are read again at least every [`REFS_MAX_AGE_SECS`], in case a ref
+    /// changed in a way that did not move `pushed_at`.
+    async fn fetch_repo_details(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
+        let (remote, pushed_at) = remote_repo(repo);
         let now = Timestamp::now();
-        if let Some(known) = self.cache.refs(&remote.id).filter(|known| {
-            known.pushed_at == pushed_at
-                && known.default_branch == remote.default_branch
-                && (0..REFS_MAX_AGE_SECS).contains(&(now.0 - known.checked_at.0))
-        }) {
+        if let Some(pushed_at) = &pushed_at
+            && let Some(known) = self.cache.refs(&remote.id).filter(|known| {
+                known.pushed_at == *pushed_at
+                    && known.default_branch == remote.default_branch
+                    && (0..REFS_MAX_AGE_SECS).contains(&(now.0 - known.checked_at.0))
+            })
+        {
             return Ok(RemoteRepo {
                 refs: Listing::complete(known.refs),
                 ..remote
             });
         }
+        self.fetch_refs_remembered(remote, pushed_at).await
+    }
+
+    /// Reads the refs afresh and, when they were read completely, remembers
+    /// them with the `pushed_at` they belong to for the next run to reuse.
+    async fn fetch_refs_remembered(
+        &self,
+        remote: RemoteRepo,
+        pushed_at: Option<String>,
+    ) -> Result<RemoteRepo, ProviderError> {
+        let checked_at = Timestamp::now();
         let remote = self.fetch_refs(remote).await?;
-        if remote.refs.complete {
+        if let Some(pushed_at) = pushed_at
+            && remote.refs.complete
+        {
             let known = RepoRefs {
                 pushed_at,
-                checked_at: now,
+                checked_at,
                 default_branch: remote.default_branch.clone(),
                 refs: remote.refs.items.clone(),
             };
             self.cache.put_refs(&remote.id, &known);
         }
         Ok(remote)
+    }
+
+    /// Whether `full_name` (`owner/name`) names a repository of this
+    /// organization. Logins are case-insensitive at GitHub.
+    fn owns(&self, full_name: &str) -> bool {
+        full_name.split_once('/').is_some_and(|(owner, name)| {
+            owner.eq_ignore_ascii_case(&self.org) && !name.is_empty() && !name.contains('/')
+        })
+    }
+
+    /// A single object, or `None` when the host answers 404.
+    async fn get_if_found<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &Url,
+    ) -> Result<Option<T>, ProviderError> {
+        match self.http.get_json::<T>(url, CacheMode::Conditional).await {
+            Ok(found) => Ok(Some(found)),
+            Err(ProviderError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Reads a repository's refs and the composer.json at each. The default
@@ -590,6 +635,64 @@ impl CodeHost for GithubHost {
     fn stats(&self) -> RequestStats {
         self.http.stats()
     }
+
+    async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
+        if !self.owns(full_name) {
+            return Ok(None);
+        }
+        let segments: Vec<&str> = std::iter::once("repos")
+            .chain(full_name.split('/'))
+            .collect();
+        let Some(repo) = self
+            .get_if_found::<wire::Repo>(&self.url(&segments, &[]))
+            .await?
+        else {
+            return Ok(None);
+        };
+        // GitHub answers for a renamed or transferred repository under its
+        // new name: one that moved to another owner is no longer ours.
+        if !self.owns(&repo.full_name) {
+            return Ok(None);
+        }
+        let (remote, pushed_at) = remote_repo(repo);
+        self.fetch_refs_remembered(remote, pushed_at)
+            .await
+            .map(Some)
+    }
+
+    async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
+        let url = self.url(&["orgs", &self.org, "teams", team], &[]);
+        let Some(team) = self.get_if_found::<wire::Team>(&url).await? else {
+            return Ok(None);
+        };
+        Ok(Some(vec![self.fetch_team_details(team).await?]))
+    }
+
+    async fn ensure_hooks(
+        &self,
+        spec: &HookSpec,
+        repos: &[String],
+    ) -> Result<InstalledHooks, ProviderError> {
+        self.install_hooks(spec, repos).await
+    }
+
+    async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError> {
+        self.uninstall_hooks(installed).await
+    }
+}
+
+/// A listed repository without its refs yet, and its `pushed_at`.
+fn remote_repo(repo: wire::Repo) -> (RemoteRepo, Option<String>) {
+    let remote = RemoteRepo {
+        id: RemoteId::from(repo.id),
+        full_name: repo.full_name,
+        default_branch: repo.default_branch.unwrap_or_default(),
+        clone_url: repo.clone_url,
+        html_url: repo.html_url,
+        description: repo.description,
+        refs: Listing::partial(Vec::new()),
+    };
+    (remote, repo.pushed_at)
 }
 
 fn account(a: wire::Account) -> RemoteAccount {
@@ -732,6 +835,20 @@ mod tests {
         ] {
             let r: Vec<wire::Ref> = serde_json::from_str(refs).unwrap();
             assert_eq!(r[0].commit.sha, "c5b97d5ae6c19d5c5df71a34c7fbeeda2479ccbc");
+        }
+        let hooks: Vec<wire::Hook> = serde_json::from_str(include_str!(
+            "../../../shared/fixtures/github/api/get-orgs-org-hooks.json"
+        ))
+        .unwrap();
+        assert_eq!(hooks[0].config.url.as_deref(), Some("http://example.com"));
+        for created in [
+            include_str!("../../../shared/fixtures/github/api/post-orgs-org-hooks.201.json"),
+            include_str!(
+                "../../../shared/fixtures/github/api/post-repos-owner-repo-hooks.201.json"
+            ),
+        ] {
+            let hook: wire::Hook = serde_json::from_str(created).unwrap();
+            assert!(hook.id > 0 && hook.config.url.is_some());
         }
         let file: wire::Content = serde_json::from_str(include_str!(
             "../../../shared/fixtures/github/api/get-repos-owner-repo-contents-path.file.json"

@@ -8,9 +8,12 @@
 //! codeload-like path. A GitHub App can be installed
 //! ([`GithubSim::install_app`]): its installation tokens are accepted like
 //! the scenario token until they expire. [`Faults`] inject latency, failures and rate-limit
-//! exhaustion; mutations change the organization between runs.
+//! exhaustion; mutations change the organization between runs and deliver
+//! the webhooks GitHub would send to the hooks registered through its hook
+//! API ([`hooks`]).
 
 mod app;
+mod hooks;
 mod json;
 mod state;
 
@@ -19,6 +22,8 @@ pub use state::SimError;
 
 use super::archive;
 use super::scenario::{RepoRole, RepoSpec, Scenario};
+use super::webhooks::Webhooks;
+use crate::domain::RefKind;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -30,6 +35,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use hooks::RefChange;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use std::io;
@@ -57,6 +63,7 @@ struct Shared {
     stats: Mutex<SimStats>,
     rate: Mutex<RateWindow>,
     app: Mutex<Option<app::App>>,
+    webhooks: Webhooks,
 }
 
 /// The primary rate limit window: an hour from start, counting non-304s.
@@ -92,6 +99,7 @@ impl GithubSim {
                 reset: epoch_secs() + 3600,
             }),
             app: Mutex::new(None),
+            webhooks: Webhooks::default(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
@@ -153,6 +161,11 @@ impl GithubSim {
         &self.shared.faults
     }
 
+    /// The hooks registered through the hook API, and their deliveries.
+    pub fn webhooks(&self) -> Webhooks {
+        self.shared.webhooks.clone()
+    }
+
     /// The repository's numeric id.
     pub fn repo_id(&self, repo: &str) -> Option<u64> {
         lock(&self.shared.state).repos.get(repo).map(|r| r.id)
@@ -166,17 +179,21 @@ impl GithubSim {
 
     /// Tags a new commit (same composer.json as the default branch).
     pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag(repo, tag)
+        self.push(repo, RefKind::Tag, tag, |state| state.add_tag(repo, tag))
     }
 
     /// Tags the commit `target` (a branch, tag or SHA) points at.
     pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag_at(repo, tag, target)
+        self.push(repo, RefKind::Tag, tag, |state| {
+            state.add_tag_at(repo, tag, target)
+        })
     }
 
     /// Creates `branch` or moves it to a new commit with the same files.
     pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).push_branch(repo, branch)
+        self.push(repo, RefKind::Branch, branch, |state| {
+            state.push_branch(repo, branch)
+        })
     }
 
     /// Points `reference` at a new commit whose composer.json is `composer`
@@ -188,33 +205,106 @@ impl GithubSim {
         composer: Option<&Value>,
     ) -> Result<String, SimError> {
         let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
-        lock(&self.shared.state).set_composer(repo, reference, bytes)
+        let is_branch = lock(&self.shared.state)
+            .repos
+            .get(repo)
+            .is_some_and(|r| r.git.branches.contains_key(reference));
+        let kind = if is_branch {
+            RefKind::Branch
+        } else {
+            RefKind::Tag
+        };
+        self.push(repo, kind, reference, |state| {
+            state.set_composer(repo, reference, bytes)
+        })
     }
 
+    /// Applies `change` to one ref of `repo` and delivers the `push` (and
+    /// for a new ref the `create`) it makes. Returns the new SHA.
+    fn push(
+        &self,
+        repo: &str,
+        kind: RefKind,
+        name: &str,
+        change: impl FnOnce(&mut state::State) -> Result<String, SimError>,
+    ) -> Result<String, SimError> {
+        let mut state = lock(&self.shared.state);
+        let before = state.repos.get(repo).and_then(|r| match kind {
+            RefKind::Branch => r.git.branches.get(name).cloned(),
+            RefKind::Tag => r.git.tags.get(name).cloned(),
+        });
+        let after = change(&mut state)?;
+        let change = RefChange {
+            repo,
+            kind,
+            name,
+            before: before.as_deref(),
+            after: &after,
+        };
+        let deliveries = hooks::pushed(&state, &change, &self.shared.base);
+        drop(state);
+        self.shared.deliver(deliveries);
+        Ok(after)
+    }
+
+    /// Creates a repository; organization hooks hear `repository` `created`.
     pub fn create_repo(&self, spec: &RepoSpec) -> Result<u64, SimError> {
-        lock(&self.shared.state).create_repo(spec)
+        let mut state = lock(&self.shared.state);
+        let id = state.create_repo(spec)?;
+        let deliveries = hooks::repository(&state, &spec.name, "created", &self.shared.base);
+        drop(state);
+        self.shared.deliver(deliveries);
+        Ok(id)
     }
 
+    /// Deletes a repository and its hooks; organization hooks hear
+    /// `repository` `deleted`.
     pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).delete_repo(repo)
+        let mut state = lock(&self.shared.state);
+        let deliveries = hooks::repository(&state, repo, "deleted", &self.shared.base);
+        state.delete_repo(repo)?;
+        drop(state);
+        self.shared.forget_repo_hooks(repo);
+        self.shared.deliver(deliveries);
+        Ok(())
     }
 
     pub fn add_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).set_team_member(team, login, true)
+        self.set_team_member(team, login, true)
     }
 
     pub fn remove_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).set_team_member(team, login, false)
+        self.set_team_member(team, login, false)
     }
 
-    /// Grants `team` a role on `repo` (`None` takes its access away).
+    /// Adds or removes a member; organization hooks hear `membership`.
+    fn set_team_member(&self, team: &str, login: &str, member: bool) -> Result<(), SimError> {
+        let mut state = lock(&self.shared.state);
+        state.set_team_member(team, login, member)?;
+        let deliveries = hooks::membership(&state, team, login, member, &self.shared.base);
+        drop(state);
+        self.shared.deliver(deliveries);
+        Ok(())
+    }
+
+    /// Grants `team` a role on `repo` (`None` takes its access away);
+    /// organization hooks hear `team`.
     pub fn set_team_repo(
         &self,
         team: &str,
         repo: &str,
         role: Option<RepoRole>,
     ) -> Result<(), SimError> {
-        lock(&self.shared.state).set_team_repo(team, repo, role)
+        let mut state = lock(&self.shared.state);
+        let before = state
+            .teams
+            .get(team)
+            .and_then(|t| t.repos.get(repo).copied());
+        state.set_team_repo(team, repo, role)?;
+        let deliveries = hooks::team_repo(&state, team, repo, before, &self.shared.base);
+        drop(state);
+        self.shared.deliver(deliveries);
+        Ok(())
     }
 
     /// Stops accepting requests and waits for the server task to end.
@@ -245,15 +335,18 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/orgs/{org}", get(org))
         .route("/orgs/{org}/members", get(org_members))
         .route("/orgs/{org}/teams", get(teams))
+        .route("/orgs/{org}/teams/{slug}", get(team))
         .route("/orgs/{org}/teams/{slug}/members", get(team_members))
         .route("/orgs/{org}/teams/{slug}/repos", get(team_repos))
         .route("/orgs/{org}/repos", get(org_repos))
+        .route("/repos/{owner}/{repo}", get(repo))
         .route("/repos/{owner}/{repo}/branches", get(branches))
         .route("/repos/{owner}/{repo}/tags", get(tags))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .route("/repos/{owner}/{repo}/zipball/{*reference}", get(zipball))
         .route("/_codeload/{owner}/{repo}/legacy.zip/{sha}", get(codeload))
         .route(ACCESS_TOKENS, post(access_tokens))
+        .merge(hooks::routes())
         .fallback(|| async { not_found() })
         .layer(from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
@@ -541,6 +634,14 @@ async fn teams(
     page(&sim.base, &uri, &query, items)
 }
 
+async fn team(State(sim): Sim, Path((org, slug)): Path<(String, String)>) -> Response {
+    let state = lock(&sim.state);
+    match state.teams.get(&slug).filter(|_| org == state.login) {
+        Some(team) => axum::Json(json::team(&state, team, &sim.base)).into_response(),
+        None => not_found(),
+    }
+}
+
 async fn team_members(
     State(sim): Sim,
     Path((org, slug)): Path<(String, String)>,
@@ -605,6 +706,17 @@ async fn org_repos(
         .map(|r| json::repo(&state, r, RepoRole::Admin, &sim.base))
         .collect();
     page(&sim.base, &uri, &query, items)
+}
+
+async fn repo(State(sim): Sim, Path((owner, repo)): Path<(String, String)>) -> Response {
+    let state = lock(&sim.state);
+    match state.repos.get(&repo).filter(|_| owner == state.login) {
+        // The token belongs to an org owner, as for the org listing.
+        Some(repo) => {
+            axum::Json(json::repo(&state, repo, RepoRole::Admin, &sim.base)).into_response()
+        }
+        None => not_found(),
+    }
 }
 
 async fn branches(

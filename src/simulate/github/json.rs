@@ -1,8 +1,9 @@
-//! REST bodies of the simulator. Every field name appears in the matching
-//! fixture under `shared/fixtures/github/api`; values are plausible and
-//! deterministic.
+//! REST bodies and webhook payload parts of the simulator. Every field name
+//! appears in the matching fixture under `shared/fixtures/github/api` (or
+//! `…/webhooks` for payloads); values are plausible and deterministic.
 
 use super::super::scenario::RepoRole;
+use super::super::webhooks::{Hook, HookScope};
 use super::state::{Repo, State, Team, User};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -38,16 +39,34 @@ pub(super) fn team_member(user: &User, base: &str) -> Value {
     value
 }
 
-/// `GET /user`: the token belongs to the first org admin.
-pub(super) fn viewer(state: &State, base: &str) -> Value {
+/// The login, id and email of the account the token belongs to: the first
+/// org admin. It also makes every change that webhooks report.
+fn token_owner(state: &State) -> (&str, u64, Option<String>) {
     let admin = state
         .users
         .values()
         .filter(|u| u.admin)
         .min_by_key(|u| u.id);
-    let (login, id, email) = admin.map_or(("packyard-bot", 1, None), |u| {
+    admin.map_or(("packyard-bot", 1, None), |u| {
         (u.login.as_str(), u.id, u.email.clone())
-    });
+    })
+}
+
+/// A webhook payload's `sender`.
+pub(super) fn sender(state: &State, base: &str) -> Value {
+    let (login, id, _) = token_owner(state);
+    account(login, id, "User", base)
+}
+
+/// A push payload's `pusher`.
+pub(super) fn pusher(state: &State) -> Value {
+    let (login, _, email) = token_owner(state);
+    json!({ "name": login, "email": email })
+}
+
+/// `GET /user`: the token belongs to the first org admin.
+pub(super) fn viewer(state: &State, base: &str) -> Value {
+    let (login, id, email) = token_owner(state);
     let mut value = account(login, id, "User", base);
     value["name"] = json!(login);
     value["email"] = json!(email);
@@ -128,16 +147,96 @@ pub(super) fn repo(state: &State, repo: &Repo, role: RepoRole, base: &str) -> Va
     })
 }
 
-/// GitHub's `pushed_at` for a push made `generation` steps after creation:
-/// one second apart, so every push shows.
-fn pushed_at(generation: u64) -> String {
-    let created =
-        time::OffsetDateTime::parse(CREATED_AT, &time::format_description::well_known::Rfc3339)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let pushed = created.saturating_add(time::Duration::seconds(
+/// A repository in a webhook payload: the REST shape without the viewer's
+/// `permissions`. Push payloads carry the older variant (times as epoch
+/// seconds, `owner.name`, `master_branch`).
+pub(super) fn hook_repo(state: &State, repo: &Repo, base: &str, push: bool) -> Value {
+    let mut value = self::repo(state, repo, RepoRole::Admin, base);
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("permissions");
+    }
+    if push {
+        value["owner"]["name"] = json!(state.login);
+        value["owner"]["email"] = Value::Null;
+        value["created_at"] = json!(created().unix_timestamp());
+        value["pushed_at"] = json!(pushed_time(repo.pushed).unix_timestamp());
+        value["master_branch"] = json!(repo.git.default_branch);
+        value["stargazers"] = json!(0);
+    }
+    value
+}
+
+/// A push payload's commit (`commits[]`, `head_commit`).
+pub(super) fn hook_commit(state: &State, repo: &Repo, sha: &str, base: &str) -> Value {
+    let (login, _, email) = token_owner(state);
+    let person = json!({ "name": login, "email": email, "username": login });
+    json!({
+        "id": sha,
+        "tree_id": hex::encode(Sha1::digest(sha.as_bytes())),
+        "distinct": true,
+        "message": "Update composer.json",
+        "timestamp": pushed_at(repo.pushed),
+        "url": format!("{base}/{}/{}/commit/{sha}", state.login, repo.name),
+        "author": person,
+        "committer": person,
+        "added": [],
+        "removed": [],
+        "modified": ["composer.json"],
+    })
+}
+
+/// An organization or repository hook (`/orgs/{org}/hooks/{id}`,
+/// `/repos/{owner}/{repo}/hooks/{id}`). The secret is never shown.
+pub(super) fn hook(state: &State, hook: &Hook, base: &str) -> Value {
+    let (path, kind) = match &hook.scope {
+        HookScope::Org => (format!("orgs/{}", state.login), "Organization"),
+        HookScope::Repo(name) => (format!("repos/{}/{name}", state.login), "Repository"),
+    };
+    let url = format!("{base}/{path}/hooks/{}", hook.id);
+    let mut config = json!({
+        "url": hook.url,
+        "content_type": "json",
+        "insecure_ssl": "0",
+    });
+    if hook.secret.is_some() {
+        config["secret"] = json!("********");
+    }
+    let mut value = json!({
+        "type": kind,
+        "id": hook.id,
+        "name": "web",
+        "active": hook.active,
+        "events": hook.events,
+        "config": config,
+        "updated_at": CREATED_AT,
+        "created_at": CREATED_AT,
+        "url": url,
+        "ping_url": format!("{url}/pings"),
+        "deliveries_url": format!("{url}/deliveries"),
+    });
+    if hook.scope != HookScope::Org {
+        value["test_url"] = json!(format!("{url}/test"));
+        value["last_response"] = json!({ "code": null, "status": "unused", "message": null });
+    }
+    value
+}
+
+fn created() -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(CREATED_AT, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// When a push made `generation` steps after creation happened: one second
+/// apart, so every push shows.
+fn pushed_time(generation: u64) -> time::OffsetDateTime {
+    created().saturating_add(time::Duration::seconds(
         i64::try_from(generation).unwrap_or(i64::MAX),
-    ));
-    pushed
+    ))
+}
+
+/// GitHub's `pushed_at` for a push made `generation` steps after creation.
+fn pushed_at(generation: u64) -> String {
+    pushed_time(generation)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| CREATED_AT.to_owned())
 }
