@@ -12,7 +12,9 @@
 //!   of the client until the reset, up to `max_rate_limit_wait`,
 //! - retries with exponential backoff and jitter on 5xx, timeouts and
 //!   connection errors, up to `max_attempts`,
-//! - a body size limit.
+//! - a body size limit,
+//! - writes (hook management) through the same limits and error mapping,
+//!   retried only where repeating them is harmless.
 //!
 //! Credentials that change over time (GitHub App installation tokens) plug
 //! in through an [`Authorizer`], asked for the `Authorization` value before
@@ -33,7 +35,7 @@ use bytes::Bytes;
 use reqwest::header::{
     AUTHORIZATION, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
 };
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -278,7 +280,12 @@ impl HttpClient {
         mode: CacheMode,
     ) -> Result<T, ProviderError> {
         let response = self.get(url, mode, self.settings.max_body_bytes).await?;
-        serde_json::from_slice(&response.body).map_err(|e| self.decode_error(url, &e))
+        self.decode(url, &response.body)
+    }
+
+    /// Decodes the JSON `body` received from `url`.
+    pub fn decode<T: DeserializeOwned>(&self, url: &Url, body: &[u8]) -> Result<T, ProviderError> {
+        serde_json::from_slice(body).map_err(|e| self.decode_error(url, &e))
     }
 
     /// Follows a paginated listing to its end. A page that fails ends the
@@ -352,10 +359,37 @@ impl HttpClient {
         mode: CacheMode,
         limit: usize,
     ) -> Result<Response, ProviderError> {
+        self.request(Method::GET, url, None, mode, limit).await
+    }
+
+    /// Sends a write (`POST`, `PUT`, `DELETE`) with an optional JSON body,
+    /// with the same rate-limit waits and error mapping as [`Self::get`].
+    /// Only idempotent methods are retried after the host may have acted on
+    /// the request, so a retried `POST` cannot create something twice.
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, ProviderError> {
+        let limit = self.settings.max_body_bytes;
+        self.request(method, url, body, CacheMode::Bypass, limit)
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        mode: CacheMode,
+        limit: usize,
+    ) -> Result<Response, ProviderError> {
         let cached = match mode {
             CacheMode::Conditional => self.cache.etag(url.as_str()),
             CacheMode::Bypass => None,
         };
+        let idempotent = method.is_idempotent();
         let mut attempt = 1;
         let mut rate_waits = 0;
         let mut reauthorized = false;
@@ -366,7 +400,14 @@ impl HttpClient {
                 None => None,
             };
             let outcome = self
-                .attempt(url, cached.as_ref(), limit, authorization.as_ref())
+                .attempt(
+                    &method,
+                    url,
+                    body,
+                    cached.as_ref(),
+                    limit,
+                    authorization.as_ref(),
+                )
                 .await;
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
@@ -378,7 +419,9 @@ impl HttpClient {
                     });
                 }
                 Err(AttemptError::Transport(e)) => {
-                    if retryable_transport(&e) && attempt < self.settings.max_attempts {
+                    // A request that never connected was not acted on.
+                    let safe = idempotent || e.is_connect();
+                    if safe && retryable_transport(&e) && attempt < self.settings.max_attempts {
                         tracing::debug!(host = %self.host, path = url.path(), attempt, error = %error_chain(&e), "retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                         attempt += 1;
@@ -419,7 +462,7 @@ impl HttpClient {
                 reauthorized = true;
                 continue;
             }
-            if status.is_server_error() && attempt < self.settings.max_attempts {
+            if status.is_server_error() && idempotent && attempt < self.settings.max_attempts {
                 tracing::debug!(host = %self.host, path = url.path(), attempt, %status, "retrying");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
@@ -442,7 +485,9 @@ impl HttpClient {
     /// One request under a concurrency permit, body read to the end.
     async fn attempt(
         &self,
+        method: &Method,
         url: &Url,
+        body: Option<&serde_json::Value>,
         cached: Option<&CachedResponse>,
         limit: usize,
         authorization: Option<&HeaderValue>,
@@ -451,7 +496,10 @@ impl HttpClient {
         // one would only mean running without the limit.
         let _permit = self.permits.acquire().await.ok();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.client.get(url.clone());
+        let mut request = self.client.request(method.clone(), url.clone());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
         if let Some(value) = authorization {
             request = request.header(AUTHORIZATION, value.clone());
         }
