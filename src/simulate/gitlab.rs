@@ -421,7 +421,11 @@ fn message(status: StatusCode, message: &str) -> Response {
 }
 
 fn not_found(what: &str) -> Response {
-    message(StatusCode::NOT_FOUND, &format!("404 {what} Not Found"))
+    message(StatusCode::NOT_FOUND, &not_found_message(what))
+}
+
+fn not_found_message(what: &str) -> String {
+    format!("404 {what} Not Found")
 }
 
 /// Counting, latency, injected failures, auth and the rate limit run before

@@ -153,8 +153,11 @@ mod tests {
         vec![HookTarget::Team(id.to_owned())]
     }
 
+    /// A payload file (name, bytes) and the targets it must give.
+    type Case = ((&'static str, &'static [u8]), Vec<HookTarget>);
+
     /// Every payload file with the targets it must give.
-    fn expectations() -> Vec<((&'static str, &'static [u8]), Vec<HookTarget>)> {
+    fn expectations() -> Vec<Case> {
         let full = || vec![HookTarget::Full];
         vec![
             (payload!("push.json"), repo("mike/diaspora")),

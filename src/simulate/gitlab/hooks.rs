@@ -14,7 +14,7 @@ use super::super::webhooks::{Hook, HookScope};
 use super::json::CREATED_AT;
 use super::pages::{self, ListQuery};
 use super::state::State;
-use super::{Sim, lock, message, not_found};
+use super::{Sim, lock, message, not_found, not_found_message};
 use axum::Json;
 use axum::extract::{Path, Query, State as Extract};
 use axum::http::{StatusCode, Uri};
@@ -37,9 +37,9 @@ pub(super) trait Level {
     const EVENTS: &'static [&'static str];
     /// The field naming the hook's owner (`group_id`, `project_id`).
     const OWNER: &'static str;
-    /// The registry scope and owner id for the `:id` in the path, or
-    /// GitLab's answer when there is none.
-    fn scope(state: &State, id: &str) -> Result<(HookScope, u64), Response>;
+    /// The registry scope and owner id for the `:id` in the path, or the
+    /// message of GitLab's 404 when there is none.
+    fn scope(state: &State, id: &str) -> Result<(HookScope, u64), String>;
 }
 
 pub(super) struct GroupHooks;
@@ -56,13 +56,13 @@ impl Level for GroupHooks {
     ];
     const OWNER: &'static str = "group_id";
 
-    fn scope(state: &State, id: &str) -> Result<(HookScope, u64), Response> {
+    fn scope(state: &State, id: &str) -> Result<(HookScope, u64), String> {
         if !state.premium {
-            return Err(message(StatusCode::NOT_FOUND, "404 Not Found"));
+            return Err("404 Not Found".to_owned());
         }
         match state.group(id) {
             Some(group) if group.id == state.top.id => Ok((HookScope::Org, group.id)),
-            _ => Err(not_found("Group")),
+            _ => Err(not_found_message("Group")),
         }
     }
 }
@@ -71,11 +71,11 @@ impl Level for ProjectHooks {
     const EVENTS: &'static [&'static str] = &["push_events", "tag_push_events", "releases_events"];
     const OWNER: &'static str = "project_id";
 
-    fn scope(state: &State, id: &str) -> Result<(HookScope, u64), Response> {
+    fn scope(state: &State, id: &str) -> Result<(HookScope, u64), String> {
         state
             .project(id)
             .map(|p| (HookScope::Repo(p.path.clone()), p.id))
-            .ok_or_else(|| not_found("Project"))
+            .ok_or_else(|| not_found_message("Project"))
     }
 }
 
@@ -142,7 +142,7 @@ pub(super) async fn list<L: Level>(
     let state = lock(&sim.state);
     let (scope, owner) = match L::scope(&state, &id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(missing) => return message(StatusCode::NOT_FOUND, &missing),
     };
     let items = sim
         .webhooks
@@ -161,7 +161,7 @@ pub(super) async fn create<L: Level>(
     let mut state = lock(&sim.state);
     let (scope, owner) = match L::scope(&state, &id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(missing) => return message(StatusCode::NOT_FOUND, &missing),
     };
     let Some(url) = params.get("url").and_then(Value::as_str) else {
         return missing("url");
@@ -198,7 +198,7 @@ pub(super) async fn get<L: Level>(
     let state = lock(&sim.state);
     let (scope, owner) = match L::scope(&state, &id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(missing) => return message(StatusCode::NOT_FOUND, &missing),
     };
     match sim.webhooks.get(&scope, hook_id) {
         Some(hook) => Json(hook_json::<L>(&state, &hook, owner)).into_response(),
@@ -214,7 +214,7 @@ pub(super) async fn update<L: Level>(
     let mut state = lock(&sim.state);
     let (scope, owner) = match L::scope(&state, &id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(missing) => return message(StatusCode::NOT_FOUND, &missing),
     };
     if !params.get("url").is_some_and(Value::is_string) {
         return missing("url");
@@ -236,7 +236,7 @@ pub(super) async fn delete<L: Level>(
     let mut state = lock(&sim.state);
     let (scope, _) = match L::scope(&state, &id) {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(missing) => return message(StatusCode::NOT_FOUND, &missing),
     };
     if !sim.webhooks.delete(&scope, hook_id) {
         return not_found("Hook");
