@@ -263,19 +263,20 @@ impl GitlabHost {
     }
 
     async fn fetch_group(&self) -> Result<wire::Group, ProviderError> {
-        // `with_projects=false`: the group's projects come paginated later.
-        let url = self.url(&["groups", &self.group], &[("with_projects", "false")]);
-        match self
-            .http
-            .get_json::<wire::Group>(&url, CacheMode::Conditional)
-            .await
-        {
-            Err(ProviderError::NotFound { host, .. }) => Err(ProviderError::OrgNotFound {
-                host,
+        self.find_group(&self.group)
+            .await?
+            .ok_or_else(|| ProviderError::OrgNotFound {
+                host: self.http.host().to_owned(),
                 org: self.group.clone(),
-            }),
-            other => other,
-        }
+            })
+    }
+
+    /// The group at `id` (numeric id or full path), `None` when the token
+    /// sees none there.
+    async fn find_group(&self, id: &str) -> Result<Option<wire::Group>, ProviderError> {
+        // `with_projects=false`: the group's projects come paginated later.
+        let url = self.url(&["groups", id], &[("with_projects", "false")]);
+        found(self.http.get_json(&url, CacheMode::Conditional).await)
     }
 
     /// A whole paginated listing. Only bad credentials abort the run; any
@@ -596,10 +597,16 @@ impl GitlabHost {
         id: &str,
     ) -> Result<(), ProviderError> {
         let url = self.hooks_url(level, path, Some(id));
-        match self.http.send(Method::DELETE, &url, None).await {
-            Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e),
-        }
+        found(self.http.send(Method::DELETE, &url, None).await).map(|_| ())
+    }
+}
+
+/// `None` for a 404: what was looked up is not there (or not visible).
+fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ProviderError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -700,13 +707,13 @@ impl CodeHost for GitlabHost {
             return Ok(None);
         }
         let url = self.url(&["projects", full_name], &[]);
-        let project = match self
-            .http
-            .get_json::<wire::Project>(&url, CacheMode::Conditional)
-            .await
-        {
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            other => other?,
+        let Some(project) = found(
+            self.http
+                .get_json::<wire::Project>(&url, CacheMode::Conditional)
+                .await,
+        )?
+        else {
+            return Ok(None);
         };
         // GitLab answers a moved project's old path with the project where
         // it is now, which may be outside the group.
@@ -721,14 +728,8 @@ impl CodeHost for GitlabHost {
     /// teams change with it and come back too, built as a snapshot builds
     /// them, against the projects of the whole synchronized group.
     async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
-        let url = self.url(&["groups", team], &[("with_projects", "false")]);
-        let group = match self
-            .http
-            .get_json::<wire::Group>(&url, CacheMode::Conditional)
-            .await
-        {
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
-            other => other?,
+        let Some(group) = self.find_group(team).await? else {
+            return Ok(None);
         };
         if !self.covers(&group.full_path) {
             return Ok(None);
