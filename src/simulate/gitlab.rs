@@ -239,6 +239,21 @@ impl GitlabSim {
         self.push(repo, branch, |state| state.push_branch(repo, branch))
     }
 
+    /// Applies `change`, which returns its result and the event it makes,
+    /// and delivers that event once the state is unlocked again.
+    fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut state::State, &str) -> Result<(T, Option<events::Delivery>), SimError>,
+    ) -> Result<T, SimError> {
+        let mut state = lock(&self.shared.state);
+        let (value, delivery) = change(&mut state, &self.shared.base)?;
+        drop(state);
+        if let Some(delivery) = delivery {
+            self.shared.deliver(delivery);
+        }
+        Ok(value)
+    }
+
     /// Moves `reference` of `repo` with `change`, then delivers the push.
     fn push(
         &self,
@@ -246,22 +261,19 @@ impl GitlabSim {
         reference: &str,
         change: impl FnOnce(&mut state::State) -> Result<String, SimError>,
     ) -> Result<String, SimError> {
-        let mut state = lock(&self.shared.state);
-        let before = state
-            .projects
-            .get(repo)
-            .and_then(|p| p.git.resolve(reference))
-            .map(str::to_owned);
-        let after = change(&mut state)?;
-        let delivery = state.projects.get(repo).map(|project| {
-            let base = &self.shared.base;
-            events::push(&state, base, project, reference, before.as_deref(), &after)
-        });
-        drop(state);
-        if let Some(delivery) = delivery {
-            self.shared.deliver(delivery);
-        }
-        Ok(after)
+        self.mutate(|state, base| {
+            let before = state
+                .projects
+                .get(repo)
+                .and_then(|p| p.git.resolve(reference))
+                .map(str::to_owned);
+            let after = change(state)?;
+            let state = &*state;
+            let delivery = state.projects.get(repo).map(|project| {
+                events::push(state, base, project, reference, before.as_deref(), &after)
+            });
+            Ok((after, delivery))
+        })
     }
 
     /// Points `reference` at a new commit whose composer.json is `composer`
@@ -280,31 +292,27 @@ impl GitlabSim {
 
     /// Creates a project in the top group, shared with no subgroup.
     pub fn create_repo(&self, spec: &RepoSpec) -> Result<u64, SimError> {
-        let mut state = lock(&self.shared.state);
-        let id = state.create_repo(spec)?;
-        let delivery = state
-            .projects
-            .get(&spec.name)
-            .map(|project| events::project(&state, &self.shared.base, project, "project_create"));
-        drop(state);
-        if let Some(delivery) = delivery {
-            self.shared.deliver(delivery);
-        }
-        Ok(id)
+        self.mutate(|state, base| {
+            let id = state.create_repo(spec)?;
+            let state = &*state;
+            let delivery = state
+                .projects
+                .get(&spec.name)
+                .map(|project| events::project(state, base, project, "project_create"));
+            Ok((id, delivery))
+        })
     }
 
     pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
-        let mut state = lock(&self.shared.state);
-        let delivery = state
-            .projects
-            .get(repo)
-            .map(|project| events::project(&state, &self.shared.base, project, "project_destroy"));
-        state.delete_repo(repo)?;
-        drop(state);
-        if let Some(delivery) = delivery {
-            self.shared.deliver(delivery);
-        }
-        Ok(())
+        self.mutate(|state, base| {
+            // Described before it goes: the event names what was deleted.
+            let delivery = state
+                .projects
+                .get(repo)
+                .map(|project| events::project(state, base, project, "project_destroy"));
+            state.delete_repo(repo)?;
+            Ok(((), delivery))
+        })
     }
 
     /// Adds `login` to the team's subgroup as a Developer.
@@ -318,19 +326,16 @@ impl GitlabSim {
 
     /// Changes a subgroup's membership, then delivers the `Member Hook`.
     fn set_team_member(&self, team: &str, login: &str, member: bool) -> Result<(), SimError> {
-        let mut state = lock(&self.shared.state);
-        let level = state.set_team_member(team, login, member)?;
-        let delivery = match (state.subgroups.get(team), state.users.get(login), level) {
-            (Some(group), Some(user), Some(level)) => {
-                Some(events::member(group, user, level, member))
-            }
-            _ => None,
-        };
-        drop(state);
-        if let Some(delivery) = delivery {
-            self.shared.deliver(delivery);
-        }
-        Ok(())
+        self.mutate(|state, _| {
+            let level = state.set_team_member(team, login, member)?;
+            let delivery = match (state.subgroups.get(team), state.users.get(login), level) {
+                (Some(group), Some(user), Some(level)) => {
+                    Some(events::member(group, user, level, member))
+                }
+                _ => None,
+            };
+            Ok(((), delivery))
+        })
     }
 
     /// Stops accepting requests and waits for the server task to end.
