@@ -327,6 +327,11 @@ async fn wait_for(sim: &GitlabSim, received: &Received, count: usize) -> Vec<(He
     }
 }
 
+/// A GitLab fixture, by its path under `fixtures/gitlab`.
+fn fixture(path: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{path}")).unwrap()).unwrap()
+}
+
 /// The payload fixture each event's simulated body is compared with.
 fn fixture_for(event: &str) -> &'static str {
     match event {
@@ -362,11 +367,7 @@ async fn group_hook_deliveries_verify_and_map_to_targets_when_the_sim_mutates() 
         let event = delivery.event;
         let targets = targets(ProviderKind::Gitlab, &event, body).unwrap();
         let payload: Value = serde_json::from_slice(body).unwrap();
-        let fixture: Value = serde_json::from_str(
-            &std::fs::read_to_string(format!("{FIXTURES}/webhooks/{}", fixture_for(&event)))
-                .unwrap(),
-        )
-        .unwrap();
+        let fixture = fixture(&format!("webhooks/{}", fixture_for(&event)));
         let mut extra = Vec::new();
         extra_fields(&payload, &fixture, &event, &mut extra);
         assert!(extra.is_empty(), "{event}: {extra:?}");
@@ -448,10 +449,7 @@ async fn simulator_hook_bodies_follow_the_fixture_when_created() {
         .unwrap();
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
-    let fixture: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{FIXTURES}/api/post-projects-id-hooks.json")).unwrap(),
-    )
-    .unwrap();
+    let fixture = fixture("api/post-projects-id-hooks.json");
     let mut extra = Vec::new();
     extra_fields(&body, &fixture, "hook", &mut extra);
     // The fixture predates release events.
