@@ -48,7 +48,7 @@ mod pages;
 mod state;
 
 use super::scenario::{RepoSpec, Scenario};
-use super::webhooks::{Event, Webhooks};
+use super::webhooks::{Event, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -303,6 +303,7 @@ impl GitlabSim {
         })
     }
 
+    /// Deletes a project and, as GitLab does, its hooks.
     pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
         self.mutate(|state, base| {
             // Described before it goes: the event names what was deleted.
@@ -311,6 +312,11 @@ impl GitlabSim {
                 .get(repo)
                 .map(|project| events::project(state, base, project, "project_destroy"));
             state.delete_repo(repo)?;
+            let scope = HookScope::Repo(repo.to_owned());
+            for hook in self.shared.webhooks.list(&scope) {
+                self.shared.webhooks.delete(&scope, hook.id);
+                state.hook_ssl.remove(&hook.id);
+            }
             Ok(((), delivery))
         })
     }
