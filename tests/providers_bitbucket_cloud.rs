@@ -500,27 +500,6 @@ async fn debug_output_hides_secret_when_formatted() {
     }
 }
 
-/// Field names of `sim` that the fixture lacks, recursively (arrays by
-/// their first element).
-fn extra_fields(sim: &Value, fixture: &Value, at: &str, out: &mut Vec<String>) {
-    match (sim, fixture) {
-        (Value::Object(s), Value::Object(f)) => {
-            for (k, v) in s {
-                match f.get(k) {
-                    Some(fv) => extra_fields(v, fv, &format!("{at}.{k}"), out),
-                    None => out.push(format!("{at}.{k}")),
-                }
-            }
-        }
-        (Value::Array(s), Value::Array(f)) => {
-            if let (Some(s), Some(f)) = (s.first(), f.first()) {
-                extra_fields(s, f, &format!("{at}[0]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap()).unwrap()
 }

@@ -595,26 +595,6 @@ async fn new_commits_are_fetched_when_branch_pushed_tag_added_and_repo_created()
     ));
 }
 
-/// Field names of `sim` that the fixture lacks, recursively.
-fn extra_fields(sim: &Value, fixture: &Value, at: &str, out: &mut Vec<String>) {
-    match (sim, fixture) {
-        (Value::Object(s), Value::Object(f)) => {
-            for (k, v) in s {
-                match f.get(k) {
-                    Some(fv) => extra_fields(v, fv, &format!("{at}.{k}"), out),
-                    None => out.push(format!("{at}.{k}")),
-                }
-            }
-        }
-        (Value::Array(s), Value::Array(f)) => {
-            if let (Some(s), Some(f)) = (s.first(), f.first()) {
-                extra_fields(s, f, &format!("{at}[0]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[tokio::test]
 async fn simulator_fields_exist_in_fixtures_when_compared() {
     let sim = GithubSim::start(demo()).await.unwrap();

@@ -28,6 +28,13 @@
 //! - Per project: `/repository/branches`, `/repository/tags`, and
 //!   `/repository/files/composer.json?ref=SHA` per new commit (manifests are
 //!   cached by commit), `/repository/archive.zip?sha=SHA` for dists.
+//! - Targeted refreshes (webhooks): `GET /projects/:path` then its refs as
+//!   above, always read afresh; `GET /groups/:id`, then its and its
+//!   subgroups' `/members/all` and the top group's projects for one group's
+//!   teams.
+//! - Webhooks: `/groups/:path/hooks` (list, `POST`, `PUT /:hook_id`,
+//!   `DELETE /:hook_id`), or the same under `/projects/:path/hooks` for
+//!   each project where the group hook is refused.
 //!
 //! Listings carry ETags, so a resync with no change is answered by 304s.
 //! A project's refs are reused while its `last_activity_at` has not moved,
@@ -39,15 +46,18 @@ pub(crate) mod hooks;
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{
-    ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
+    ClientSettings, CodeHost, HookSpec, Progress, ProgressFn, ProviderCache, ProviderError,
+    RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, InstalledHooks, Listing, Manifest, Permission, ProviderKind, RefKind,
+    RemoteAccount, RemoteId, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
-use reqwest::Url;
+use reqwest::{Method, Url};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -147,6 +157,40 @@ mod wire {
         pub encoding: String,
         pub content: String,
     }
+
+    /// A group or project hook. GitLab never shows a hook's token.
+    #[derive(Debug, Deserialize)]
+    pub struct Hook {
+        pub id: u64,
+        pub url: String,
+    }
+}
+
+/// Whether refs read earlier may stand in for reading them again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refs {
+    /// Full runs: reuse refs read since the project's last activity.
+    ReuseSettled,
+    /// Targeted refreshes: a webhook said something changed, and GitLab's
+    /// `last_activity_at` may not show it yet.
+    Fresh,
+}
+
+/// Where a hook is installed: the group hook subscribes to more events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HookLevel {
+    Group,
+    Project,
+}
+
+impl HookLevel {
+    /// The API collection the hooks hang off.
+    fn collection(self) -> &'static str {
+        match self {
+            Self::Group => "groups",
+            Self::Project => "projects",
+        }
+    }
 }
 
 /// A GitLab group and its subgroups, reached with an access token.
@@ -219,19 +263,20 @@ impl GitlabHost {
     }
 
     async fn fetch_group(&self) -> Result<wire::Group, ProviderError> {
-        // `with_projects=false`: the group's projects come paginated later.
-        let url = self.url(&["groups", &self.group], &[("with_projects", "false")]);
-        match self
-            .http
-            .get_json::<wire::Group>(&url, CacheMode::Conditional)
-            .await
-        {
-            Err(ProviderError::NotFound { host, .. }) => Err(ProviderError::OrgNotFound {
-                host,
+        self.find_group(&self.group)
+            .await?
+            .ok_or_else(|| ProviderError::OrgNotFound {
+                host: self.http.host().to_owned(),
                 org: self.group.clone(),
-            }),
-            other => other,
-        }
+            })
+    }
+
+    /// The group at `id` (numeric id or full path), `None` when the token
+    /// sees none there.
+    async fn find_group(&self, id: &str) -> Result<Option<wire::Group>, ProviderError> {
+        // `with_projects=false`: the group's projects come paginated later.
+        let url = self.url(&["groups", id], &[("with_projects", "false")]);
+        found(self.http.get_json(&url, CacheMode::Conditional).await)
     }
 
     /// A whole paginated listing. Only bad credentials abort the run; any
@@ -253,6 +298,21 @@ impl GitlabHost {
             }
             None => Ok(Listing { items, complete }),
         }
+    }
+
+    /// `group` followed by the groups below it, which inherit its members,
+    /// and whether the listing of those was complete.
+    async fn fetch_subtree(
+        &self,
+        group: wire::Group,
+    ) -> Result<(Vec<wire::Group>, bool), ProviderError> {
+        let id = group.id.to_string();
+        let descendants = self
+            .list::<wire::Group>(self.list_url(&["groups", &id, "descendant_groups"], &[]))
+            .await?;
+        let mut groups = vec![group];
+        groups.extend(descendants.items);
+        Ok((groups, descendants.complete))
     }
 
     /// Members of each group, inherited ones included, in `groups` order.
@@ -306,7 +366,7 @@ impl GitlabHost {
             .map(|project| {
                 let done = &done;
                 async move {
-                    let repo = self.fetch_repo(project).await;
+                    let repo = self.fetch_repo_of(project, Refs::ReuseSettled).await;
                     let done = done.fetch_add(1, Ordering::Relaxed) + 1;
                     progress(Progress { phase, done, total });
                     repo
@@ -321,9 +381,15 @@ impl GitlabHost {
         })
     }
 
-    /// One project with its refs. Refs read completely since the project's
-    /// last activity are reused without a request (see the module docs).
-    async fn fetch_repo(&self, project: wire::Project) -> Result<RemoteRepo, ProviderError> {
+    /// One project with its refs. With [`Refs::ReuseSettled`], refs read
+    /// completely since the project's last activity are reused without a
+    /// request (see the module docs). Refs read completely are cached
+    /// either way.
+    async fn fetch_repo_of(
+        &self,
+        project: wire::Project,
+        refs: Refs,
+    ) -> Result<RemoteRepo, ProviderError> {
         let remote = RemoteRepo {
             id: RemoteId::from(project.id),
             full_name: project.path_with_namespace,
@@ -337,10 +403,11 @@ impl GitlabHost {
             return self.fetch_refs(remote).await;
         };
         let now = Timestamp::now();
-        if let Some(known) = self
-            .cache
-            .refs(&remote.id)
-            .filter(|known| refs_reusable(known, &activity, &remote.default_branch, now))
+        if refs == Refs::ReuseSettled
+            && let Some(known) = self
+                .cache
+                .refs(&remote.id)
+                .filter(|known| refs_reusable(known, &activity, &remote.default_branch, now))
         {
             return Ok(RemoteRepo {
                 refs: Listing::complete(known.refs),
@@ -460,6 +527,107 @@ impl GitlabHost {
         self.cache.put_manifest(project, commit, &manifest);
         Ok(Some(manifest))
     }
+
+    /// Whether `full_path` is the sync's group or lies below it. GitLab
+    /// paths are ASCII and matched without regard to case, as GitLab does.
+    fn covers(&self, full_path: &str) -> bool {
+        let group = self.group.as_str();
+        full_path.get(..group.len()).is_some_and(|head| {
+            head.eq_ignore_ascii_case(group)
+                && matches!(full_path.as_bytes().get(group.len()), None | Some(b'/'))
+        })
+    }
+
+    /// `/groups/:path/hooks[/:id]` or `/projects/:path/hooks[/:id]`.
+    fn hooks_url(&self, level: HookLevel, path: &str, id: Option<&str>) -> Url {
+        let mut segments = vec![level.collection(), path, "hooks"];
+        segments.extend(id);
+        match id {
+            Some(_) => self.url(&segments, &[]),
+            None => self.list_url(&segments, &[]),
+        }
+    }
+
+    /// Makes sure exactly one hook of ours (by URL) exists on the group or
+    /// project at `path`, with the settings in `body`, and returns its id.
+    /// GitLab never shows a hook's token, so an existing hook is always
+    /// written again: that is how a changed secret reaches it.
+    async fn ensure_hook(
+        &self,
+        level: HookLevel,
+        path: &str,
+        body: &serde_json::Value,
+        url: &str,
+    ) -> Result<String, ProviderError> {
+        let listed: Paged<wire::Hook> = self
+            .http
+            .get_all(self.hooks_url(level, path, None), &LinkHeader)
+            .await;
+        if let Some(e) = listed.error {
+            return Err(e);
+        }
+        let mut ours = listed.items.into_iter().filter(|h| h.url == url);
+        let id = match ours.next() {
+            Some(hook) => {
+                let id = hook.id.to_string();
+                let url = self.hooks_url(level, path, Some(&id));
+                self.http.send(Method::PUT, &url, Some(body)).await?;
+                id
+            }
+            None => {
+                let url = self.hooks_url(level, path, None);
+                let created = self.http.send(Method::POST, &url, Some(body)).await?;
+                let hook: wire::Hook = self.http.decode(&url, &created.body)?;
+                hook.id.to_string()
+            }
+        };
+        // A second hook of ours (a run cut short after creating one) would
+        // deliver every event twice.
+        for extra in ours {
+            self.delete_hook(level, path, &extra.id.to_string()).await?;
+        }
+        Ok(id)
+    }
+
+    /// Deletes one hook; one already gone is fine.
+    async fn delete_hook(
+        &self,
+        level: HookLevel,
+        path: &str,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        let url = self.hooks_url(level, path, Some(id));
+        found(self.http.send(Method::DELETE, &url, None).await).map(|_| ())
+    }
+}
+
+/// `None` for a 404: what was looked up is not there (or not visible).
+fn found<T>(result: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ProviderError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The settings of packyard's hook: the events [`hooks::targets`] acts on.
+/// Member, subgroup and project events exist on group hooks only (GitLab
+/// versions without project events ignore the setting).
+fn hook_settings(spec: &HookSpec, level: HookLevel) -> serde_json::Value {
+    let mut settings = json!({
+        "url": spec.url,
+        "token": spec.secret.expose(),
+        "push_events": true,
+        "tag_push_events": true,
+        "releases_events": true,
+        "enable_ssl_verification": true,
+    });
+    if level == HookLevel::Group {
+        for events in ["member_events", "subgroup_events", "project_events"] {
+            settings[events] = json!(true);
+        }
+    }
+    settings
 }
 
 #[async_trait]
@@ -477,12 +645,7 @@ impl CodeHost for GitlabHost {
         let top = self.fetch_group().await?;
         let org = remote_org(&top);
         let id = top.id.to_string();
-        let descendants = self
-            .list::<wire::Group>(self.list_url(&["groups", &id, "descendant_groups"], &[]))
-            .await?;
-        let descendants_complete = descendants.complete;
-        let mut groups = vec![top];
-        groups.extend(descendants.items);
+        let (groups, descendants_complete) = self.fetch_subtree(top).await?;
         progress(Progress {
             phase: "organization",
             done: 2,
@@ -502,13 +665,10 @@ impl CodeHost for GitlabHost {
         });
         let admins = members.first().map(admins).unwrap_or_default();
         let projects = self.fetch_projects(&id).await?;
-        let mut teams = Listing {
-            items: Vec::new(),
+        let teams = Listing {
+            items: subtree_teams(&groups, &members, &projects),
             complete: descendants_complete && members.iter().all(|m| m.complete),
         };
-        for (group, members) in groups.iter().zip(&members) {
-            teams.items.extend(group_teams(group, members, &projects));
-        }
         let repos = self.fetch_repos(projects, &progress).await?;
         Ok(RemoteSnapshot {
             org,
@@ -540,6 +700,118 @@ impl CodeHost for GitlabHost {
 
     fn stats(&self) -> RequestStats {
         self.http.stats()
+    }
+
+    async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
+        if !self.covers(full_name) {
+            return Ok(None);
+        }
+        let url = self.url(&["projects", full_name], &[]);
+        let Some(project) = found(
+            self.http
+                .get_json::<wire::Project>(&url, CacheMode::Conditional)
+                .await,
+        )?
+        else {
+            return Ok(None);
+        };
+        // GitLab answers a moved project's old path with the project where
+        // it is now, which may be outside the group.
+        if !self.covers(&project.path_with_namespace) {
+            return Ok(None);
+        }
+        self.fetch_repo_of(project, Refs::Fresh).await.map(Some)
+    }
+
+    /// `team` is a group's numeric id (what member events carry) or full
+    /// path. Its subgroups inherit its members (`/members/all`), so their
+    /// teams change with it and come back too, built as a snapshot builds
+    /// them, against the projects of the whole synchronized group.
+    async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
+        let Some(group) = self.find_group(team).await? else {
+            return Ok(None);
+        };
+        if !self.covers(&group.full_path) {
+            return Ok(None);
+        }
+        let top = self.fetch_group().await?;
+        let (groups, _) = self.fetch_subtree(group).await?;
+        let members = self.fetch_members(&groups).await?;
+        let projects = self.fetch_projects(&top.id.to_string()).await?;
+        Ok(Some(subtree_teams(&groups, &members, &projects)))
+    }
+
+    /// A group hook where the group allows one; it is a Premium feature
+    /// (404 on other tiers) and needs the Owner role (403 otherwise). Then
+    /// a hook on each project instead, which Maintainers may add on every
+    /// tier.
+    async fn ensure_hooks(
+        &self,
+        spec: &HookSpec,
+        repos: &[String],
+    ) -> Result<InstalledHooks, ProviderError> {
+        let settings = hook_settings(spec, HookLevel::Group);
+        match self
+            .ensure_hook(HookLevel::Group, &self.group, &settings, &spec.url)
+            .await
+        {
+            Ok(id) => {
+                return Ok(InstalledHooks {
+                    org: Some(id),
+                    ..InstalledHooks::default()
+                });
+            }
+            Err(e @ (ProviderError::NotFound { .. } | ProviderError::Forbidden { .. })) => {
+                tracing::info!(group = %self.group, reason = %e, "no group webhook; using project webhooks");
+            }
+            Err(e) => return Err(e),
+        }
+        let settings = hook_settings(spec, HookLevel::Project);
+        let settings = &settings;
+        // Owned names: the boxed future must not borrow from stream items.
+        let results: Vec<(String, Result<String, ProviderError>)> = stream::iter(repos.to_vec())
+            .map(|repo| async move {
+                let result = self
+                    .ensure_hook(HookLevel::Project, &repo, settings, &spec.url)
+                    .await;
+                (repo, result)
+            })
+            .buffered(self.concurrency)
+            .collect()
+            .await;
+        let mut installed = InstalledHooks::default();
+        for (repo, result) in results {
+            match result {
+                Ok(id) => {
+                    installed.repos.insert(repo, id);
+                }
+                Err(e) if e.is_credentials() => return Err(e),
+                Err(e) => {
+                    installed.failures.insert(repo, e.to_string());
+                }
+            }
+        }
+        Ok(installed)
+    }
+
+    /// Tries every hook and reports the first failure.
+    async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError> {
+        let group = installed
+            .org
+            .iter()
+            .map(|id| (HookLevel::Group, self.group.clone(), id.clone()));
+        let projects = installed
+            .repos
+            .iter()
+            .map(|(repo, id)| (HookLevel::Project, repo.clone(), id.clone()));
+        // Owned names: the boxed future must not borrow from stream items.
+        let hooks: Vec<_> = group.chain(projects).collect();
+        let results: Vec<Result<(), ProviderError>> = stream::iter(hooks)
+            .map(|(level, path, id)| async move { self.delete_hook(level, &path, &id).await })
+            .buffered(self.concurrency)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 }
 
@@ -618,6 +890,19 @@ fn project_level(group: &wire::Group, project: &wire::Project, level: u32) -> Op
         .filter(|s| s.group_id == group.id)
         .map(|s| s.group_access_level.min(level))
         .max()
+}
+
+/// The teams of each of `groups`, whose members `fetch_members` listed.
+fn subtree_teams(
+    groups: &[wire::Group],
+    members: &[Listing<wire::Member>],
+    projects: &Listing<wire::Project>,
+) -> Vec<RemoteTeam> {
+    groups
+        .iter()
+        .zip(members)
+        .flat_map(|(group, members)| group_teams(group, members, projects))
+        .collect()
 }
 
 /// One team per access level present among the group's active members.
@@ -803,6 +1088,58 @@ mod tests {
         assert_eq!((f.encoding.as_str(), f.size), ("base64", 1476));
         // That example's content is Ruby, not JSON: never a package.
         assert!(matches!(decode_manifest(&f, 1 << 20), Manifest::Invalid(_)));
+        let hook: wire::Hook =
+            serde_json::from_str(fixture!("post-projects-id-hooks.json")).unwrap();
+        assert_eq!((hook.id, hook.url.as_str()), (1, "http://example.com/hook"));
+    }
+
+    fn host_of(group: &str) -> GitlabHost {
+        GitlabHost::new(
+            "https://gitlab.example.com/api/v4/",
+            group,
+            &Credential::Token(Secret::new("glpat-secret-value")),
+            Arc::new(MemoryCache::default()),
+            &ClientSettings::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn covers_only_the_group_and_below_when_paths_share_a_prefix() {
+        let host = host_of("acme/backend");
+        for inside in ["acme/backend", "acme/backend/log", "ACME/Backend/deep/x"] {
+            assert!(host.covers(inside), "{inside}");
+        }
+        for outside in ["acme", "acme/backend-tools/x", "acme/other/log", "", "é"] {
+            assert!(!host.covers(outside), "{outside}");
+        }
+    }
+
+    #[test]
+    fn hook_settings_subscribe_group_events_only_when_group_hook() {
+        let spec = HookSpec {
+            url: "https://packyard.example/webhooks/1".into(),
+            secret: Secret::new("s3cret"),
+        };
+        let group = hook_settings(&spec, HookLevel::Group);
+        let project = hook_settings(&spec, HookLevel::Project);
+        for settings in [&group, &project] {
+            assert_eq!(settings["url"], spec.url);
+            assert_eq!(settings["token"], "s3cret");
+            for events in ["push_events", "tag_push_events", "releases_events"] {
+                assert_eq!(settings[events], true, "{events}");
+            }
+        }
+        for events in ["member_events", "subgroup_events", "project_events"] {
+            assert_eq!(group[events], true, "{events}");
+            assert!(project.get(events).is_none(), "{events}");
+        }
+        assert_eq!(
+            host_of("acme/backend")
+                .hooks_url(HookLevel::Project, "acme/backend/log", Some("7"))
+                .as_str(),
+            "https://gitlab.example.com/api/v4/projects/acme%2Fbackend%2Flog/hooks/7"
+        );
     }
 
     #[test]
@@ -949,14 +1286,7 @@ mod tests {
 
     #[test]
     fn url_encodes_paths_when_group_and_project_have_slashes() {
-        let host = GitlabHost::new(
-            "https://gitlab.example.com/api/v4/",
-            "acme/backend",
-            &Credential::Token(Secret::new("glpat-secret-value")),
-            Arc::new(MemoryCache::default()),
-            &ClientSettings::default(),
-        )
-        .unwrap();
+        let host = host_of("acme/backend");
         assert_eq!(
             host.url(&["groups", &host.group], &[("with_projects", "false")])
                 .as_str(),

@@ -28,13 +28,27 @@
 //! `{path}-{sha}-{sha}/` top folder. [`Faults`] inject latency,
 //! failures and rate-limit exhaustion; mutations change the group between
 //! runs.
+//!
+//! # Webhooks
+//! Group hooks (the top group; a Premium feature, see
+//! [`GitlabSim::set_premium`]) and project hooks live in a [`Webhooks`]
+//! registry behind GitLab's hook API. Mutations deliver what GitLab would:
+//! a `Push Hook` or `Tag Push Hook` for a moved branch or tag (group and
+//! project hooks), a `Member Hook` for a subgroup member added or removed
+//! and a `Project Hook` for a project created or deleted (group hooks
+//! only), with `X-Gitlab-Event`, `X-Gitlab-Event-UUID`,
+//! `X-Gitlab-Webhook-UUID`, `X-Gitlab-Instance` and, when the hook has a
+//! secret, `X-Gitlab-Token`.
 
+mod events;
 mod handlers;
+mod hooks;
 mod json;
 mod pages;
 mod state;
 
 use super::scenario::{RepoSpec, Scenario};
+use super::webhooks::{Event, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -43,6 +57,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hooks::{GroupHooks, ProjectHooks};
 use serde_json::{Value, json};
 use std::io;
 use std::net::SocketAddr;
@@ -67,6 +82,36 @@ struct Shared {
     faults: Faults,
     stats: Mutex<SimStats>,
     rate: Mutex<RateWindow>,
+    webhooks: Webhooks,
+}
+
+impl Shared {
+    /// Sends `delivery` to the hooks that subscribe to it, in the
+    /// background, with GitLab's headers.
+    fn deliver(&self, delivery: events::Delivery) {
+        let body = serde_json::to_vec(&delivery.body).unwrap_or_default();
+        let event = Event {
+            name: delivery.setting,
+            repo: delivery.repo.as_deref(),
+            body,
+        };
+        self.webhooks.deliver(event, |hook, id, _body| {
+            let mut headers = vec![
+                ("X-Gitlab-Event".to_owned(), delivery.header.to_owned()),
+                ("X-Gitlab-Event-UUID".to_owned(), id.to_owned()),
+                (
+                    "X-Gitlab-Webhook-UUID".to_owned(),
+                    format!("00000000-0000-4000-9000-{:012x}", hook.id),
+                ),
+                ("X-Gitlab-Instance".to_owned(), self.base.clone()),
+                ("User-Agent".to_owned(), "GitLab/17.5.0".to_owned()),
+            ];
+            if let Some(token) = &hook.secret {
+                headers.push(("X-Gitlab-Token".to_owned(), token.clone()));
+            }
+            headers
+        });
+    }
 }
 
 /// The current one-minute rate limit window, counting non-304s.
@@ -101,6 +146,7 @@ impl GitlabSim {
                 used: 0,
                 reset: epoch_secs() + RATE_WINDOW_SECS,
             }),
+            webhooks: Webhooks::default(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
@@ -147,6 +193,17 @@ impl GitlabSim {
         &self.shared.faults
     }
 
+    /// The registered hooks and the deliveries made so far.
+    pub fn webhooks(&self) -> Webhooks {
+        self.shared.webhooks.clone()
+    }
+
+    /// Whether the top group has GitLab Premium (the default). Without it
+    /// the group hook API answers 404, as on GitLab Free.
+    pub fn set_premium(&self, premium: bool) {
+        lock(&self.shared.state).premium = premium;
+    }
+
     /// The project's numeric id.
     pub fn repo_id(&self, repo: &str) -> Option<u64> {
         lock(&self.shared.state).projects.get(repo).map(|p| p.id)
@@ -169,17 +226,54 @@ impl GitlabSim {
 
     /// Tags a new commit (same composer.json as the default branch).
     pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag(repo, tag)
+        self.push(repo, tag, |state| state.add_tag(repo, tag))
     }
 
     /// Tags the commit `target` (a branch, tag or SHA) points at.
     pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag_at(repo, tag, target)
+        self.push(repo, tag, |state| state.add_tag_at(repo, tag, target))
     }
 
     /// Creates `branch` or moves it to a new commit with the same files.
     pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).push_branch(repo, branch)
+        self.push(repo, branch, |state| state.push_branch(repo, branch))
+    }
+
+    /// Applies `change`, which returns its result and the event it makes,
+    /// and delivers that event once the state is unlocked again.
+    fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut state::State, &str) -> Result<(T, Option<events::Delivery>), SimError>,
+    ) -> Result<T, SimError> {
+        let mut state = lock(&self.shared.state);
+        let (value, delivery) = change(&mut state, &self.shared.base)?;
+        drop(state);
+        if let Some(delivery) = delivery {
+            self.shared.deliver(delivery);
+        }
+        Ok(value)
+    }
+
+    /// Moves `reference` of `repo` with `change`, then delivers the push.
+    fn push(
+        &self,
+        repo: &str,
+        reference: &str,
+        change: impl FnOnce(&mut state::State) -> Result<String, SimError>,
+    ) -> Result<String, SimError> {
+        self.mutate(|state, base| {
+            let before = state
+                .projects
+                .get(repo)
+                .and_then(|p| p.git.resolve(reference))
+                .map(str::to_owned);
+            let after = change(state)?;
+            let state = &*state;
+            let delivery = state.projects.get(repo).map(|project| {
+                events::push(state, base, project, reference, before.as_deref(), &after)
+            });
+            Ok((after, delivery))
+        })
     }
 
     /// Points `reference` at a new commit whose composer.json is `composer`
@@ -191,25 +285,63 @@ impl GitlabSim {
         composer: Option<&Value>,
     ) -> Result<String, SimError> {
         let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
-        lock(&self.shared.state).set_composer(repo, reference, bytes)
+        self.push(repo, reference, |state| {
+            state.set_composer(repo, reference, bytes)
+        })
     }
 
     /// Creates a project in the top group, shared with no subgroup.
     pub fn create_repo(&self, spec: &RepoSpec) -> Result<u64, SimError> {
-        lock(&self.shared.state).create_repo(spec)
+        self.mutate(|state, base| {
+            let id = state.create_repo(spec)?;
+            let state = &*state;
+            let delivery = state
+                .projects
+                .get(&spec.name)
+                .map(|project| events::project(state, base, project, "project_create"));
+            Ok((id, delivery))
+        })
     }
 
+    /// Deletes a project and, as GitLab does, its hooks.
     pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).delete_repo(repo)
+        self.mutate(|state, base| {
+            // Described before it goes: the event names what was deleted.
+            let delivery = state
+                .projects
+                .get(repo)
+                .map(|project| events::project(state, base, project, "project_destroy"));
+            state.delete_repo(repo)?;
+            let scope = HookScope::Repo(repo.to_owned());
+            for hook in self.shared.webhooks.list(&scope) {
+                self.shared.webhooks.delete(&scope, hook.id);
+                state.hook_ssl.remove(&hook.id);
+            }
+            Ok(((), delivery))
+        })
     }
 
     /// Adds `login` to the team's subgroup as a Developer.
     pub fn add_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).set_team_member(team, login, true)
+        self.set_team_member(team, login, true)
     }
 
     pub fn remove_team_member(&self, team: &str, login: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).set_team_member(team, login, false)
+        self.set_team_member(team, login, false)
+    }
+
+    /// Changes a subgroup's membership, then delivers the `Member Hook`.
+    fn set_team_member(&self, team: &str, login: &str, member: bool) -> Result<(), SimError> {
+        self.mutate(|state, _| {
+            let level = state.set_team_member(team, login, member)?;
+            let delivery = match (state.subgroups.get(team), state.users.get(login), level) {
+                (Some(group), Some(user), Some(level)) => {
+                    Some(events::member(group, user, level, member))
+                }
+                _ => None,
+            };
+            Ok(((), delivery))
+        })
     }
 
     /// Stops accepting requests and waits for the server task to end.
@@ -237,6 +369,27 @@ impl Drop for GitlabSim {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/api/v4/groups/{id}", get(handlers::group))
+        .route(
+            "/api/v4/groups/{id}/hooks",
+            get(hooks::list::<GroupHooks>).post(hooks::create::<GroupHooks>),
+        )
+        .route(
+            "/api/v4/groups/{id}/hooks/{hook_id}",
+            get(hooks::get::<GroupHooks>)
+                .put(hooks::update::<GroupHooks>)
+                .delete(hooks::delete::<GroupHooks>),
+        )
+        .route("/api/v4/projects/{id}", get(handlers::project))
+        .route(
+            "/api/v4/projects/{id}/hooks",
+            get(hooks::list::<ProjectHooks>).post(hooks::create::<ProjectHooks>),
+        )
+        .route(
+            "/api/v4/projects/{id}/hooks/{hook_id}",
+            get(hooks::get::<ProjectHooks>)
+                .put(hooks::update::<ProjectHooks>)
+                .delete(hooks::delete::<ProjectHooks>),
+        )
         .route(
             "/api/v4/groups/{id}/descendant_groups",
             get(handlers::descendant_groups),
@@ -279,7 +432,11 @@ fn message(status: StatusCode, message: &str) -> Response {
 }
 
 fn not_found(what: &str) -> Response {
-    message(StatusCode::NOT_FOUND, &format!("404 {what} Not Found"))
+    message(StatusCode::NOT_FOUND, &not_found_message(what))
+}
+
+fn not_found_message(what: &str) -> String {
+    format!("404 {what} Not Found")
 }
 
 /// Counting, latency, injected failures, auth and the rate limit run before

@@ -1,9 +1,11 @@
 //! What the provider test suites share: the demo scenario, client
-//! settings for tests, and lookups into a snapshot.
+//! settings for tests, lookups into a snapshot, and comparing simulator
+//! bodies with fixtures.
 
 use packyard::domain::{Manifest, RemoteRepo, RemoteSnapshot, RemoteTeam};
 use packyard::providers::{ClientSettings, ProgressFn};
 use packyard::simulate::Scenario;
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,4 +56,25 @@ pub fn manifest<'a>(repo: &'a RemoteRepo, reference: &str) -> &'a Manifest {
         .find(|r| r.name == reference)
         .unwrap_or_else(|| panic!("no ref {reference}"))
         .manifest
+}
+
+/// Field names of `sim` that the fixture lacks, recursively (arrays by
+/// their first element).
+pub fn extra_fields(sim: &Value, fixture: &Value, at: &str, out: &mut Vec<String>) {
+    match (sim, fixture) {
+        (Value::Object(s), Value::Object(f)) => {
+            for (k, v) in s {
+                match f.get(k) {
+                    Some(fv) => extra_fields(v, fv, &format!("{at}.{k}"), out),
+                    None => out.push(format!("{at}.{k}")),
+                }
+            }
+        }
+        (Value::Array(s), Value::Array(f)) => {
+            if let (Some(s), Some(f)) = (s.first(), f.first()) {
+                extra_fields(s, f, &format!("{at}[0]"), out);
+            }
+        }
+        _ => {}
+    }
 }

@@ -36,6 +36,14 @@ pub(super) async fn group(
     axum::Json(body).into_response()
 }
 
+pub(super) async fn project(State(sim): Sim, Path(id): Path<String>) -> Response {
+    let state = lock(&sim.state);
+    match state.project(&id) {
+        Some(project) => axum::Json(json::project(&state, project, &sim.base)).into_response(),
+        None => not_found("Project"),
+    }
+}
+
 pub(super) async fn descendant_groups(
     State(sim): Sim,
     Path(id): Path<String>,

@@ -7,9 +7,31 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-const CREATED_AT: &str = "2024-01-15T09:30:00.000Z";
-const AUTHOR: &str = "Packyard Simulator";
-const AUTHOR_EMAIL: &str = "sim@packyard.test";
+pub(super) const CREATED_AT: &str = "2024-01-15T09:30:00.000Z";
+pub(super) const AUTHOR: &str = "Packyard Simulator";
+pub(super) const AUTHOR_EMAIL: &str = "sim@packyard.test";
+
+/// Where a project lives, as its REST and webhook bodies spell it.
+pub(super) struct ProjectUrls {
+    /// `group/project`.
+    pub full: String,
+    pub web: String,
+    pub http: String,
+    pub ssh: String,
+}
+
+impl ProjectUrls {
+    pub fn of(state: &State, project: &Project, base: &str) -> Self {
+        let full = format!("{}/{}", state.top.path, project.path);
+        let host = base.trim_start_matches("http://");
+        Self {
+            web: format!("{base}/{full}"),
+            http: format!("{base}/{full}.git"),
+            ssh: format!("git@{host}:{full}.git"),
+            full,
+        }
+    }
+}
 
 /// The time `generation` steps after creation, one second apart, in
 /// GitLab's millisecond format, so every push moves `last_activity_at`.
@@ -64,9 +86,8 @@ pub(super) fn member(user: &User, level: u32, base: &str) -> Value {
 
 pub(super) fn project(state: &State, project: &Project, base: &str) -> Value {
     let top = &state.top;
-    let full = format!("{}/{}", top.path, project.path);
+    let urls = ProjectUrls::of(state, project, base);
     let api = format!("{base}/api/v4/projects/{}", project.id);
-    let host = base.trim_start_matches("http://");
     let shared: Vec<Value> = project
         .shares
         .iter()
@@ -86,13 +107,13 @@ pub(super) fn project(state: &State, project: &Project, base: &str) -> Value {
         "description": project.description.clone().unwrap_or_default(),
         "default_branch": project.git.default_branch,
         "tag_list": [],
-        "ssh_url_to_repo": format!("git@{host}:{full}.git"),
-        "http_url_to_repo": format!("{base}/{full}.git"),
-        "web_url": format!("{base}/{full}"),
+        "ssh_url_to_repo": urls.ssh,
+        "http_url_to_repo": urls.http,
+        "web_url": urls.web,
         "name": project.path,
         "name_with_namespace": format!("{} / {}", top.name, project.path),
         "path": project.path,
-        "path_with_namespace": full,
+        "path_with_namespace": urls.full,
         "avatar_url": Value::Null,
         "star_count": 0,
         "forks_count": 0,

@@ -18,6 +18,7 @@ pub(super) const OWNER: u32 = 50;
 pub(super) struct User {
     pub id: u64,
     pub username: String,
+    pub email: Option<String>,
 }
 
 pub(super) struct Group {
@@ -47,6 +48,11 @@ pub(super) struct State {
     pub users: BTreeMap<String, User>,
     /// Projects of `top`, by path.
     pub projects: BTreeMap<String, Project>,
+    /// Whether the top group has GitLab Premium, which group hooks need.
+    pub premium: bool,
+    /// Each hook's `enable_ssl_verification`, by hook id (the shared hook
+    /// registry has no place for it).
+    pub hook_ssl: BTreeMap<u64, bool>,
     next_project_id: u64,
     generation: u64,
 }
@@ -75,6 +81,7 @@ impl State {
                 let user = User {
                     id,
                     username: m.login.clone(),
+                    email: m.email.clone(),
                 };
                 (m.login.clone(), user)
             })
@@ -114,6 +121,8 @@ impl State {
             subgroups,
             users,
             projects: BTreeMap::new(),
+            premium: true,
+            hook_ssl: BTreeMap::new(),
             next_project_id: FIRST_PROJECT_ID,
             generation: 0,
         };
@@ -260,12 +269,14 @@ impl State {
     }
 
     /// Adds `username` to a team's subgroup as a Developer, or removes them.
+    /// Returns the level of the membership added or removed; `None` when
+    /// there was nothing to remove.
     pub fn set_team_member(
         &mut self,
         team: &str,
         username: &str,
         member: bool,
-    ) -> Result<(), SimError> {
+    ) -> Result<Option<u32>, SimError> {
         if !self.users.contains_key(username) {
             return Err(SimError::UnknownUser(username.to_owned()));
         }
@@ -273,11 +284,11 @@ impl State {
             .subgroups
             .get_mut(team)
             .ok_or_else(|| SimError::UnknownTeam(team.to_owned()))?;
-        if member {
+        Ok(if member {
             group.members.insert(username.to_owned(), DEVELOPER);
+            Some(DEVELOPER)
         } else {
-            group.members.remove(username);
-        }
-        Ok(())
+            group.members.remove(username)
+        })
     }
 }
