@@ -106,7 +106,7 @@ async fn deliveries_bring_new_tags_new_repositories_and_removed_members_to_compo
     // A new tag: pushed at the host, delivered, refreshed.
     sim.add_tag("a", "v1.1.0").unwrap();
     let p2 = format!("{}/p2/acme/a.json", served.url);
-    let took = wait_for(&p2, &org, |_, body| body.contains("\"1.1.0\"")).await;
+    let took = wait_for(&p2, &org, |_, body| body.contains("\"v1.1.0\"")).await;
     eprintln!("new tag visible after {took:?}");
     let out = app.composer(&["require", "acme/a:1.1.0"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -197,7 +197,7 @@ async fn a_delivery_queued_before_a_restart_is_refreshed_after_it() {
         .load_versions(&name)
         .unwrap()
         .iter()
-        .any(|v| v.version == "2.0.0")
+        .any(|v| v.version == "v2.0.0")
     {
         assert!(started.elapsed() < DEADLINE, "v2.0.0 never arrived");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -261,6 +261,14 @@ impl EngineHandle {
     ) -> Result<HashSet<HookTarget>, EngineError> {
         let host = self.host(sync).await?;
         let org = self.org_of(sync, host.as_ref()).await?;
+        // A membership change of the organization itself (GitLab's top
+        // group) may change its owners/admins, which only a full run reads.
+        if batch
+            .iter()
+            .any(|i| i.target == HookTarget::Team(org.id.0.clone()))
+        {
+            return self.refresh_full(sync).await;
+        }
         let targets: Vec<HookTarget> = batch.iter().map(|i| i.target.clone()).collect();
         let fetched: Vec<(HookTarget, Result<Fetched, ProviderError>)> =
             futures::stream::iter(targets)
@@ -430,12 +438,24 @@ impl EngineHandle {
         };
         match host.ensure_hooks(spec, &wanted).await {
             Ok(mut installed) => {
-                if installed.org.is_none() {
-                    if let Some(h) = known {
+                match (&installed.org, known) {
+                    (None, Some(h)) => {
                         let mut repos = h.installed.repos;
                         repos.extend(installed.repos);
                         installed.repos = repos;
                     }
+                    // The org hook now covers everything: per-repository
+                    // hooks from an earlier fallback would deliver twice.
+                    (Some(_), Some(h)) if !h.installed.repos.is_empty() => {
+                        let stale = InstalledHooks {
+                            repos: h.installed.repos,
+                            ..InstalledHooks::default()
+                        };
+                        if let Err(e) = host.remove_hooks(&stale).await {
+                            tracing::warn!(sync = %sync.id, error = %e, "per-repository hooks replaced by the org hook could not be removed");
+                        }
+                    }
+                    _ => {}
                 }
                 HookState {
                     url: spec.url.clone(),
