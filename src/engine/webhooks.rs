@@ -24,8 +24,11 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Targets of one sync fetched from the host at once.
-const FETCH_CONCURRENCY: usize = 8;
+/// Targets of one sync fetched at once. Above the client's own request
+/// limit (`[sync] concurrency`), which is what actually bounds the load on
+/// the host: a target is several dependent requests, so fewer targets in
+/// flight would leave request slots idle while a burst waits.
+const FETCH_CONCURRENCY: usize = 64;
 /// A failing target is retried this often before the periodic resync is
 /// left to catch what it would have brought.
 const MAX_ATTEMPTS: u32 = 6;
