@@ -11,8 +11,11 @@
 //!   `x-ratelimit-reset`, and 403/429 secondary limits pause *every* request
 //!   of the client until the reset, up to `max_rate_limit_wait`,
 //! - retries with exponential backoff and jitter on 5xx, timeouts and
-//!   connection errors, up to `max_attempts`,
-//! - a body size limit.
+//!   connection errors, up to `max_attempts` (a POST only when it cannot
+//!   have reached the host),
+//! - a body size limit,
+//! - JSON writes and deletes for the few resources packyard manages at a
+//!   host (webhooks), with the same limits, waits and errors as reads.
 //!
 //! Credentials that change over time (GitHub App installation tokens) plug
 //! in through an [`Authorizer`], asked for the `Authorization` value before
@@ -31,9 +34,11 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::{
-    AUTHORIZATION, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
+    AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderMap, HeaderName, HeaderValue, IF_NONE_MATCH,
+    RETRY_AFTER, USER_AGENT,
 };
-use reqwest::{StatusCode, Url};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -352,6 +357,56 @@ impl HttpClient {
         mode: CacheMode,
         limit: usize,
     ) -> Result<Response, ProviderError> {
+        self.request(&Method::GET, url, None, mode, limit).await
+    }
+
+    /// Sends `body` as JSON with `method` (hook management: POST, PUT) and
+    /// decodes the JSON answer.
+    pub async fn send_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &Url,
+        body: &B,
+    ) -> Result<T, ProviderError> {
+        let body = serde_json::to_vec(body).map_err(|e| self.decode_error(url, &e))?;
+        let response = self
+            .request(
+                &method,
+                url,
+                Some(&Bytes::from(body)),
+                CacheMode::Bypass,
+                self.settings.max_body_bytes,
+            )
+            .await?;
+        serde_json::from_slice(&response.body).map_err(|e| self.decode_error(url, &e))
+    }
+
+    /// DELETEs `url`; the answer's body is ignored.
+    pub async fn delete(&self, url: &Url) -> Result<(), ProviderError> {
+        self.request(
+            &Method::DELETE,
+            url,
+            None,
+            CacheMode::Bypass,
+            self.settings.max_body_bytes,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// One request with retries and rate-limit waits. Requests that are not
+    /// idempotent (POST) are repeated only when the host cannot have acted
+    /// on them (no connection, a rate limit): a repeated POST could create
+    /// a second hook.
+    async fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&Bytes>,
+        mode: CacheMode,
+        limit: usize,
+    ) -> Result<Response, ProviderError> {
+        let idempotent = method.is_idempotent();
         let cached = match mode {
             CacheMode::Conditional => self.cache.etag(url.as_str()),
             CacheMode::Bypass => None,
@@ -366,7 +421,12 @@ impl HttpClient {
                 None => None,
             };
             let outcome = self
-                .attempt(url, cached.as_ref(), limit, authorization.as_ref())
+                .attempt(
+                    (method, url, body),
+                    cached.as_ref(),
+                    limit,
+                    authorization.as_ref(),
+                )
                 .await;
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
@@ -378,7 +438,8 @@ impl HttpClient {
                     });
                 }
                 Err(AttemptError::Transport(e)) => {
-                    if retryable_transport(&e) && attempt < self.settings.max_attempts {
+                    let retryable = retryable_transport(&e) && (idempotent || e.is_connect());
+                    if retryable && attempt < self.settings.max_attempts {
                         tracing::debug!(host = %self.host, path = url.path(), attempt, error = %error_chain(&e), "retrying");
                         tokio::time::sleep(backoff(attempt)).await;
                         attempt += 1;
@@ -419,7 +480,7 @@ impl HttpClient {
                 reauthorized = true;
                 continue;
             }
-            if status.is_server_error() && attempt < self.settings.max_attempts {
+            if status.is_server_error() && idempotent && attempt < self.settings.max_attempts {
                 tracing::debug!(host = %self.host, path = url.path(), attempt, %status, "retrying");
                 tokio::time::sleep(backoff(attempt)).await;
                 attempt += 1;
@@ -442,7 +503,7 @@ impl HttpClient {
     /// One request under a concurrency permit, body read to the end.
     async fn attempt(
         &self,
-        url: &Url,
+        (method, url, body): (&Method, &Url, Option<&Bytes>),
         cached: Option<&CachedResponse>,
         limit: usize,
         authorization: Option<&HeaderValue>,
@@ -451,7 +512,12 @@ impl HttpClient {
         // one would only mean running without the limit.
         let _permit = self.permits.acquire().await.ok();
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut request = self.client.get(url.clone());
+        let mut request = self.client.request(method.clone(), url.clone());
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone());
+        }
         if let Some(value) = authorization {
             request = request.header(AUTHORIZATION, value.clone());
         }
