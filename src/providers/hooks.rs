@@ -1,11 +1,17 @@
 //! Webhook deliveries as each code host sends them: which header names the
 //! event and the delivery, how the host proves the delivery is its own, and
 //! (in each provider's `hooks` module) which refresh an event asks for.
+//! Hosts that install one hook per repository share [`ensure_repo_hooks`]
+//! over their own [`RepoHooks`] API.
 //!
 //! Verification is constant time and happens before the body is parsed, so
 //! an unsigned or forged request never reaches a JSON parser.
 
-use crate::domain::{HookTarget, ProviderKind, Secret, hub_signature};
+use super::ProviderError;
+use super::http::Paged;
+use crate::domain::{HookTarget, InstalledHooks, ProviderKind, Secret, hub_signature};
+use futures::{StreamExt, stream};
+use reqwest::Url;
 use reqwest::header::HeaderMap;
 use subtle::ConstantTimeEq;
 
@@ -143,6 +149,124 @@ pub struct HookSpec {
     /// `{public_url}/webhooks/{sync}`.
     pub url: String,
     pub secret: Secret,
+}
+
+/// A hook as a host lists it: its id and where it delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ListedHook {
+    pub id: String,
+    pub url: String,
+}
+
+/// A host's per-repository hook API, for [`ensure_repo_hooks`] and
+/// [`remove_repo_hooks`]. `repo` is a repository full name; the methods
+/// return the hook's id where there is one.
+#[async_trait::async_trait]
+pub(super) trait RepoHooks: std::marker::Sync {
+    /// Every hook of `repo`, all pages: one of ours on a page not read
+    /// would be created again.
+    async fn list_hooks(&self, repo: &str) -> Result<Vec<ListedHook>, ProviderError>;
+    async fn create_hook(&self, repo: &str, spec: &HookSpec) -> Result<String, ProviderError>;
+    async fn update_hook(
+        &self,
+        repo: &str,
+        id: &str,
+        spec: &HookSpec,
+    ) -> Result<String, ProviderError>;
+    async fn delete_hook(&self, repo: &str, id: &str) -> Result<(), ProviderError>;
+}
+
+/// Makes sure each of `repos` has one hook of ours, `concurrency` at a time.
+/// Ours is the hook at `spec.url`: the first one is updated (the secret
+/// cannot be read back, so it is always sent again), further ones (left by
+/// an interrupted run) are deleted, and one is created where there is none.
+/// A repository that fails is reported in `failures`; bad credentials fail
+/// the whole call, as every other repository would fail the same way.
+pub(super) async fn ensure_repo_hooks(
+    host: &impl RepoHooks,
+    spec: &HookSpec,
+    repos: &[String],
+    concurrency: usize,
+) -> Result<InstalledHooks, ProviderError> {
+    // Owned names keep the futures free of borrowed closure arguments,
+    // which async_trait's `Send` check cannot see through.
+    let results: Vec<(String, Result<String, ProviderError>)> = stream::iter(repos.to_vec())
+        .map(|repo| async move {
+            let result = ensure_repo_hook(host, spec, &repo).await;
+            (repo, result)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut installed = InstalledHooks::default();
+    for (repo, result) in results {
+        match result {
+            Ok(id) => {
+                installed.repos.insert(repo, id);
+            }
+            Err(e) if e.is_credentials() => return Err(e),
+            Err(e) => {
+                tracing::warn!(repo = %repo, error = %e, "webhook not installed");
+                installed.failures.insert(repo, e.to_string());
+            }
+        }
+    }
+    Ok(installed)
+}
+
+async fn ensure_repo_hook(
+    host: &impl RepoHooks,
+    spec: &HookSpec,
+    repo: &str,
+) -> Result<String, ProviderError> {
+    let listed = host.list_hooks(repo).await?;
+    let mut ours = listed.iter().filter(|h| h.url == spec.url);
+    let id = match ours.next() {
+        Some(hook) => host.update_hook(repo, &hook.id, spec).await?,
+        None => host.create_hook(repo, spec).await?,
+    };
+    for duplicate in ours {
+        host.delete_hook(repo, &duplicate.id).await?;
+    }
+    Ok(id)
+}
+
+/// Deletes the per-repository hooks in `installed`, `concurrency` at a
+/// time. A hook (or repository) already gone is fine; otherwise every hook
+/// is still tried and the first failure returned.
+pub(super) async fn remove_repo_hooks(
+    host: &impl RepoHooks,
+    installed: &InstalledHooks,
+    concurrency: usize,
+) -> Result<(), ProviderError> {
+    let results: Vec<Result<(), ProviderError>> = stream::iter(installed.repos.clone())
+        .map(|(repo, id)| async move { host.delete_hook(&repo, &id).await })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    results
+        .into_iter()
+        .filter(|r| !matches!(r, Err(ProviderError::NotFound { .. })))
+        .collect()
+}
+
+/// A listing of hooks read to its end, or why it could not be.
+pub(super) fn whole_listing<T>(
+    paged: Paged<T>,
+    host: &str,
+    url: &Url,
+) -> Result<Vec<T>, ProviderError> {
+    match paged {
+        Paged { error: Some(e), .. } => Err(e),
+        Paged {
+            complete: false, ..
+        } => Err(ProviderError::Decode {
+            host: host.to_owned(),
+            path: url.path().to_owned(),
+            reason: "its pages loop or lead to another host".to_owned(),
+        }),
+        Paged { items, .. } => Ok(items),
+    }
 }
 
 #[cfg(test)]
