@@ -571,6 +571,11 @@ async fn simulator_fields_exist_in_fixtures_when_compared() {
             "get-repositories-ws-slug-refs-tags.json",
             true,
         ),
+        (
+            "/repositories/acme/log",
+            "get-repositories-ws-slug.json",
+            false,
+        ),
         ("/repositories/acme/dev", "errors/404-not-found.json", false),
         ("/workspaces/nope", "errors/404-not-found.json", false),
     ];

@@ -3,7 +3,9 @@
 //! handler per endpoint.
 
 use super::super::archive;
+use super::super::webhooks::{Hook, HookScope};
 use super::{Shared, json, lock, state};
+use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
@@ -24,9 +26,18 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/2.0/workspaces/{ws}/permissions", get(permissions))
         .route("/1.0/groups/{ws}", get(groups))
         .route("/2.0/repositories/{ws}", get(repositories))
+        .route("/2.0/repositories/{ws}/{slug}", get(repository))
         .route(
             "/2.0/repositories/{ws}/{slug}/permissions-config/groups",
             get(group_permissions),
+        )
+        .route(
+            "/2.0/repositories/{ws}/{slug}/hooks",
+            get(hooks).post(create_hook),
+        )
+        .route(
+            "/2.0/repositories/{ws}/{slug}/hooks/{uid}",
+            get(hook).put(update_hook).delete(delete_hook),
         )
         .route("/2.0/repositories/{ws}/{slug}/refs/branches", get(branches))
         .route("/2.0/repositories/{ws}/{slug}/refs/tags", get(tags))
@@ -233,6 +244,14 @@ async fn repositories(
     page(&sim.base, &uri, &query, items)
 }
 
+async fn repository(State(sim): Sim, Path((ws, slug)): Path<(String, String)>) -> Response {
+    let state = lock(&sim.state);
+    match state.repos.get(&slug).filter(|_| ws == state.slug) {
+        Some(repo) => Json(json::repo(&state, repo, &sim.base)).into_response(),
+        None => no_repo(&ws, &slug),
+    }
+}
+
 /// A page built from one repository, or Bitbucket's 404 for a missing one.
 fn repo_listing(
     sim: &Shared,
@@ -243,10 +262,7 @@ fn repo_listing(
 ) -> Response {
     let state = lock(&sim.state);
     let Some(repo) = state.repos.get(slug).filter(|_| ws == state.slug) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("Repository {ws}/{slug} not found"),
-        );
+        return no_repo(ws, slug);
     };
     page(&sim.base, uri, query, items(&state, repo))
 }
@@ -304,10 +320,7 @@ async fn source(
 ) -> Response {
     let state = lock(&sim.state);
     let Some(repo) = state.repos.get(&slug).filter(|_| ws == state.slug) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("Repository {ws}/{slug} not found"),
-        );
+        return no_repo(&ws, &slug);
     };
     let Some(sha) = repo.git.resolve(&commit) else {
         return error(
@@ -367,4 +380,208 @@ async fn download(
         }
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
     }
+}
+
+/// The events a repository hook may subscribe to, as Bitbucket lists them
+/// (`GET /2.0/hook_events/repository`). Workspace events such as
+/// `repo:created` are refused on a repository.
+const REPOSITORY_EVENTS: [&str; 22] = [
+    "repo:push",
+    "repo:fork",
+    "repo:updated",
+    "repo:commit_comment_created",
+    "repo:commit_status_created",
+    "repo:commit_status_updated",
+    "issue:created",
+    "issue:updated",
+    "issue:comment_created",
+    "pullrequest:created",
+    "pullrequest:updated",
+    "pullrequest:approved",
+    "pullrequest:unapproved",
+    "pullrequest:fulfilled",
+    "pullrequest:rejected",
+    "pullrequest:comment_created",
+    "pullrequest:comment_updated",
+    "pullrequest:comment_deleted",
+    "pullrequest:comment_resolved",
+    "pullrequest:comment_reopened",
+    "pullrequest:changes_request_created",
+    "pullrequest:changes_request_removed",
+];
+
+/// A hook as clients send it; on update, absent fields stay as they are.
+#[derive(Debug, serde::Deserialize)]
+struct HookBody {
+    description: Option<String>,
+    url: Option<String>,
+    active: Option<bool>,
+    events: Option<Vec<String>>,
+    secret: Option<String>,
+}
+
+/// Bitbucket's 400: the message and the fields at fault.
+fn bad_request(field: &str, problem: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({
+            "type": "error",
+            "error": { "message": "Bad request", "fields": { field: [problem] } },
+        })),
+    )
+        .into_response()
+}
+
+/// Bitbucket's answer to a body it refuses: creating needs a URL and at
+/// least one event, and every event must be a repository event.
+fn refusal(body: &HookBody, creating: bool) -> Option<Response> {
+    if creating && body.url.as_deref().is_none_or(str::is_empty) {
+        return Some(bad_request("url", "This field is required."));
+    }
+    match &body.events {
+        None if creating => Some(bad_request("events", "This field is required.")),
+        Some(events) if events.is_empty() => {
+            Some(bad_request("events", "Select at least one event."))
+        }
+        Some(events) => events
+            .iter()
+            .find(|e| !REPOSITORY_EVENTS.contains(&e.as_str()))
+            .map(|unknown| bad_request("events", &format!("\"{unknown}\" is not a valid choice."))),
+        None => None,
+    }
+}
+
+fn no_repo(ws: &str, slug: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("Repository {ws}/{slug} not found"),
+    )
+}
+
+/// Hook `uid` of the repository, with or without the braces.
+fn find_hook(sim: &Shared, slug: &str, uid: &str) -> Option<Hook> {
+    let wanted = uid.trim_matches(['{', '}']);
+    sim.webhooks
+        .list(&HookScope::Repo(slug.to_owned()))
+        .into_iter()
+        .find(|h| json::hook_uuid(h.id).trim_matches(['{', '}']) == wanted)
+}
+
+async fn hooks(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
+        sim.webhooks
+            .list(&HookScope::Repo(repo.slug.clone()))
+            .iter()
+            .map(|h| json::hook(state, repo, h, &sim.base))
+            .collect()
+    })
+}
+
+async fn create_hook(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Json(body): Json<HookBody>,
+) -> Response {
+    let mut state = lock(&sim.state);
+    if ws != state.slug || !state.repos.contains_key(&slug) {
+        return no_repo(&ws, &slug);
+    }
+    if let Some(response) = refusal(&body, true) {
+        return response;
+    }
+    let hook = sim.webhooks.create(
+        HookScope::Repo(slug.clone()),
+        body.url.as_deref().unwrap_or_default(),
+        body.secret.filter(|s| !s.is_empty()),
+        body.events.unwrap_or_default(),
+        body.active.unwrap_or(true),
+    );
+    state
+        .hook_descriptions
+        .insert(hook.id, body.description.unwrap_or_default());
+    let Some(repo) = state.repos.get(&slug) else {
+        return no_repo(&ws, &slug);
+    };
+    let created = json::hook(&state, repo, &hook, &sim.base);
+    (StatusCode::CREATED, Json(created)).into_response()
+}
+
+fn no_hook(uid: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("No webhook with UUID {uid} exists on this repository."),
+    )
+}
+
+async fn hook(State(sim): Sim, Path((ws, slug, uid)): Path<(String, String, String)>) -> Response {
+    let state = lock(&sim.state);
+    let Some(repo) = state.repos.get(&slug).filter(|_| ws == state.slug) else {
+        return no_repo(&ws, &slug);
+    };
+    match find_hook(&sim, &slug, &uid) {
+        Some(hook) => Json(json::hook(&state, repo, &hook, &sim.base)).into_response(),
+        None => no_hook(&uid),
+    }
+}
+
+async fn update_hook(
+    State(sim): Sim,
+    Path((ws, slug, uid)): Path<(String, String, String)>,
+    Json(body): Json<HookBody>,
+) -> Response {
+    let mut state = lock(&sim.state);
+    if ws != state.slug || !state.repos.contains_key(&slug) {
+        return no_repo(&ws, &slug);
+    }
+    let Some(found) = find_hook(&sim, &slug, &uid) else {
+        return no_hook(&uid);
+    };
+    if let Some(response) = refusal(&body, false) {
+        return response;
+    }
+    let scope = HookScope::Repo(slug.clone());
+    let Some(hook) = sim.webhooks.update(&scope, found.id, |hook| {
+        if let Some(url) = body.url {
+            hook.url = url;
+        }
+        if let Some(secret) = body.secret {
+            hook.secret = Some(secret).filter(|s| !s.is_empty());
+        }
+        if let Some(events) = body.events {
+            hook.events = events;
+        }
+        if let Some(active) = body.active {
+            hook.active = active;
+        }
+    }) else {
+        return no_hook(&uid);
+    };
+    if let Some(description) = body.description {
+        state.hook_descriptions.insert(hook.id, description);
+    }
+    let Some(repo) = state.repos.get(&slug) else {
+        return no_repo(&ws, &slug);
+    };
+    Json(json::hook(&state, repo, &hook, &sim.base)).into_response()
+}
+
+async fn delete_hook(
+    State(sim): Sim,
+    Path((ws, slug, uid)): Path<(String, String, String)>,
+) -> Response {
+    let mut state = lock(&sim.state);
+    if ws != state.slug || !state.repos.contains_key(&slug) {
+        return no_repo(&ws, &slug);
+    }
+    let Some(hook) = find_hook(&sim, &slug, &uid) else {
+        return no_hook(&uid);
+    };
+    sim.webhooks.delete(&HookScope::Repo(slug), hook.id);
+    state.hook_descriptions.remove(&hook.id);
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -1,0 +1,472 @@
+//! Bitbucket Cloud webhooks against the simulator on 127.0.0.1:0: hook
+//! installation and removal through the repository hook API, targeted
+//! refreshes of one repository or group, and signed `repo:push` deliveries
+//! to a local receiver that packyard's verification and targets accept.
+
+mod support;
+
+use packyard::domain::{Credential, HookTarget, InstalledHooks, ProviderKind, RemoteId, Secret};
+use packyard::providers::bitbucket_cloud::BitbucketCloudHost;
+use packyard::providers::hooks::{self, HookSpec};
+use packyard::providers::{CodeHost, MemoryCache, ProviderCache, ProviderError};
+use packyard::simulate::webhooks::{DeliveryRecord, HookScope, Webhooks};
+use packyard::simulate::{BitbucketCloudSim, RepoSpec};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::snapshots::*;
+use tokio::sync::mpsc;
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/bitbucket-cloud/api"
+);
+
+fn host(sim: &BitbucketCloudSim, cache: Arc<MemoryCache>) -> BitbucketCloudHost {
+    let credential = Credential::Basic {
+        username: sim.username(),
+        password: Secret::new(sim.token()),
+    };
+    BitbucketCloudHost::new(&sim.api_url(), &sim.org(), &credential, cache, &settings()).unwrap()
+}
+
+fn spec(url: &str, secret: &str) -> HookSpec {
+    HookSpec {
+        url: url.to_owned(),
+        secret: Secret::new(secret),
+    }
+}
+
+fn names(repos: &[&str]) -> Vec<String> {
+    repos.iter().map(|r| format!("acme/{r}")).collect()
+}
+
+/// Our hooks at the simulator: (repository, events, secret, active).
+fn registered(sim: &BitbucketCloudSim, url: &str) -> Vec<(String, Vec<String>, Option<String>)> {
+    sim.webhooks()
+        .all()
+        .into_iter()
+        .filter(|h| h.url == url && h.active)
+        .map(|h| {
+            let HookScope::Repo(repo) = h.scope else {
+                panic!("Bitbucket Cloud hooks are per repository")
+            };
+            (repo, h.events, h.secret)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ensure_hooks_creates_one_hook_per_repository_and_updates_it_when_called_again() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let bitbucket = host(&sim, Arc::new(MemoryCache::default()));
+    let url = "http://packyard.test/webhooks/acme";
+    let repos = names(&["log", "http-client"]);
+
+    let first = bitbucket
+        .ensure_hooks(&spec(url, "s3cret-one"), &repos)
+        .await
+        .unwrap();
+
+    assert_eq!(first.org, None);
+    assert!(first.failures.is_empty(), "{:?}", first.failures);
+    assert_eq!(
+        first.repos.keys().collect::<Vec<_>>(),
+        ["acme/http-client", "acme/log"]
+    );
+    assert!(first.repos.values().all(|id| id.starts_with('{')));
+    let events = vec!["repo:push".to_owned(), "repo:updated".to_owned()];
+    let secret = Some("s3cret-one".to_owned());
+    assert_eq!(
+        registered(&sim, url),
+        [
+            ("log".to_owned(), events.clone(), secret.clone()),
+            ("http-client".to_owned(), events.clone(), secret)
+        ]
+    );
+
+    let second = bitbucket
+        .ensure_hooks(&spec(url, "s3cret-two"), &repos)
+        .await
+        .unwrap();
+
+    assert_eq!(second, first, "same hooks, no failures");
+    let hooks = registered(&sim, url);
+    assert_eq!(hooks.len(), 2, "no duplicate: {hooks:?}");
+    assert!(
+        hooks
+            .iter()
+            .all(|(_, _, s)| s.as_deref() == Some("s3cret-two")),
+        "the secret is updated"
+    );
+}
+
+#[tokio::test]
+async fn ensure_hooks_keeps_other_hooks_and_removes_duplicates_of_ours() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let url = "http://packyard.test/webhooks/acme";
+    let webhooks = sim.webhooks();
+    let log = HookScope::Repo("log".into());
+    let ci = webhooks.create(
+        log.clone(),
+        "http://ci.test/hook",
+        None,
+        vec!["repo:push".into()],
+        true,
+    );
+    for _ in 0..2 {
+        webhooks.create(log.clone(), url, None, vec!["repo:push".into()], false);
+    }
+
+    let installed = host(&sim, Arc::new(MemoryCache::default()))
+        .ensure_hooks(&spec(url, "s"), &names(&["log"]))
+        .await
+        .unwrap();
+
+    let left = webhooks.list(&log);
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[0], ci, "someone else's hook is not touched");
+    assert_eq!(
+        (left[1].url.as_str(), left[1].active),
+        (url, true),
+        "the first of ours is updated, the second deleted"
+    );
+    assert_eq!(installed.repos.len(), 1);
+}
+
+#[tokio::test]
+async fn ensure_hooks_reports_failing_repositories_and_installs_the_others() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    sim.faults()
+        .fail_next("/2.0/repositories/acme/http-client/hooks", 1, 403);
+    let url = "http://packyard.test/webhooks/acme";
+
+    let installed = host(&sim, Arc::new(MemoryCache::default()))
+        .ensure_hooks(
+            &spec(url, "s"),
+            &names(&["log", "http-client", "gone"])
+                .into_iter()
+                .chain(["not-a-full-name".to_owned()])
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(installed.repos.keys().collect::<Vec<_>>(), ["acme/log"]);
+    assert_eq!(
+        installed.failures.keys().collect::<Vec<_>>(),
+        ["acme/gone", "acme/http-client", "not-a-full-name"]
+    );
+    assert!(installed.failures["acme/http-client"].contains("403"));
+    assert!(installed.failures["acme/gone"].contains("404"));
+    assert_eq!(registered(&sim, url).len(), 1);
+}
+
+#[tokio::test]
+async fn ensure_hooks_fails_as_a_whole_when_credentials_are_wrong() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let wrong = BitbucketCloudHost::new(
+        &sim.api_url(),
+        &sim.org(),
+        &Credential::Token(Secret::new("wrong")),
+        Arc::new(MemoryCache::default()),
+        &settings(),
+    )
+    .unwrap();
+    let err = wrong
+        .ensure_hooks(&spec("http://p.test/w", "hook-secret"), &names(&["log"]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
+
+    assert!(!err.to_string().contains("hook-secret"));
+}
+
+#[tokio::test]
+async fn remove_hooks_leaves_none_and_tolerates_hooks_already_gone() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let bitbucket = host(&sim, Arc::new(MemoryCache::default()));
+    let url = "http://packyard.test/webhooks/acme";
+    let installed = bitbucket
+        .ensure_hooks(&spec(url, "s"), &names(&["log", "http-client", "ui-kit"]))
+        .await
+        .unwrap();
+    sim.delete_repo("ui-kit").unwrap();
+
+    bitbucket.remove_hooks(&installed).await.unwrap();
+
+    assert!(sim.webhooks().all().is_empty());
+    bitbucket.remove_hooks(&installed).await.unwrap();
+    bitbucket
+        .remove_hooks(&InstalledHooks::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn fetch_repo_sees_a_new_tag_and_remembers_the_refs() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let cache = Arc::new(MemoryCache::default());
+    let bitbucket = host(&sim, cache.clone());
+    let snapshot = bitbucket.snapshot(quiet()).await.unwrap();
+    let sha = sim.add_tag("log", "v9.0.0").unwrap();
+
+    let log = bitbucket.fetch_repo("acme/log").await.unwrap().unwrap();
+
+    let listed = repo(&snapshot, "log");
+    assert_eq!(
+        (&log.id, &log.full_name, &log.clone_url, &log.default_branch),
+        (
+            &listed.id,
+            &listed.full_name,
+            &listed.clone_url,
+            &listed.default_branch
+        )
+    );
+    assert!(log.refs.complete);
+    let tag = log.refs.items.iter().find(|r| r.name == "v9.0.0").unwrap();
+    assert_eq!(tag.commit, sha);
+    let remembered = cache.refs(&RemoteId(sim.repo_id("log").unwrap())).unwrap();
+    assert_eq!(
+        remembered.refs, log.refs.items,
+        "refs kept for the next run"
+    );
+}
+
+#[tokio::test]
+async fn fetch_repo_is_none_when_deleted_elsewhere_or_not_a_name() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let bitbucket = host(&sim, Arc::new(MemoryCache::default()));
+    sim.delete_repo("log").unwrap();
+    for name in ["acme/log", "other/http-client", "acme", "acme/x/y"] {
+        assert!(
+            bitbucket.fetch_repo(name).await.unwrap().is_none(),
+            "{name}"
+        );
+    }
+    sim.create_repo(&RepoSpec::new("fresh")).unwrap();
+    let fresh = bitbucket.fetch_repo("acme/fresh").await.unwrap().unwrap();
+    assert_eq!(fresh.full_name, "acme/fresh");
+}
+
+#[tokio::test]
+async fn fetch_team_is_the_snapshot_team_and_sees_a_removed_member() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let cache = Arc::new(MemoryCache::default());
+    let bitbucket = host(&sim, cache.clone());
+    let snapshot = bitbucket.snapshot(quiet()).await.unwrap();
+    let platform = snapshot
+        .teams
+        .items
+        .iter()
+        .find(|t| t.slug == "platform")
+        .unwrap();
+
+    let fetched = bitbucket.fetch_team("platform").await.unwrap().unwrap();
+    assert_eq!(
+        fetched,
+        std::slice::from_ref(platform),
+        "same shape as a snapshot"
+    );
+
+    sim.remove_team_member("platform", "carol").unwrap();
+    let fetched = bitbucket.fetch_team("platform").await.unwrap().unwrap();
+    assert_eq!(logins(&fetched[0]), ["alice", "dave"]);
+    assert!(
+        bitbucket
+            .fetch_team("no-such-group")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A local receiver that hands every delivery (headers, body) to a channel.
+async fn receiver() -> (
+    String,
+    mpsc::UnboundedReceiver<(axum::http::HeaderMap, Vec<u8>)>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/webhooks/acme",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send((headers, body.to_vec()));
+                    axum::http::StatusCode::ACCEPTED
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/webhooks/acme"), rx)
+}
+
+/// Waits (generously: no test depends on speed) until `count` deliveries
+/// have been answered.
+async fn answered(webhooks: &Webhooks, count: usize) -> Vec<DeliveryRecord> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let done: Vec<DeliveryRecord> = webhooks
+            .deliveries()
+            .into_iter()
+            .filter(|d| d.status.is_some())
+            .collect();
+        if done.len() >= count || Instant::now() > deadline {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_pushed_tag_is_delivered_signed_and_maps_to_its_repository() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let (url, mut received) = receiver().await;
+    let secret = Secret::new("hook-secret");
+    let hook_spec = HookSpec {
+        url: url.clone(),
+        secret: secret.clone(),
+    };
+    let installed = host(&sim, Arc::new(MemoryCache::default()))
+        .ensure_hooks(&hook_spec, &names(&["log"]))
+        .await
+        .unwrap();
+
+    let sha = sim.add_tag("log", "v3.0.0").unwrap();
+    // Only hooks of the pushed repository are called.
+    sim.push_branch("http-client", "main").unwrap();
+
+    let done = answered(&sim.webhooks(), 1).await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0].status, Some(202));
+    let (headers, body) = received.recv().await.unwrap();
+    hooks::verify(ProviderKind::BitbucketCloud, &headers, &body, &secret).unwrap();
+    let delivery = hooks::delivery_headers_of(ProviderKind::BitbucketCloud, &headers).unwrap();
+    assert_eq!(delivery.event, "repo:push");
+    assert_eq!(
+        delivery.delivery.as_deref(),
+        Some(done[0].delivery.as_str())
+    );
+    let hook_uuid = headers["X-Hook-UUID"].to_str().unwrap();
+    assert_eq!(
+        format!("{{{hook_uuid}}}"),
+        installed.repos["acme/log"],
+        "X-Hook-UUID names our hook"
+    );
+    assert_eq!(
+        hooks::targets(ProviderKind::BitbucketCloud, &delivery.event, &body).unwrap(),
+        [HookTarget::Repo("acme/log".into())]
+    );
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    let change = &payload["push"]["changes"][0];
+    assert_eq!(change["new"]["type"], "tag");
+    assert_eq!(change["new"]["name"], "v3.0.0");
+    assert_eq!(change["new"]["target"]["hash"], sha.as_str());
+    assert_eq!(change["old"], Value::Null);
+    assert_eq!(change["created"], true);
+
+    // A branch push carries the commit before and after.
+    let before = sim.commit_of("log", "main").unwrap();
+    let after = sim.push_branch("log", "main").unwrap();
+    answered(&sim.webhooks(), 2).await;
+    let (_, body) = received.recv().await.unwrap();
+    let payload: Value = serde_json::from_slice(&body).unwrap();
+    let change = &payload["push"]["changes"][0];
+    assert_eq!(change["new"]["type"], "branch");
+    assert_eq!(change["old"]["target"]["hash"], before.as_str());
+    assert_eq!(change["new"]["target"]["hash"], after.as_str());
+}
+
+/// Field names of `sim` that the fixture lacks, recursively.
+fn extra_fields(sim: &Value, fixture: &Value, at: &str, out: &mut Vec<String>) {
+    match (sim, fixture) {
+        (Value::Object(s), Value::Object(f)) => {
+            for (k, v) in s {
+                match f.get(k) {
+                    Some(fv) => extra_fields(v, fv, &format!("{at}.{k}"), out),
+                    None => out.push(format!("{at}.{k}")),
+                }
+            }
+        }
+        (Value::Array(s), Value::Array(f)) => {
+            if let (Some(s), Some(f)) = (s.first(), f.first()) {
+                extra_fields(s, f, &format!("{at}[0]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn simulator_hook_api_speaks_the_fixture_shape_and_refuses_workspace_events() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let client = reqwest::Client::new();
+    let hooks_url = format!("{}/repositories/acme/log/hooks", sim.api_url());
+    let create = |events: Value| {
+        client
+            .post(&hooks_url)
+            .bearer_auth(sim.token())
+            .json(&serde_json::json!({
+                "description": "packyard",
+                "url": "http://p.test/w",
+                "active": true,
+                "events": events,
+                "secret": "s",
+            }))
+            .send()
+    };
+
+    let refused = create(serde_json::json!(["repo:push", "repo:created"]))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let created = create(serde_json::json!(["repo:push"])).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{FIXTURES}/post-repositories-ws-slug-hooks.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut extra = Vec::new();
+    extra_fields(&body, &fixture, "hook", &mut extra);
+    assert!(extra.is_empty(), "{extra:?}");
+    assert_eq!(body["description"], "packyard");
+    assert!(body.get("secret").is_none(), "the secret is never shown");
+
+    let uuid = body["uuid"].as_str().unwrap();
+    let one = format!(
+        "{hooks_url}/{}",
+        uuid.replace('{', "%7B").replace('}', "%7D")
+    );
+    let listed: Value = client
+        .get(&hooks_url)
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["values"][0]["uuid"], uuid);
+    let deleted = client
+        .delete(&one)
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = client
+        .get(&one)
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let error: Value = gone.json().await.unwrap();
+    assert!(error["error"]["message"].is_string(), "{error}");
+}
