@@ -13,6 +13,10 @@
 //!   access token the 1.0 API refuses leaves the teams listing partial
 //!   rather than failing the run.
 //! - `GET /2.0/repositories/{ws}?pagelen=100`: repositories.
+//! - `GET /2.0/repositories/{ws}/{slug}`: one repository, when a webhook
+//!   asks for it to be refreshed (its refs are then read afresh).
+//! - `GET|POST /2.0/repositories/{ws}/{slug}/hooks` and `PUT|DELETE
+//!   …/hooks/{uuid}`: packyard's webhook on each repository (see `hooks`).
 //! - `GET /2.0/repositories/{ws}/{slug}/permissions-config/groups`: the
 //!   explicit group permissions (read/write/admin) on one repository: the
 //!   2.0 replacement of 1.0 `group-privileges`. Read only for repositories
