@@ -193,7 +193,7 @@ mod wire {
 /// Bitbucket's pagination: `values` holds the items, `next` the absolute
 /// URL of the following page when there is one.
 #[derive(Debug, Clone, Copy, Default)]
-struct NextUrl;
+pub(super) struct NextUrl;
 
 impl Pagination for NextUrl {
     fn items<T: DeserializeOwned>(&self, body: &[u8]) -> Result<Vec<T>, serde_json::Error> {

@@ -2,17 +2,18 @@
 //! event and the delivery, how the host proves the delivery is its own, and
 //! (in each provider's `hooks` module) which refresh an event asks for.
 //! Hosts that install one hook per repository share [`ensure_repo_hooks`]
-//! over their own [`RepoHooks`] API.
+//! and [`remove_repo_hooks`], describing their hook API in [`RepoHooks`].
 //!
 //! Verification is constant time and happens before the body is parsed, so
 //! an unsigned or forged request never reaches a JSON parser.
 
 use super::ProviderError;
-use super::http::Paged;
+use super::http::{HttpClient, Paged, Pagination};
 use crate::domain::{HookTarget, InstalledHooks, ProviderKind, Secret, hub_signature};
 use futures::{StreamExt, stream};
-use reqwest::Url;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 /// Why a delivery was refused or could not be read. The messages name the
@@ -158,22 +159,66 @@ pub(super) struct ListedHook {
     pub url: String,
 }
 
-/// A host's per-repository hook API, for [`ensure_repo_hooks`] and
-/// [`remove_repo_hooks`]. `repo` is a repository full name; the methods
-/// return the hook's id where there is one.
-#[async_trait::async_trait]
+/// What differs between hosts that install one hook per repository: where
+/// the hooks live, what a hook looks like, and how listings are paged.
+/// `repo` is always a repository full name.
 pub(super) trait RepoHooks: std::marker::Sync {
-    /// Every hook of `repo`, all pages: one of ours on a page not read
-    /// would be created again.
-    async fn list_hooks(&self, repo: &str) -> Result<Vec<ListedHook>, ProviderError>;
-    async fn create_hook(&self, repo: &str, spec: &HookSpec) -> Result<String, ProviderError>;
-    async fn update_hook(
-        &self,
-        repo: &str,
-        id: &str,
-        spec: &HookSpec,
-    ) -> Result<String, ProviderError>;
-    async fn delete_hook(&self, repo: &str, id: &str) -> Result<(), ProviderError>;
+    /// The host's hook, as listed and as returned by a create or update.
+    type Hook: DeserializeOwned + Send;
+    type Pages: Pagination + Default;
+    fn http(&self) -> &HttpClient;
+    /// The first page of `repo`'s hooks, at the largest page size.
+    fn hooks_url(&self, repo: &str) -> Result<Url, ProviderError>;
+    /// Hook `id` of `repo`, or (`None`) where hooks are created.
+    fn hook_url(&self, repo: &str, id: Option<&str>) -> Result<Url, ProviderError>;
+    /// The body that creates our hook or brings it up to date.
+    fn hook_body(&self, spec: &HookSpec) -> serde_json::Value;
+    fn listed(hook: Self::Hook) -> ListedHook;
+}
+
+/// Every hook of `repo`, all pages: one of ours on a page not read would be
+/// created again.
+async fn list_hooks<H: RepoHooks>(host: &H, repo: &str) -> Result<Vec<ListedHook>, ProviderError> {
+    let url = host.hooks_url(repo)?;
+    let http = host.http();
+    let paged = http
+        .get_all::<H::Hook, _>(url.clone(), &H::Pages::default())
+        .await;
+    match paged {
+        Paged { error: Some(e), .. } => Err(e),
+        Paged {
+            complete: false, ..
+        } => Err(ProviderError::Decode {
+            host: http.host().to_owned(),
+            path: url.path().to_owned(),
+            reason: "its pages loop or lead to another host".to_owned(),
+        }),
+        Paged { items, .. } => Ok(items.into_iter().map(H::listed).collect()),
+    }
+}
+
+/// Creates our hook on `repo` (`id: None`) or updates hook `id`.
+async fn put_hook<H: RepoHooks>(
+    host: &H,
+    repo: &str,
+    id: Option<&str>,
+    spec: &HookSpec,
+) -> Result<String, ProviderError> {
+    let method = if id.is_some() {
+        Method::PUT
+    } else {
+        Method::POST
+    };
+    let url = host.hook_url(repo, id)?;
+    let hook: H::Hook = host
+        .http()
+        .send_json(method, &url, &host.hook_body(spec))
+        .await?;
+    Ok(H::listed(hook).id)
+}
+
+async fn delete_hook(host: &impl RepoHooks, repo: &str, id: &str) -> Result<(), ProviderError> {
+    host.http().delete(&host.hook_url(repo, Some(id))?).await
 }
 
 /// Makes sure each of `repos` has one hook of ours, `concurrency` at a time.
@@ -219,14 +264,11 @@ async fn ensure_repo_hook(
     spec: &HookSpec,
     repo: &str,
 ) -> Result<String, ProviderError> {
-    let listed = host.list_hooks(repo).await?;
+    let listed = list_hooks(host, repo).await?;
     let mut ours = listed.iter().filter(|h| h.url == spec.url);
-    let id = match ours.next() {
-        Some(hook) => host.update_hook(repo, &hook.id, spec).await?,
-        None => host.create_hook(repo, spec).await?,
-    };
+    let id = put_hook(host, repo, ours.next().map(|h| h.id.as_str()), spec).await?;
     for duplicate in ours {
-        host.delete_hook(repo, &duplicate.id).await?;
+        delete_hook(host, repo, &duplicate.id).await?;
     }
     Ok(id)
 }
@@ -240,7 +282,7 @@ pub(super) async fn remove_repo_hooks(
     concurrency: usize,
 ) -> Result<(), ProviderError> {
     let results: Vec<Result<(), ProviderError>> = stream::iter(installed.repos.clone())
-        .map(|(repo, id)| async move { host.delete_hook(&repo, &id).await })
+        .map(|(repo, id)| async move { delete_hook(host, &repo, &id).await })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
@@ -250,22 +292,72 @@ pub(super) async fn remove_repo_hooks(
         .collect()
 }
 
-/// A listing of hooks read to its end, or why it could not be.
-pub(super) fn whole_listing<T>(
-    paged: Paged<T>,
-    host: &str,
-    url: &Url,
-) -> Result<Vec<T>, ProviderError> {
-    match paged {
-        Paged { error: Some(e), .. } => Err(e),
-        Paged {
-            complete: false, ..
-        } => Err(ProviderError::Decode {
-            host: host.to_owned(),
-            path: url.path().to_owned(),
-            reason: "its pages loop or lead to another host".to_owned(),
-        }),
-        Paged { items, .. } => Ok(items),
+/// What every host's `hooks` tests check of its webhook fixtures
+/// (`shared/fixtures/{host}/webhooks`).
+#[cfg(test)]
+pub(super) mod fixtures {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    /// `payloads` (file name, bytes read with `include_bytes!`) must be
+    /// every payload file of the directory and of `headers.json`'s `events`
+    /// map; each must give `expected` under its event header, and the
+    /// signature test vectors must verify, and fail after a one-byte tamper.
+    pub fn assert_fixtures(
+        kind: ProviderKind,
+        host: &str,
+        payloads: &[(&str, &[u8])],
+        expected: &[(&str, Vec<HookTarget>)],
+    ) {
+        let dir = format!(
+            "{}/../shared/fixtures/{host}/webhooks",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let headers: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{dir}/headers.json")).unwrap()).unwrap();
+        let events = headers["events"].as_object().unwrap();
+        let mut listed: Vec<&str> = events
+            .keys()
+            .filter(|k| !k.starts_with('_'))
+            .map(String::as_str)
+            .collect();
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".json") && f != "headers.json")
+            .collect();
+        let mut ours: Vec<&str> = payloads.iter().map(|(name, _)| *name).collect();
+        let mut checked: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+        for names in [&mut listed, &mut ours, &mut checked] {
+            names.sort_unstable();
+        }
+        files.sort_unstable();
+        assert_eq!(ours, listed, "every payload in headers.json is read");
+        assert_eq!(ours, files, "every payload file is read");
+        assert_eq!(ours, checked, "every payload is checked");
+
+        let body = |file: &str| payloads.iter().find(|(n, _)| *n == file).unwrap().1;
+        for (name, want) in expected {
+            let event = events[*name][event_header(kind)].as_str().unwrap();
+            assert_eq!(
+                &targets(kind, event, body(name)).unwrap(),
+                want,
+                "{name} as {event}"
+            );
+        }
+
+        let (header, _) = signature_header(kind);
+        for vector in headers["signature_test_vectors"].as_array().unwrap() {
+            let body = body(vector["payload_file"].as_str().unwrap());
+            let secret = Secret::new(vector["secret"].as_str().unwrap());
+            let mut h = HeaderMap::new();
+            let signature = vector[header].as_str().unwrap();
+            h.insert(header, HeaderValue::from_str(signature).unwrap());
+            assert_eq!(verify(kind, &h, body, &secret), Ok(()));
+            let mut tampered = body.to_vec();
+            tampered[10] ^= 1;
+            assert!(verify(kind, &h, &tampered, &secret).is_err());
+        }
     }
 }
 

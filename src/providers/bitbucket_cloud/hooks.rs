@@ -23,9 +23,9 @@
 use super::{BitbucketCloudHost, NextUrl};
 use crate::domain::HookTarget;
 use crate::providers::ProviderError;
-use crate::providers::hooks::{HookError, HookSpec, ListedHook, RepoHooks, parse, whole_listing};
-use async_trait::async_trait;
-use reqwest::Method;
+use crate::providers::hooks::{HookError, HookSpec, ListedHook, RepoHooks, parse};
+use crate::providers::http::HttpClient;
+use reqwest::Url;
 
 /// The hook events packyard subscribes repository hooks to.
 const EVENTS: [&str; 2] = ["repo:push", "repo:updated"];
@@ -34,7 +34,7 @@ const EVENTS: [&str; 2] = ["repo:push", "repo:updated"];
 const DESCRIPTION: &str = "packyard";
 
 mod wire {
-    use serde::{Deserialize, Serialize};
+    use serde::Deserialize;
 
     /// Every repository event names its repository the same way.
     #[derive(Debug, Deserialize)]
@@ -53,86 +53,49 @@ mod wire {
         pub uuid: String,
         pub url: String,
     }
-
-    /// What packyard sends to create or update its hook.
-    #[derive(Serialize)]
-    pub struct NewHook<'a> {
-        pub description: &'a str,
-        pub url: &'a str,
-        pub active: bool,
-        pub events: &'a [&'a str],
-        pub secret: &'a str,
-    }
 }
 
 impl BitbucketCloudHost {
-    /// `repositories/{ws}/{slug}/hooks[/{uuid}]`.
-    fn hook_path<'a>(
-        &self,
-        repo: &'a str,
-        uuid: Option<&'a str>,
-    ) -> Result<Vec<&'a str>, ProviderError> {
+    /// `repositories/{ws}/{slug}/hooks`.
+    fn hooks_path<'a>(&self, repo: &'a str) -> Result<[&'a str; 4], ProviderError> {
         let (workspace, slug) = self.split_full_name(repo)?;
-        let mut segments = vec!["repositories", workspace, slug, "hooks"];
-        segments.extend(uuid);
-        Ok(segments)
-    }
-
-    /// Creates (POST) or updates (PUT) the hook at `path`.
-    async fn send_hook(
-        &self,
-        method: Method,
-        path: &[&str],
-        spec: &HookSpec,
-    ) -> Result<String, ProviderError> {
-        let body = wire::NewHook {
-            description: DESCRIPTION,
-            url: &spec.url,
-            active: true,
-            events: &EVENTS,
-            secret: spec.secret.expose(),
-        };
-        let url = Self::url(&self.api, path, &[]);
-        let hook: wire::Hook = self.http.send_json(method, &url, &body).await?;
-        Ok(hook.uuid)
+        Ok(["repositories", workspace, slug, "hooks"])
     }
 }
 
-#[async_trait]
 impl RepoHooks for BitbucketCloudHost {
-    async fn list_hooks(&self, repo: &str) -> Result<Vec<ListedHook>, ProviderError> {
-        let url = self.list_url(&self.hook_path(repo, None)?, &[]);
-        let paged = self
-            .http
-            .get_all::<wire::Hook, _>(url.clone(), &NextUrl)
-            .await;
-        Ok(whole_listing(paged, self.http.host(), &url)?
-            .into_iter()
-            .map(|h| ListedHook {
-                id: h.uuid,
-                url: h.url,
-            })
-            .collect())
+    type Hook = wire::Hook;
+    type Pages = NextUrl;
+
+    fn http(&self) -> &HttpClient {
+        &self.http
     }
 
-    async fn create_hook(&self, repo: &str, spec: &HookSpec) -> Result<String, ProviderError> {
-        self.send_hook(Method::POST, &self.hook_path(repo, None)?, spec)
-            .await
+    fn hooks_url(&self, repo: &str) -> Result<Url, ProviderError> {
+        Ok(self.list_url(&self.hooks_path(repo)?, &[]))
     }
 
-    async fn update_hook(
-        &self,
-        repo: &str,
-        id: &str,
-        spec: &HookSpec,
-    ) -> Result<String, ProviderError> {
-        self.send_hook(Method::PUT, &self.hook_path(repo, Some(id))?, spec)
-            .await
+    fn hook_url(&self, repo: &str, uuid: Option<&str>) -> Result<Url, ProviderError> {
+        let path = self.hooks_path(repo)?;
+        let segments: Vec<&str> = path.into_iter().chain(uuid).collect();
+        Ok(Self::url(&self.api, &segments, &[]))
     }
 
-    async fn delete_hook(&self, repo: &str, id: &str) -> Result<(), ProviderError> {
-        let url = Self::url(&self.api, &self.hook_path(repo, Some(id))?, &[]);
-        self.http.delete(&url).await
+    fn hook_body(&self, spec: &HookSpec) -> serde_json::Value {
+        serde_json::json!({
+            "description": DESCRIPTION,
+            "url": spec.url,
+            "active": true,
+            "events": EVENTS,
+            "secret": spec.secret.expose(),
+        })
+    }
+
+    fn listed(hook: wire::Hook) -> ListedHook {
+        ListedHook {
+            id: hook.uuid,
+            url: hook.url,
+        }
     }
 }
 
@@ -151,9 +114,7 @@ pub(crate) fn targets(event: &str, body: &[u8]) -> Result<Vec<HookTarget>, HookE
 mod tests {
     use super::*;
     use crate::domain::{ProviderKind, Secret};
-    use crate::providers::hooks::verify;
-    use reqwest::header::{HeaderMap, HeaderValue};
-    use serde_json::Value;
+    use crate::providers::hooks::fixtures::assert_fixtures;
 
     macro_rules! payload {
         ($name:literal) => {
@@ -167,8 +128,7 @@ mod tests {
         };
     }
 
-    /// Every payload file of the fixture directory (a new file fails
-    /// `every_fixture_is_mapped_when_decoded_under_its_event`).
+    /// Every payload file of the fixture directory, byte-exact.
     const PAYLOADS: [(&str, &[u8]); 5] = [
         payload!("repo-push.json"),
         payload!("repo-push.signed.json"),
@@ -177,38 +137,8 @@ mod tests {
         payload!("repo-updated.json"),
     ];
 
-    fn headers_json() -> Value {
-        serde_json::from_slice(include_bytes!(
-            "../../../../shared/fixtures/bitbucket-cloud/webhooks/headers.json"
-        ))
-        .unwrap()
-    }
-
     #[test]
-    fn every_fixture_is_mapped_when_decoded_under_its_event() {
-        let headers = headers_json();
-        let events = headers["events"].as_object().unwrap();
-        let mut listed: Vec<&str> = events
-            .keys()
-            .filter(|k| !k.starts_with('_'))
-            .map(String::as_str)
-            .collect();
-        let mut ours: Vec<&str> = PAYLOADS.iter().map(|(name, _)| *name).collect();
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/bitbucket-cloud/webhooks"
-        );
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|f| f.ends_with(".json") && f != "headers.json")
-            .collect();
-        listed.sort_unstable();
-        ours.sort_unstable();
-        files.sort_unstable();
-        assert_eq!(ours, listed, "every payload in headers.json is tested");
-        assert_eq!(ours, files, "every payload file is tested");
-
+    fn every_fixture_is_mapped_and_the_signed_one_verifies() {
         let repo = |name: &str| vec![HookTarget::Repo(name.to_owned())];
         let expected = [
             ("repo-push.json", repo("team_name/repo_name")),
@@ -217,15 +147,16 @@ mod tests {
             ("repo-push.branch-deleted.json", repo("amuniz/test-repos")),
             ("repo-updated.json", vec![HookTarget::Full]),
         ];
-        for (name, want) in expected {
-            let event = events[name]["X-Event-Key"].as_str().unwrap();
-            let (_, body) = PAYLOADS.iter().find(|(n, _)| *n == name).unwrap();
-            assert_eq!(targets(event, body).unwrap(), want, "{name} as {event}");
-        }
+        assert_fixtures(
+            ProviderKind::BitbucketCloud,
+            "bitbucket-cloud",
+            &PAYLOADS,
+            &expected,
+        );
     }
 
     #[test]
-    fn hook_fixture_decodes_and_our_hook_serializes_when_read_with_wire_dtos() {
+    fn hook_fixture_decodes_and_our_hook_is_described_when_read_with_wire_dtos() {
         let hook: wire::Hook = serde_json::from_slice(include_bytes!(
             "../../../../shared/fixtures/bitbucket-cloud/api/post-repositories-ws-slug-hooks.json"
         ))
@@ -237,14 +168,29 @@ mod tests {
                 "http://example.com/webhook"
             )
         );
-        let ours = serde_json::to_value(wire::NewHook {
-            description: DESCRIPTION,
-            url: "https://p.test/webhooks/acme",
-            active: true,
-            events: &EVENTS,
-            secret: "s",
-        })
+        let bitbucket = BitbucketCloudHost::new(
+            "https://api.bitbucket.org/2.0",
+            "acme",
+            &crate::domain::Credential::Token(Secret::new("t")),
+            std::sync::Arc::new(crate::providers::MemoryCache::default()),
+            &crate::providers::ClientSettings::default(),
+        )
         .unwrap();
+        assert_eq!(
+            bitbucket.hooks_url("acme/log").unwrap().as_str(),
+            "https://api.bitbucket.org/2.0/repositories/acme/log/hooks?pagelen=100"
+        );
+        assert_eq!(
+            bitbucket
+                .hook_url("acme/log", Some("{d5}"))
+                .unwrap()
+                .as_str(),
+            "https://api.bitbucket.org/2.0/repositories/acme/log/hooks/%7Bd5%7D"
+        );
+        let ours = bitbucket.hook_body(&HookSpec {
+            url: "https://p.test/webhooks/acme".into(),
+            secret: Secret::new("s"),
+        });
         assert_eq!(
             ours,
             serde_json::json!({
@@ -276,25 +222,5 @@ mod tests {
             targets("repo:push", b"{\"push\":{}}"),
             Err(HookError::Malformed { ref event, .. }) if event == "repo:push"
         ));
-    }
-
-    #[test]
-    fn signed_fixture_verifies_and_a_tamper_fails() {
-        let headers = headers_json();
-        for vector in headers["signature_test_vectors"].as_array().unwrap() {
-            let file = vector["payload_file"].as_str().unwrap();
-            let (_, body) = PAYLOADS.iter().find(|(n, _)| *n == file).unwrap();
-            let secret = Secret::new(vector["secret"].as_str().unwrap());
-            let mut h = HeaderMap::new();
-            let signature = vector["X-Hub-Signature"].as_str().unwrap();
-            h.insert("X-Hub-Signature", HeaderValue::from_str(signature).unwrap());
-            assert_eq!(
-                verify(ProviderKind::BitbucketCloud, &h, body, &secret),
-                Ok(())
-            );
-            let mut tampered = body.to_vec();
-            tampered[10] ^= 1;
-            assert!(verify(ProviderKind::BitbucketCloud, &h, &tampered, &secret).is_err());
-        }
     }
 }
