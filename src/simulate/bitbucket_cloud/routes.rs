@@ -3,6 +3,7 @@
 //! handler per endpoint.
 
 use super::super::archive;
+use super::super::hook_change::{HookChange, Refusal};
 use super::super::webhooks::{Hook, HookScope};
 use super::{Shared, json, lock, state};
 use axum::Json;
@@ -420,8 +421,21 @@ struct HookBody {
     secret: Option<String>,
 }
 
-/// Bitbucket's 400: the message and the fields at fault.
-fn bad_request(field: &str, problem: &str) -> Response {
+impl HookBody {
+    /// The description (which only Bitbucket Cloud has), and the rest.
+    fn split(self) -> (Option<String>, HookChange) {
+        let change = HookChange {
+            url: self.url,
+            secret: self.secret,
+            events: self.events,
+            active: self.active,
+        };
+        (self.description, change)
+    }
+}
+
+/// Bitbucket's 400: the message and the field at fault.
+fn bad_request((field, problem): Refusal) -> Response {
     (
         StatusCode::BAD_REQUEST,
         Json(json!({
@@ -430,25 +444,6 @@ fn bad_request(field: &str, problem: &str) -> Response {
         })),
     )
         .into_response()
-}
-
-/// Bitbucket's answer to a body it refuses: creating needs a URL and at
-/// least one event, and every event must be a repository event.
-fn refusal(body: &HookBody, creating: bool) -> Option<Response> {
-    if creating && body.url.as_deref().is_none_or(str::is_empty) {
-        return Some(bad_request("url", "This field is required."));
-    }
-    match &body.events {
-        None if creating => Some(bad_request("events", "This field is required.")),
-        Some(events) if events.is_empty() => {
-            Some(bad_request("events", "Select at least one event."))
-        }
-        Some(events) => events
-            .iter()
-            .find(|e| !REPOSITORY_EVENTS.contains(&e.as_str()))
-            .map(|unknown| bad_request("events", &format!("\"{unknown}\" is not a valid choice."))),
-        None => None,
-    }
 }
 
 fn no_repo(ws: &str, slug: &str) -> Response {
@@ -491,24 +486,29 @@ async fn create_hook(
     if ws != state.slug || !state.repos.contains_key(&slug) {
         return no_repo(&ws, &slug);
     }
-    if let Some(response) = refusal(&body, true) {
-        return response;
+    let (description, change) = body.split();
+    if let Some(refusal) = change.refusal(true, &REPOSITORY_EVENTS) {
+        return bad_request(refusal);
     }
-    let hook = sim.webhooks.create(
-        HookScope::Repo(slug.clone()),
-        body.url.as_deref().unwrap_or_default(),
-        body.secret.filter(|s| !s.is_empty()),
-        body.events.unwrap_or_default(),
-        body.active.unwrap_or(true),
-    );
+    let hook = change.create(&sim.webhooks, HookScope::Repo(slug.clone()));
     state
         .hook_descriptions
-        .insert(hook.id, body.description.unwrap_or_default());
-    let Some(repo) = state.repos.get(&slug) else {
-        return no_repo(&ws, &slug);
-    };
-    let created = json::hook(&state, repo, &hook, &sim.base);
-    (StatusCode::CREATED, Json(created)).into_response()
+        .insert(hook.id, description.unwrap_or_default());
+    hook_response(&sim, &state, &slug, &hook, StatusCode::CREATED)
+}
+
+/// A hook of repository `slug` as Bitbucket shows it, with `status`.
+fn hook_response(
+    sim: &Shared,
+    state: &state::State,
+    slug: &str,
+    hook: &Hook,
+    status: StatusCode,
+) -> Response {
+    match state.repos.get(slug) {
+        Some(repo) => (status, Json(json::hook(state, repo, hook, &sim.base))).into_response(),
+        None => no_repo(&state.slug, slug),
+    }
 }
 
 fn no_hook(uid: &str) -> Response {
@@ -520,11 +520,11 @@ fn no_hook(uid: &str) -> Response {
 
 async fn hook(State(sim): Sim, Path((ws, slug, uid)): Path<(String, String, String)>) -> Response {
     let state = lock(&sim.state);
-    let Some(repo) = state.repos.get(&slug).filter(|_| ws == state.slug) else {
+    if ws != state.slug || !state.repos.contains_key(&slug) {
         return no_repo(&ws, &slug);
-    };
+    }
     match find_hook(&sim, &slug, &uid) {
-        Some(hook) => Json(json::hook(&state, repo, &hook, &sim.base)).into_response(),
+        Some(hook) => hook_response(&sim, &state, &slug, &hook, StatusCode::OK),
         None => no_hook(&uid),
     }
 }
@@ -541,33 +541,18 @@ async fn update_hook(
     let Some(found) = find_hook(&sim, &slug, &uid) else {
         return no_hook(&uid);
     };
-    if let Some(response) = refusal(&body, false) {
-        return response;
+    let (description, change) = body.split();
+    if let Some(refusal) = change.refusal(false, &REPOSITORY_EVENTS) {
+        return bad_request(refusal);
     }
     let scope = HookScope::Repo(slug.clone());
-    let Some(hook) = sim.webhooks.update(&scope, found.id, |hook| {
-        if let Some(url) = body.url {
-            hook.url = url;
-        }
-        if let Some(secret) = body.secret {
-            hook.secret = Some(secret).filter(|s| !s.is_empty());
-        }
-        if let Some(events) = body.events {
-            hook.events = events;
-        }
-        if let Some(active) = body.active {
-            hook.active = active;
-        }
-    }) else {
+    let Some(hook) = change.update(&sim.webhooks, &scope, found.id) else {
         return no_hook(&uid);
     };
-    if let Some(description) = body.description {
+    if let Some(description) = description {
         state.hook_descriptions.insert(hook.id, description);
     }
-    let Some(repo) = state.repos.get(&slug) else {
-        return no_repo(&ws, &slug);
-    };
-    Json(json::hook(&state, repo, &hook, &sim.base)).into_response()
+    hook_response(&sim, &state, &slug, &hook, StatusCode::OK)
 }
 
 async fn delete_hook(
