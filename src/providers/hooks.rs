@@ -299,7 +299,25 @@ pub(super) mod fixtures {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    /// `payloads` (file name, bytes read with `include_bytes!`) must be
+    /// `(file name, bytes)` of a webhook payload fixture of `host`, read
+    /// byte-exact at compile time (signatures depend on every byte).
+    macro_rules! webhook_fixture {
+        ($host:literal, $name:literal) => {
+            (
+                $name,
+                include_bytes!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../shared/fixtures/",
+                    $host,
+                    "/webhooks/",
+                    $name
+                )) as &[u8],
+            )
+        };
+    }
+    pub(crate) use webhook_fixture;
+
+    /// `payloads` (file name, bytes read with [`webhook_fixture`]) must be
     /// every payload file of the directory and of `headers.json`'s `events`
     /// map; each must give `expected` under its event header, and the
     /// signature test vectors must verify, and fail after a one-byte tamper.

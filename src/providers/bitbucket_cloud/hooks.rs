@@ -114,27 +114,15 @@ pub(crate) fn targets(event: &str, body: &[u8]) -> Result<Vec<HookTarget>, HookE
 mod tests {
     use super::*;
     use crate::domain::{ProviderKind, Secret};
-    use crate::providers::hooks::fixtures::assert_fixtures;
-
-    macro_rules! payload {
-        ($name:literal) => {
-            (
-                $name,
-                include_bytes!(concat!(
-                    "../../../../shared/fixtures/bitbucket-cloud/webhooks/",
-                    $name
-                )) as &[u8],
-            )
-        };
-    }
+    use crate::providers::hooks::fixtures::{assert_fixtures, webhook_fixture};
 
     /// Every payload file of the fixture directory, byte-exact.
     const PAYLOADS: [(&str, &[u8]); 5] = [
-        payload!("repo-push.json"),
-        payload!("repo-push.signed.json"),
-        payload!("repo-push.tag-created.json"),
-        payload!("repo-push.branch-deleted.json"),
-        payload!("repo-updated.json"),
+        webhook_fixture!("bitbucket-cloud", "repo-push.json"),
+        webhook_fixture!("bitbucket-cloud", "repo-push.signed.json"),
+        webhook_fixture!("bitbucket-cloud", "repo-push.tag-created.json"),
+        webhook_fixture!("bitbucket-cloud", "repo-push.branch-deleted.json"),
+        webhook_fixture!("bitbucket-cloud", "repo-updated.json"),
     ];
 
     #[test]

@@ -121,29 +121,17 @@ pub(crate) fn targets(event: &str, body: &[u8]) -> Result<Vec<HookTarget>, HookE
 mod tests {
     use super::*;
     use crate::domain::{ProviderKind, Secret};
-    use crate::providers::hooks::fixtures::assert_fixtures;
-
-    macro_rules! payload {
-        ($name:literal) => {
-            (
-                $name,
-                include_bytes!(concat!(
-                    "../../../../shared/fixtures/bitbucket-server/webhooks/",
-                    $name
-                )) as &[u8],
-            )
-        };
-    }
+    use crate::providers::hooks::fixtures::{assert_fixtures, webhook_fixture};
 
     /// Every payload file of the fixture directory, byte-exact.
     const PAYLOADS: [(&str, &[u8]); 7] = [
-        payload!("repo-refs_changed.json"),
-        payload!("repo-refs_changed.signed.json"),
-        payload!("repo-refs_changed.v10.json"),
-        payload!("repo-refs_changed.tag-created.json"),
-        payload!("repo-refs_changed.branch-deleted.json"),
-        payload!("repo-modified.json"),
-        payload!("diagnostics-ping.json"),
+        webhook_fixture!("bitbucket-server", "repo-refs_changed.json"),
+        webhook_fixture!("bitbucket-server", "repo-refs_changed.signed.json"),
+        webhook_fixture!("bitbucket-server", "repo-refs_changed.v10.json"),
+        webhook_fixture!("bitbucket-server", "repo-refs_changed.tag-created.json"),
+        webhook_fixture!("bitbucket-server", "repo-refs_changed.branch-deleted.json"),
+        webhook_fixture!("bitbucket-server", "repo-modified.json"),
+        webhook_fixture!("bitbucket-server", "diagnostics-ping.json"),
     ];
 
     #[test]
