@@ -44,10 +44,11 @@ mod json;
 mod routes;
 mod state;
 
+use super::history::record_push;
 use super::scenario::{RepoSpec, Scenario};
 use super::webhooks::{Event, Hook, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
-use crate::domain::hub_signature;
+use crate::domain::{RefKind, hub_signature};
 use serde_json::Value;
 use std::io;
 use std::net::SocketAddr;
@@ -158,19 +159,19 @@ impl BitbucketCloudSim {
 
     /// Tags a new commit (same composer.json as the main branch).
     pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
-        self.push(repo, "tag", tag, |state| state.add_tag(repo, tag))
+        self.push(repo, (RefKind::Tag, tag), |state| state.add_tag(repo, tag))
     }
 
     /// Tags the commit `target` (a branch, tag or SHA) points at.
     pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
-        self.push(repo, "tag", tag, |state| {
+        self.push(repo, (RefKind::Tag, tag), |state| {
             state.add_tag_at(repo, tag, target)
         })
     }
 
     /// Creates `branch` or moves it to a new commit with the same files.
     pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
-        self.push(repo, "branch", branch, |state| {
+        self.push(repo, (RefKind::Branch, branch), |state| {
             state.push_branch(repo, branch)
         })
     }
@@ -184,48 +185,35 @@ impl BitbucketCloudSim {
         composer: Option<&Value>,
     ) -> Result<String, SimError> {
         let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
-        let is_tag = lock(&self.shared.state)
+        let kind = lock(&self.shared.state)
             .repos
             .get(repo)
-            .is_some_and(|r| r.git.tags.contains_key(reference));
-        let kind = if is_tag { "tag" } else { "branch" };
-        self.push(repo, kind, reference, |state| {
+            .map_or(RefKind::Branch, |r| r.git.kind_of(reference));
+        self.push(repo, (kind, reference), |state| {
             state.set_composer(repo, reference, bytes)
         })
     }
 
-    /// Applies `change` to the `kind` ref `name` of `repo`, then delivers
+    /// Applies `change`, which moves ref `moved` of `repo`, then delivers
     /// `repo:push` to the repository's hooks, as a `git push` would.
     fn push(
         &self,
         repo: &str,
-        kind: &'static str,
-        name: &str,
+        moved: (RefKind, &str),
         change: impl FnOnce(&mut state::State) -> Result<String, SimError>,
     ) -> Result<String, SimError> {
         let (sha, body) = {
             let mut state = lock(&self.shared.state);
-            let sha_of = |state: &state::State| {
-                let git = &state.repos.get(repo)?.git;
-                let refs = if kind == "tag" {
-                    &git.tags
-                } else {
-                    &git.branches
-                };
-                refs.get(name).cloned()
-            };
-            let old = sha_of(&state);
-            let sha = change(&mut state)?;
-            let push = json::RefChange {
-                kind,
-                name,
-                old,
-                new: sha_of(&state),
-            };
+            let (sha, update) = record_push(
+                &mut *state,
+                |state| state.repos.get(repo).map(|r| &r.git),
+                moved,
+                change,
+            )?;
             let body = state
                 .repos
                 .get(repo)
-                .map(|r| json::push(&state, r, &push, &self.shared.base));
+                .map(|r| json::push(&state, r, &update, &self.shared.base));
             (sha, body)
         };
         if let Some(body) = body {

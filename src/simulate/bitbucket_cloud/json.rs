@@ -4,9 +4,11 @@
 //! repository group permissions) follow the examples in Atlassian's REST
 //! reference. Values are deterministic.
 
+use super::super::history::RefUpdate;
 use super::super::scenario::RepoRole;
 use super::super::webhooks::Hook;
 use super::state::{Group, Repo, State, User};
+use crate::domain::RefKind;
 use serde_json::{Value, json};
 
 const CREATED_ON: &str = "2024-01-15T09:30:00.000000+00:00";
@@ -320,21 +322,12 @@ pub(super) fn hook(state: &State, repo: &Repo, hook: &Hook, base: &str) -> Value
     })
 }
 
-/// A branch or tag moved by a push: its kind (`branch`, `tag`), name, and
-/// the commits before and after (`None`: it did not exist / was deleted).
-pub(super) struct RefChange<'a> {
-    pub kind: &'a str,
-    pub name: &'a str,
-    pub old: Option<String>,
-    pub new: Option<String>,
-}
-
 /// The body of a `repo:push` delivery, as in `webhooks/repo-push.*.json`.
 /// The actor is the first workspace owner (the account the token is for).
-pub(super) fn push(state: &State, repo: &Repo, change: &RefChange<'_>, base: &str) -> Value {
+pub(super) fn push(state: &State, repo: &Repo, change: &RefUpdate, base: &str) -> Value {
     let at = |sha: &Option<String>| match (change.kind, sha) {
-        ("tag", Some(sha)) => tag(state, repo, change.name, sha, base),
-        (_, Some(sha)) => branch(state, repo, change.name, sha, base),
+        (RefKind::Tag, Some(sha)) => tag(state, repo, &change.name, sha, base),
+        (RefKind::Branch, Some(sha)) => branch(state, repo, &change.name, sha, base),
         (_, None) => Value::Null,
     };
     let actor = state
