@@ -9,13 +9,12 @@ use packyard::domain::{Credential, HookTarget, InstalledHooks, ProviderKind, Rem
 use packyard::providers::bitbucket_cloud::BitbucketCloudHost;
 use packyard::providers::hooks::{self, HookSpec};
 use packyard::providers::{CodeHost, MemoryCache, ProviderCache, ProviderError};
-use packyard::simulate::webhooks::{DeliveryRecord, HookScope, Webhooks};
+use packyard::simulate::webhooks::HookScope;
 use packyard::simulate::{BitbucketCloudSim, RepoSpec};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use support::deliveries::{answered, receiver};
 use support::snapshots::*;
-use tokio::sync::mpsc;
 
 fn host(sim: &BitbucketCloudSim, cache: Arc<MemoryCache>) -> BitbucketCloudHost {
     let credential = Credential::Basic {
@@ -276,51 +275,10 @@ async fn fetch_team_is_the_snapshot_team_and_sees_a_removed_member() {
     );
 }
 
-/// A local receiver that hands every delivery (headers, body) to a channel.
-async fn receiver() -> (
-    String,
-    mpsc::UnboundedReceiver<(axum::http::HeaderMap, Vec<u8>)>,
-) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new().route(
-        "/webhooks/acme",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let tx = tx.clone();
-                async move {
-                    let _ = tx.send((headers, body.to_vec()));
-                    axum::http::StatusCode::ACCEPTED
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/webhooks/acme"), rx)
-}
-
-/// Waits (generously: no test depends on speed) until `count` deliveries
-/// have been answered.
-async fn answered(webhooks: &Webhooks, count: usize) -> Vec<DeliveryRecord> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let done: Vec<DeliveryRecord> = webhooks
-            .deliveries()
-            .into_iter()
-            .filter(|d| d.status.is_some())
-            .collect();
-        if done.len() >= count || Instant::now() > deadline {
-            return done;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_pushed_tag_is_delivered_signed_and_maps_to_its_repository() {
     let sim = BitbucketCloudSim::start(demo()).await.unwrap();
-    let (url, mut received) = receiver().await;
+    let (url, mut received) = receiver("acme").await;
     let secret = Secret::new("hook-secret");
     let hook_spec = HookSpec {
         url: url.clone(),
