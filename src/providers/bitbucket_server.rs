@@ -22,6 +22,14 @@
 //! Every listing is paged with `start`/`limit`: items in `values`, the next
 //! page's `start` in `nextPageStart` until `isLastPage` ([`StartLimit`]).
 //!
+//! # Targeted refreshes and webhooks
+//! A webhook names one repository: `GET /projects/{key}/repos/{slug}` and
+//! its refs as above. A team (`{KEY}-{level}`) is read back from its
+//! project alone: `GET /projects/{key}`, its grants and the members of the
+//! groups granted that level. packyard's hook lives on each repository
+//! (`GET|POST …/repos/{slug}/webhooks`, `PUT|DELETE …/webhooks/{id}`; see
+//! `hooks`).
+//!
 //! # Teams: one per project and permission level
 //! Bitbucket grants permissions per project, to users directly and to
 //! groups. Each project becomes up to three teams, slug `{KEY}-read`,
