@@ -38,7 +38,6 @@ use reqwest::header::{
     RETRY_AFTER, USER_AGENT,
 };
 use reqwest::{Method, StatusCode, Url};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -360,20 +359,19 @@ impl HttpClient {
         self.request(&Method::GET, url, None, mode, limit).await
     }
 
-    /// Sends `body` as JSON with `method` (hook management: POST, PUT) and
-    /// decodes the JSON answer.
-    pub async fn send_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+    /// Sends `body` with `method` (hook management: POST, PUT) and decodes
+    /// the JSON answer.
+    pub async fn send_json<T: DeserializeOwned>(
         &self,
         method: Method,
         url: &Url,
-        body: &B,
+        body: &serde_json::Value,
     ) -> Result<T, ProviderError> {
-        let body = serde_json::to_vec(body).map_err(|e| self.decode_error(url, &e))?;
         let response = self
             .request(
                 &method,
                 url,
-                Some(&Bytes::from(body)),
+                Some(&Bytes::from(body.to_string())),
                 CacheMode::Bypass,
                 self.settings.max_body_bytes,
             )
@@ -922,10 +920,10 @@ mod tests {
         let body = serde_json::json!({ "url": "http://p.test/w" });
 
         let post = client
-            .send_json::<_, serde_json::Value>(Method::POST, &url, &body)
+            .send_json::<serde_json::Value>(Method::POST, &url, &body)
             .await;
         let put = client
-            .send_json::<_, serde_json::Value>(Method::PUT, &url, &body)
+            .send_json::<serde_json::Value>(Method::PUT, &url, &body)
             .await;
 
         for result in [post, put] {
