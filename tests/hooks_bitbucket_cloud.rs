@@ -7,14 +7,16 @@ mod support;
 
 use packyard::domain::{Credential, HookTarget, InstalledHooks, ProviderKind, RemoteId, Secret};
 use packyard::providers::bitbucket_cloud::BitbucketCloudHost;
-use packyard::providers::hooks::{self, HookSpec};
+use packyard::providers::hooks::HookSpec;
 use packyard::providers::{CodeHost, MemoryCache, ProviderCache, ProviderError};
 use packyard::simulate::webhooks::HookScope;
 use packyard::simulate::{BitbucketCloudSim, RepoSpec};
 use serde_json::Value;
 use std::sync::Arc;
-use support::deliveries::{answered, receiver};
+use support::deliveries::{accepted, answered, receiver};
 use support::snapshots::*;
+
+const KIND: ProviderKind = ProviderKind::BitbucketCloud;
 
 fn host(sim: &BitbucketCloudSim, cache: Arc<MemoryCache>) -> BitbucketCloudHost {
     let credential = Credential::Basic {
@@ -295,26 +297,15 @@ async fn a_pushed_tag_is_delivered_signed_and_maps_to_its_repository() {
 
     let done = answered(&sim.webhooks(), 1).await;
     assert_eq!(done.len(), 1, "{done:?}");
-    assert_eq!(done[0].status, Some(202));
-    let (headers, body) = received.recv().await.unwrap();
-    hooks::verify(ProviderKind::BitbucketCloud, &headers, &body, &secret).unwrap();
-    let delivery = hooks::delivery_headers_of(ProviderKind::BitbucketCloud, &headers).unwrap();
-    assert_eq!(delivery.event, "repo:push");
-    assert_eq!(
-        delivery.delivery.as_deref(),
-        Some(done[0].delivery.as_str())
-    );
-    let hook_uuid = headers["X-Hook-UUID"].to_str().unwrap();
+    let delivery = received.recv().await.unwrap();
+    let log = [HookTarget::Repo("acme/log".into())];
+    let payload = accepted(KIND, &delivery, &secret, &done[0], ("repo:push", &log));
+    let hook_uuid = delivery.0["X-Hook-UUID"].to_str().unwrap();
     assert_eq!(
         format!("{{{hook_uuid}}}"),
         installed.repos["acme/log"],
         "X-Hook-UUID names our hook"
     );
-    assert_eq!(
-        hooks::targets(ProviderKind::BitbucketCloud, &delivery.event, &body).unwrap(),
-        [HookTarget::Repo("acme/log".into())]
-    );
-    let payload: Value = serde_json::from_slice(&body).unwrap();
     let change = &payload["push"]["changes"][0];
     assert_eq!(change["new"]["type"], "tag");
     assert_eq!(change["new"]["name"], "v3.0.0");
@@ -325,9 +316,9 @@ async fn a_pushed_tag_is_delivered_signed_and_maps_to_its_repository() {
     // A branch push carries the commit before and after.
     let before = sim.commit_of("log", "main").unwrap();
     let after = sim.push_branch("log", "main").unwrap();
-    answered(&sim.webhooks(), 2).await;
-    let (_, body) = received.recv().await.unwrap();
-    let payload: Value = serde_json::from_slice(&body).unwrap();
+    let done = answered(&sim.webhooks(), 2).await;
+    let delivery = received.recv().await.unwrap();
+    let payload = accepted(KIND, &delivery, &secret, &done[1], ("repo:push", &log));
     let change = &payload["push"]["changes"][0];
     assert_eq!(change["new"]["type"], "branch");
     assert_eq!(change["old"]["target"]["hash"], before.as_str());

@@ -1,7 +1,10 @@
 //! Receiving simulated webhook deliveries: a local receiver standing in for
 //! packyard's webhook endpoint, and a wait on a simulator's delivery log.
 
+use packyard::domain::{HookTarget, ProviderKind, Secret};
+use packyard::providers::hooks;
 use packyard::simulate::webhooks::{DeliveryRecord, Webhooks};
+use serde_json::Value;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -45,4 +48,23 @@ pub async fn answered(webhooks: &Webhooks, count: usize) -> Vec<DeliveryRecord> 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Checks a delivery as packyard's webhook endpoint reads it: signed with
+/// `secret`, naming `event` and the delivery id the simulator logged in
+/// `record`, and asking for `targets`. Returns the payload.
+pub fn accepted(
+    kind: ProviderKind,
+    (headers, body): &Received,
+    secret: &Secret,
+    record: &DeliveryRecord,
+    (event, targets): (&str, &[HookTarget]),
+) -> Value {
+    assert_eq!(record.status, Some(202), "{record:?}");
+    hooks::verify(kind, headers, body, secret).unwrap();
+    let delivery = hooks::delivery_headers_of(kind, headers).unwrap();
+    assert_eq!(delivery.event, event);
+    assert_eq!(delivery.delivery.as_deref(), Some(record.delivery.as_str()));
+    assert_eq!(hooks::targets(kind, event, body).unwrap(), targets);
+    serde_json::from_slice(body).unwrap()
 }
