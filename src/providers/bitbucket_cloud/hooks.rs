@@ -6,8 +6,11 @@
 //! like every 2.0 listing). Ours is the one delivering to the sync's URL;
 //! its id is the hook's `{uuid}`. Bitbucket signs deliveries with the
 //! hook's `secret` (`X-Hub-Signature: sha256=…`) and never shows the
-//! secret again, so an update always sends it. A workspace hook would see
-//! every repository with one hook, but only a workspace owner may add one.
+//! secret again, so an update always sends it. Managing hooks takes admin
+//! rights on the repository and a credential with the webhook scope; a
+//! repository where that is refused (403) is reported in the failures. A
+//! workspace hook would see every repository with one hook, but only a
+//! workspace owner may add one.
 //!
 //! # Events
 //! | `X-Event-Key`  | refresh                                                 |

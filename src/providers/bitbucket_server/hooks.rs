@@ -6,7 +6,9 @@
 //! paged like every listing). Ours is the one delivering to the sync's URL;
 //! its id is the hook's numeric `id`. Bitbucket signs deliveries with the
 //! hook's `configuration.secret` (`X-Hub-Signature: sha256=…`); an update
-//! always sends it again.
+//! always sends it again. Managing hooks takes `REPO_ADMIN` on the
+//! repository; a repository where that is refused is reported in the
+//! failures.
 //!
 //! # Events
 //! | `X-Event-Key`       | refresh                                            |
