@@ -9,7 +9,7 @@ mod support;
 use packyard::domain::{Credential, HookTarget, InstalledHooks, ProviderKind, Secret};
 use packyard::providers::bitbucket_server::BitbucketServerHost;
 use packyard::providers::hooks::HookSpec;
-use packyard::providers::{CodeHost, MemoryCache, ProviderError};
+use packyard::providers::{CodeHost, MemoryCache};
 use packyard::simulate::webhooks::HookScope;
 use packyard::simulate::{BitbucketServerSim, RepoSpec};
 use std::sync::Arc;
@@ -111,7 +111,7 @@ async fn ensure_hooks_reports_failing_repositories_and_removal_leaves_none() {
 }
 
 #[tokio::test]
-async fn ensure_hooks_keeps_other_hooks_and_fails_as_a_whole_when_credentials_are_wrong() {
+async fn ensure_hooks_keeps_other_hooks_and_reports_each_refused_repository() {
     let sim = BitbucketServerSim::start(demo()).await.unwrap();
     let ci = sim.webhooks().create(
         HookScope::Repo("log".into()),
@@ -120,10 +120,22 @@ async fn ensure_hooks_keeps_other_hooks_and_fails_as_a_whole_when_credentials_ar
         vec!["repo:refs_changed".into()],
         true,
     );
-    host(&sim)
-        .ensure_hooks(&spec("http://p.test/w", "s"), &names(&sim, &["log"]))
+    // Bitbucket answers 401 for a repository the account may not
+    // administer: that repository fails, the others are installed.
+    let path = "/rest/api/1.0/projects/CACHE/repos/cache/webhooks";
+    sim.faults().fail_next(path, 1, 401);
+    let installed = host(&sim)
+        .ensure_hooks(
+            &spec("http://p.test/w", "s"),
+            &names(&sim, &["log", "cache"]),
+        )
         .await
         .unwrap();
+    assert_eq!(installed.repos.keys().collect::<Vec<_>>(), ["LOG/log"]);
+    assert_eq!(
+        installed.failures.keys().collect::<Vec<_>>(),
+        ["CACHE/cache"]
+    );
     assert_eq!(
         sim.webhooks().all()[0],
         ci,
@@ -138,11 +150,12 @@ async fn ensure_hooks_keeps_other_hooks_and_fails_as_a_whole_when_credentials_ar
         &settings(),
     )
     .unwrap();
-    let err = wrong
+    let refused = wrong
         .ensure_hooks(&spec("http://p.test/w", "s"), &names(&sim, &["log"]))
         .await
-        .unwrap_err();
-    assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
+        .unwrap();
+    assert!(refused.repos.is_empty());
+    assert!(refused.failures["LOG/log"].contains("401"));
 }
 
 #[tokio::test]
@@ -163,6 +176,10 @@ async fn fetch_repo_sees_a_new_tag_and_is_none_when_gone_or_not_selected() {
 
     let only_cache = host_for(&sim, "CACHE");
     assert!(only_cache.fetch_repo("LOG/log").await.unwrap().is_none());
+    // Bitbucket hides what the account may not see behind a 401.
+    sim.faults()
+        .fail_next("/rest/api/1.0/projects/LOG/repos/log", 1, 401);
+    assert!(bitbucket.fetch_repo("LOG/log").await.unwrap().is_none());
     sim.delete_repo("log").unwrap();
     for name in ["LOG/log", "LOG", "LOG/log/x"] {
         assert!(

@@ -803,15 +803,19 @@ impl CodeHost for BitbucketServerHost {
             Ok(repo) if self.selects(&repo.project.key) => {
                 Ok(Some(self.fetch_listed_repo(repo).await))
             }
-            Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(None),
+            // 401 is also how Bitbucket hides what the account may not see:
+            // the full run this leads to tells bad credentials apart.
+            Ok(_) | Err(ProviderError::NotFound { .. } | ProviderError::Unauthorized { .. }) => {
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
 
     /// One team, `{KEY}-{level}`, as a snapshot builds it from its
     /// project's grants. `None` when the project or the level's grants are
-    /// gone, or when the grants could not be read completely: either way a
-    /// full run sorts it out, and a partial one removes nothing.
+    /// gone (or hidden), or when the grants could not be read completely:
+    /// either way a full run sorts it out, and a partial one removes nothing.
     async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
         let Some((key, level_name)) = team.rsplit_once('-') else {
             return Ok(None);
@@ -828,7 +832,10 @@ impl CodeHost for BitbucketServerHost {
         let url = self.url(&["projects", key], &[]);
         let project = match self.http.get_json(&url, CacheMode::Bypass).await {
             Ok(project) => project,
-            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            // As in `fetch_repo`: 401 may only hide the project.
+            Err(ProviderError::NotFound { .. } | ProviderError::Unauthorized { .. }) => {
+                return Ok(None);
+            }
             Err(e) => return Err(e),
         };
         let grants = self.fetch_grants(project).await;

@@ -174,6 +174,11 @@ pub(super) trait RepoHooks: std::marker::Sync {
     /// The body that creates our hook or brings it up to date.
     fn hook_body(&self, spec: &HookSpec) -> serde_json::Value;
     fn listed(hook: Self::Hook) -> ListedHook;
+    /// Whether `error` on one repository means every other one would fail
+    /// the same way (bad credentials), so installing stops there.
+    fn fails_everywhere(&self, error: &ProviderError) -> bool {
+        error.is_credentials()
+    }
 }
 
 /// Every hook of `repo`, all pages: one of ours on a page not read would be
@@ -225,8 +230,8 @@ async fn delete_hook(host: &impl RepoHooks, repo: &str, id: &str) -> Result<(), 
 /// Ours is the hook at `spec.url`: the first one is updated (the secret
 /// cannot be read back, so it is always sent again), further ones (left by
 /// an interrupted run) are deleted, and one is created where there is none.
-/// A repository that fails is reported in `failures`; bad credentials fail
-/// the whole call, as every other repository would fail the same way.
+/// A repository that fails is reported in `failures`; an error that would
+/// fail every repository ([`RepoHooks::fails_everywhere`]) fails the call.
 pub(super) async fn ensure_repo_hooks(
     host: &impl RepoHooks,
     spec: &HookSpec,
@@ -249,7 +254,7 @@ pub(super) async fn ensure_repo_hooks(
             Ok(id) => {
                 installed.repos.insert(repo, id);
             }
-            Err(e) if e.is_credentials() => return Err(e),
+            Err(e) if host.fails_everywhere(&e) => return Err(e),
             Err(e) => {
                 tracing::warn!(repo = %repo, error = %e, "webhook not installed");
                 installed.failures.insert(repo, e.to_string());

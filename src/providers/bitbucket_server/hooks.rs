@@ -7,8 +7,8 @@
 //! its id is the hook's numeric `id`. Bitbucket signs deliveries with the
 //! hook's `configuration.secret` (`X-Hub-Signature: sha256=…`); an update
 //! always sends it again. Managing hooks takes `REPO_ADMIN` on the
-//! repository; a repository where that is refused is reported in the
-//! failures.
+//! repository; a repository where that is refused (401, as for every
+//! refusal here) is reported in the failures.
 //!
 //! # Events
 //! | `X-Event-Key`       | refresh                                            |
@@ -101,6 +101,14 @@ impl RepoHooks for BitbucketServerHost {
             id: hook.id.to_string(),
             url: hook.url,
         }
+    }
+
+    /// Bitbucket Server answers 401 both for bad credentials and for a
+    /// repository the account may not administer, so no single refusal
+    /// speaks for the others (hooks are installed after a run whose first
+    /// request checked the credentials).
+    fn fails_everywhere(&self, _error: &ProviderError) -> bool {
+        false
     }
 }
 
