@@ -275,6 +275,11 @@ async fn fetch_team_is_the_snapshot_team_and_sees_a_removed_member() {
             .unwrap()
             .is_none()
     );
+    sim.faults().fail_next("/1.0/groups", 1, 403);
+    assert!(
+        bitbucket.fetch_team("platform").await.unwrap().is_none(),
+        "groups refused to this credential: a full run sorts it out"
+    );
 }
 
 #[tokio::test]

@@ -706,12 +706,16 @@ impl CodeHost for BitbucketCloudHost {
     /// are reused, so this costs the repository listing and one permission
     /// listing per package).
     async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
-        let Some(group) = self
-            .fetch_groups()
-            .await?
-            .into_iter()
-            .find(|g| g.slug == team)
-        else {
+        let groups = match self.fetch_groups().await {
+            Ok(groups) => groups,
+            // The 1.0 API refuses credentials 2.0 takes (see `list_groups`):
+            // the full run this leads to lists the teams as partial.
+            Err(ProviderError::Unauthorized { .. } | ProviderError::Forbidden { .. }) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(group) = groups.into_iter().find(|g| g.slug == team) else {
             return Ok(None);
         };
         let quiet: ProgressFn = Arc::new(|_| {});
