@@ -550,6 +550,11 @@ async fn simulator_fields_exist_in_fixtures_when_compared() {
             "get-repositories-ws-slug-refs-tags.json",
             true,
         ),
+        (
+            "/repositories/acme/log",
+            "get-repositories-ws-slug.json",
+            false,
+        ),
         ("/repositories/acme/dev", "errors/404-not-found.json", false),
         ("/workspaces/nope", "errors/404-not-found.json", false),
     ];
@@ -615,6 +620,76 @@ async fn simulator_fields_exist_in_fixtures_when_compared() {
     .await
     .unwrap();
     assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn simulator_hook_api_speaks_the_fixture_shape_and_refuses_workspace_events() {
+    let sim = BitbucketCloudSim::start(demo()).await.unwrap();
+    let client = reqwest::Client::new();
+    let hooks_url = format!("{}/repositories/acme/log/hooks", sim.api_url());
+    let create = |events: Value| {
+        client
+            .post(&hooks_url)
+            .bearer_auth(sim.token())
+            .json(&serde_json::json!({
+                "description": "packyard",
+                "url": "http://p.test/w",
+                "active": true,
+                "events": events,
+                "secret": "s",
+            }))
+            .send()
+    };
+
+    let refused = create(serde_json::json!(["repo:push", "repo:created"]))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let created = create(serde_json::json!(["repo:push"])).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    let mut extra = Vec::new();
+    extra_fields(
+        &body,
+        &fixture("post-repositories-ws-slug-hooks.json"),
+        "hook",
+        &mut extra,
+    );
+    assert!(extra.is_empty(), "{extra:?}");
+    assert_eq!(body["description"], "packyard");
+    assert!(body.get("secret").is_none(), "the secret is never shown");
+
+    let uuid = body["uuid"].as_str().unwrap();
+    let one = format!(
+        "{hooks_url}/{}",
+        uuid.replace('{', "%7B").replace('}', "%7D")
+    );
+    let listed: Value = client
+        .get(&hooks_url)
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["values"][0]["uuid"], uuid);
+    let deleted = client
+        .delete(&one)
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = client
+        .get(&one)
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+    let error: Value = gone.json().await.unwrap();
+    assert!(error["error"]["message"].is_string(), "{error}");
 }
 
 #[tokio::test]

@@ -683,6 +683,93 @@ async fn simulator_fields_exist_in_fixtures_when_compared() {
     assert!(extra.is_empty(), "{extra:?}");
 }
 
+#[tokio::test]
+async fn simulator_webhook_api_speaks_the_fixture_shape_and_refuses_bad_hooks() {
+    let sim = BitbucketServerSim::start(demo()).await.unwrap();
+    let client = reqwest::Client::new();
+    let hooks_url = format!("{}{REST}/projects/LOG/repos/log/webhooks", sim.api_url());
+    let fixture = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/{name}")).unwrap())
+            .unwrap()
+    };
+    let create = |hook: Value| {
+        client
+            .post(&hooks_url)
+            .bearer_auth(sim.token())
+            .json(&hook)
+            .send()
+    };
+    let hook = |events: &[&str]| {
+        serde_json::json!({
+            "name": "packyard",
+            "url": "http://p.test/w",
+            "events": events,
+            "active": true,
+            "configuration": { "secret": "s" },
+        })
+    };
+
+    for refused in [
+        hook(&["repo:refs_changed", "repo:created"]),
+        hook(&[]),
+        serde_json::json!({ "url": "http://p.test/w", "events": ["repo:refs_changed"] }),
+    ] {
+        let response = create(refused.clone()).await.unwrap();
+        assert_eq!(response.status(), 400, "{refused}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["errors"][0]["context"].is_string(), "{body}");
+    }
+    let created = create(hook(&["repo:refs_changed"])).await.unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    let mut extra = Vec::new();
+    extra_fields(
+        &body,
+        &fixture("get-projects-key-repos-slug-webhooks.json")["values"][0],
+        "created",
+        &mut extra,
+    );
+    // The create example shows the secret in the configuration.
+    assert_eq!(extra, ["created.configuration.secret"]);
+    let mut extra = Vec::new();
+    extra_fields(
+        &body,
+        &fixture("post-projects-key-repos-slug-webhooks.json"),
+        "created",
+        &mut extra,
+    );
+    assert_eq!(
+        extra,
+        ["created.scopeType", "created.sslVerificationRequired"]
+    );
+
+    let get = |url: String| client.get(url).bearer_auth(sim.token()).send();
+    let listed: Value = get(hooks_url.clone()).await.unwrap().json().await.unwrap();
+    let mut extra = Vec::new();
+    let envelope = fixture("get-projects-key-repos-slug-webhooks.json");
+    extra_fields(&listed, &envelope, "listed", &mut extra);
+    assert_eq!(extra, ["listed.values[0].configuration.secret"]);
+    let one = format!("{hooks_url}/{}", body["id"]);
+    let deleted = client
+        .delete(&one)
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let gone = get(one).await.unwrap();
+    assert_eq!(gone.status(), 404);
+    let body: Value = gone.json().await.unwrap();
+    let mut extra = Vec::new();
+    extra_fields(
+        &body,
+        &fixture("errors/404-not-found.json"),
+        "404",
+        &mut extra,
+    );
+    assert!(extra.is_empty(), "{extra:?}");
+}
+
 /// Request counts of a benchmark-sized instance; prints the numbers.
 #[tokio::test]
 #[ignore = "benchmark-sized; run with --ignored --nocapture"]

@@ -13,6 +13,10 @@
 //!   access token the 1.0 API refuses leaves the teams listing partial
 //!   rather than failing the run.
 //! - `GET /2.0/repositories/{ws}?pagelen=100`: repositories.
+//! - `GET /2.0/repositories/{ws}/{slug}`: one repository, when a webhook
+//!   asks for it to be refreshed (its refs are then read afresh).
+//! - `GET|POST /2.0/repositories/{ws}/{slug}/hooks` and `PUT|DELETE
+//!   …/hooks/{uuid}`: packyard's webhook on each repository (see `hooks`).
 //! - `GET /2.0/repositories/{ws}/{slug}/permissions-config/groups`: the
 //!   explicit group permissions (read/write/admin) on one repository: the
 //!   2.0 replacement of 1.0 `group-privileges`. Read only for repositories
@@ -39,14 +43,17 @@
 
 pub(crate) mod hooks;
 
+use super::hooks::{ensure_repo_hooks, remove_repo_hooks};
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest::{self, ListedRef};
 use super::{
-    ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
+    ClientSettings, CodeHost, HookSpec, Progress, ProgressFn, ProviderCache, ProviderError,
+    RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, RepoRefs, Timestamp,
+    Credential, InstalledHooks, Listing, Manifest, Permission, ProviderKind, RefKind,
+    RemoteAccount, RemoteId, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    RepoRefs, Timestamp,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -186,7 +193,7 @@ mod wire {
 /// Bitbucket's pagination: `values` holds the items, `next` the absolute
 /// URL of the following page when there is one.
 #[derive(Debug, Clone, Copy, Default)]
-struct NextUrl;
+pub(super) struct NextUrl;
 
 impl Pagination for NextUrl {
     fn items<T: DeserializeOwned>(&self, body: &[u8]) -> Result<Vec<T>, serde_json::Error> {
@@ -342,19 +349,21 @@ impl BitbucketCloudHost {
         }))
     }
 
-    /// Groups with members from the 1.0 API. It runs after the credentials
-    /// passed the 2.0 workspace check, so a refusal here (401/403) means
-    /// the credential type cannot read groups: partial, not fatal.
-    async fn fetch_groups(&self) -> Listing<wire::Group> {
-        let url = self.groups_url();
-        match self
-            .http
-            .get_json::<Vec<wire::Group>>(&url, CacheMode::Conditional)
+    /// Groups with members from the 1.0 API.
+    async fn fetch_groups(&self) -> Result<Vec<wire::Group>, ProviderError> {
+        self.http
+            .get_json::<Vec<wire::Group>>(&self.groups_url(), CacheMode::Conditional)
             .await
-        {
+    }
+
+    /// The groups as a snapshot lists them. This runs after the credentials
+    /// passed the 2.0 workspace check, so a refusal here (401/403) means the
+    /// credential type cannot read groups: partial, not fatal.
+    async fn list_groups(&self) -> Listing<wire::Group> {
+        match self.fetch_groups().await {
             Ok(groups) => Listing::complete(groups),
             Err(e) => {
-                tracing::warn!(path = url.path(), error = %e, "groups not read (the 1.0 groups API needs a workspace admin's API token or app password)");
+                tracing::warn!(path = self.groups_url().path(), error = %e, "groups not read (the 1.0 groups API needs a workspace admin's API token or app password)");
                 Listing::partial(Vec::new())
             }
         }
@@ -379,7 +388,7 @@ impl BitbucketCloudHost {
             .map(|repo| {
                 let done = &done;
                 async move {
-                    let result = self.fetch_repo(repo).await;
+                    let result = self.fetch_listed_repo(repo).await;
                     let done = done.fetch_add(1, Ordering::Relaxed) + 1;
                     progress(Progress { phase, done, total });
                     result
@@ -395,25 +404,11 @@ impl BitbucketCloudHost {
         })
     }
 
-    /// One repository with its refs and, when it may be a package, the
-    /// group permissions on it.
-    async fn fetch_repo(&self, repo: wire::Repo) -> Result<RepoWithGroups, ProviderError> {
-        let https_clone = repo.links.clone.iter().find(|c| c.name == "https");
-        let remote = RemoteRepo {
-            id: RemoteId(repo.uuid),
-            clone_url: https_clone.map_or_else(
-                || format!("{}.git", repo.links.html.href),
-                |c| c.href.clone(),
-            ),
-            full_name: repo.full_name,
-            default_branch: repo.mainbranch.map(|b| b.name).unwrap_or_default(),
-            html_url: repo.links.html.href,
-            description: repo.description.filter(|d| !d.is_empty()),
-            refs: Listing::partial(Vec::new()),
-        };
-        let remote = self
-            .fetch_refs_unless_unchanged(remote, repo.updated_on)
-            .await?;
+    /// One listed repository with its refs and, when it may be a package,
+    /// the group permissions on it.
+    async fn fetch_listed_repo(&self, repo: wire::Repo) -> Result<RepoWithGroups, ProviderError> {
+        let (remote, updated_on) = remote_repo(repo);
+        let remote = self.fetch_refs_unless_unchanged(remote, updated_on).await?;
         let no_manifest = remote.refs.complete
             && remote
                 .default_ref()
@@ -447,6 +442,13 @@ impl BitbucketCloudHost {
             });
         }
         let remote = self.fetch_refs(remote).await?;
+        self.remember_refs(&remote, updated_on, now);
+        Ok(remote)
+    }
+
+    /// Keeps refs read completely for the next run, with the `updated_on`
+    /// they were read at.
+    fn remember_refs(&self, remote: &RemoteRepo, updated_on: String, now: Timestamp) {
         if remote.refs.complete {
             let known = RepoRefs {
                 pushed_at: updated_on,
@@ -456,7 +458,17 @@ impl BitbucketCloudHost {
             };
             self.cache.put_refs(&remote.id, &known);
         }
-        Ok(remote)
+    }
+
+    /// `{workspace}/{slug}` split in two; anything else names no repository.
+    fn split_full_name<'a>(&self, full_name: &'a str) -> Result<(&'a str, &'a str), ProviderError> {
+        match full_name.split('/').collect::<Vec<_>>()[..] {
+            [workspace, slug] if !workspace.is_empty() && !slug.is_empty() => Ok((workspace, slug)),
+            _ => Err(ProviderError::NotFound {
+                host: self.http.host().to_owned(),
+                path: format!("/repositories/{full_name}"),
+            }),
+        }
     }
 
     /// Reads a repository's refs and the composer.json at each. The main
@@ -606,7 +618,7 @@ impl CodeHost for BitbucketCloudHost {
             done: 0,
             total: 1,
         });
-        let groups = self.fetch_groups().await;
+        let groups = self.list_groups().await;
         progress(Progress {
             phase: "teams",
             done: 1,
@@ -630,13 +642,7 @@ impl CodeHost for BitbucketCloudHost {
         repo_full_name: &str,
         commit: &str,
     ) -> Result<bytes::Bytes, ProviderError> {
-        let parts: Vec<&str> = repo_full_name.split('/').collect();
-        let [workspace, slug] = parts[..] else {
-            return Err(ProviderError::NotFound {
-                host: self.http.host().to_owned(),
-                path: format!("/repositories/{repo_full_name}"),
-            });
-        };
+        let (workspace, slug) = self.split_full_name(repo_full_name)?;
         let url = Self::url(
             &self.web,
             &[workspace, slug, "get", &format!("{commit}.zip")],
@@ -656,6 +662,97 @@ impl CodeHost for BitbucketCloudHost {
     fn stats(&self) -> RequestStats {
         self.http.stats()
     }
+
+    /// `GET /2.0/repositories/{ws}/{slug}`, then its refs read afresh (and
+    /// remembered for the next snapshot). Group permissions are team data,
+    /// left to snapshots and [`CodeHost::fetch_team`].
+    async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
+        let Ok((workspace, slug)) = self.split_full_name(full_name) else {
+            return Ok(None);
+        };
+        if !workspace.eq_ignore_ascii_case(&self.workspace) {
+            return Ok(None);
+        }
+        let url = Self::url(&self.api, &["repositories", workspace, slug], &[]);
+        let repo = match self
+            .http
+            .get_json::<wire::Repo>(&url, CacheMode::Conditional)
+            .await
+        {
+            Ok(repo) => repo,
+            Err(ProviderError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // A repository moved to another workspace may still answer at its
+        // old name: it is no longer this sync's.
+        let moved = self
+            .split_full_name(&repo.full_name)
+            .is_ok_and(|(ws, _)| !ws.eq_ignore_ascii_case(&self.workspace));
+        if moved {
+            return Ok(None);
+        }
+        let (remote, updated_on) = remote_repo(repo);
+        let now = Timestamp::now();
+        let remote = self.fetch_refs(remote).await?;
+        if let Some(updated_on) = updated_on {
+            self.remember_refs(&remote, updated_on, now);
+        }
+        Ok(Some(remote))
+    }
+
+    /// One group, as a snapshot builds it: members from the 1.0 groups
+    /// resource, repositories from the group permissions on every
+    /// repository that may be a package (refs unchanged since the last run
+    /// are reused, so this costs the repository listing and one permission
+    /// listing per package).
+    async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
+        let groups = match self.fetch_groups().await {
+            Ok(groups) => groups,
+            // The 1.0 API refuses credentials 2.0 takes (see `list_groups`):
+            // the full run this leads to lists the teams as partial.
+            Err(ProviderError::Unauthorized { .. } | ProviderError::Forbidden { .. }) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(group) = groups.into_iter().find(|g| g.slug == team) else {
+            return Ok(None);
+        };
+        let quiet: ProgressFn = Arc::new(|_| {});
+        let repos = self.fetch_repos(&quiet).await?;
+        Ok(Some(teams(Listing::complete(vec![group]), &repos).items))
+    }
+
+    async fn ensure_hooks(
+        &self,
+        spec: &HookSpec,
+        repos: &[String],
+    ) -> Result<InstalledHooks, ProviderError> {
+        ensure_repo_hooks(self, spec, repos, self.concurrency).await
+    }
+
+    async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError> {
+        remove_repo_hooks(self, installed, self.concurrency).await
+    }
+}
+
+/// A repository as packyard names it, refs not read yet, and its
+/// `updated_on`.
+fn remote_repo(repo: wire::Repo) -> (RemoteRepo, Option<String>) {
+    let https_clone = repo.links.clone.iter().find(|c| c.name == "https");
+    let remote = RemoteRepo {
+        id: RemoteId(repo.uuid),
+        clone_url: https_clone.map_or_else(
+            || format!("{}.git", repo.links.html.href),
+            |c| c.href.clone(),
+        ),
+        full_name: repo.full_name,
+        default_branch: repo.mainbranch.map(|b| b.name).unwrap_or_default(),
+        html_url: repo.links.html.href,
+        description: repo.description.filter(|d| !d.is_empty()),
+        refs: Listing::partial(Vec::new()),
+    };
+    (remote, repo.updated_on)
 }
 
 /// Bitbucket's repository permission names; `none` and unknown names grant

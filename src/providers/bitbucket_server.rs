@@ -22,6 +22,14 @@
 //! Every listing is paged with `start`/`limit`: items in `values`, the next
 //! page's `start` in `nextPageStart` until `isLastPage` ([`StartLimit`]).
 //!
+//! # Targeted refreshes and webhooks
+//! A webhook names one repository: `GET /projects/{key}/repos/{slug}` and
+//! its refs as above. A team (`{KEY}-{level}`) is read back from its
+//! project alone: `GET /projects/{key}`, its grants and the members of the
+//! groups granted that level. packyard's hook lives on each repository
+//! (`GET|POST …/repos/{slug}/webhooks`, `PUT|DELETE …/webhooks/{id}`; see
+//! `hooks`).
+//!
 //! # Teams: one per project and permission level
 //! Bitbucket grants permissions per project, to users directly and to
 //! groups. Each project becomes up to three teams, slug `{KEY}-read`,
@@ -60,14 +68,16 @@
 
 pub(crate) mod hooks;
 
+use super::hooks::{ensure_repo_hooks, remove_repo_hooks};
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest::{self, ListedRef};
 use super::{
-    ClientSettings, CodeHost, Progress, ProgressFn, ProviderCache, ProviderError, RequestStats,
+    ClientSettings, CodeHost, HookSpec, Progress, ProgressFn, ProviderCache, ProviderError,
+    RequestStats,
 };
 use crate::domain::{
-    Credential, Listing, Manifest, Permission, ProviderKind, RefKind, RemoteAccount, RemoteId,
-    RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
+    Credential, InstalledHooks, Listing, Manifest, Permission, ProviderKind, RefKind,
+    RemoteAccount, RemoteId, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam,
 };
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
@@ -457,8 +467,28 @@ impl BitbucketServerHost {
             .await
     }
 
-    /// One repository with its refs and the composer.json at each.
-    async fn fetch_repo(&self, repo: wire::Repo) -> RemoteRepo {
+    /// `{project key}/{slug}` split in two; anything else names no
+    /// repository.
+    fn split_full_name<'a>(&self, full_name: &'a str) -> Result<(&'a str, &'a str), ProviderError> {
+        match full_name.split_once('/') {
+            Some((key, slug)) if !key.is_empty() && !slug.is_empty() && !slug.contains('/') => {
+                Ok((key, slug))
+            }
+            _ => Err(ProviderError::NotFound {
+                host: self.http.host().to_owned(),
+                path: format!("/projects/{full_name}"),
+            }),
+        }
+    }
+
+    /// Whether the sync covers project `key`: every project when no keys
+    /// are selected. Keys are matched without case, as Bitbucket does.
+    fn selects(&self, key: &str) -> bool {
+        self.keys.is_empty() || self.keys.iter().any(|k| k.eq_ignore_ascii_case(key))
+    }
+
+    /// One listed repository with its refs and the composer.json at each.
+    async fn fetch_listed_repo(&self, repo: wire::Repo) -> RemoteRepo {
         let clone_url = repo
             .links
             .clone
@@ -722,7 +752,7 @@ impl CodeHost for BitbucketServerHost {
             self.concurrency,
             "repositories",
             &progress,
-            |r| self.fetch_repo(r),
+            |r| self.fetch_listed_repo(r),
         )
         .await;
         repos.sort_by_key(|r| r.id.0.parse::<u64>().unwrap_or(u64::MAX));
@@ -742,12 +772,7 @@ impl CodeHost for BitbucketServerHost {
         repo_full_name: &str,
         commit: &str,
     ) -> Result<bytes::Bytes, ProviderError> {
-        let Some((key, slug)) = repo_full_name.split_once('/') else {
-            return Err(ProviderError::NotFound {
-                host: self.http.host().to_owned(),
-                path: format!("/projects/{repo_full_name}"),
-            });
-        };
+        let (key, slug) = self.split_full_name(repo_full_name)?;
         let url = self.url(
             &["projects", key, "repos", slug, "archive"],
             &[("at", commit), ("format", "zip")],
@@ -758,6 +783,86 @@ impl CodeHost for BitbucketServerHost {
 
     fn stats(&self) -> RequestStats {
         self.http.stats()
+    }
+
+    /// `GET /projects/{key}/repos/{slug}`, then its refs as a snapshot
+    /// reads them (this host has no "not pushed since" shortcut to skip).
+    async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
+        let Ok((key, slug)) = self.split_full_name(full_name) else {
+            return Ok(None);
+        };
+        if !self.selects(key) {
+            return Ok(None);
+        }
+        let url = self.url(&["projects", key, "repos", slug], &[]);
+        match self
+            .http
+            .get_json::<wire::Repo>(&url, CacheMode::Bypass)
+            .await
+        {
+            Ok(repo) if self.selects(&repo.project.key) => {
+                Ok(Some(self.fetch_listed_repo(repo).await))
+            }
+            // 401 is also how Bitbucket hides what the account may not see:
+            // the full run this leads to tells bad credentials apart.
+            Ok(_) | Err(ProviderError::NotFound { .. } | ProviderError::Unauthorized { .. }) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One team, `{KEY}-{level}`, as a snapshot builds it from its
+    /// project's grants. `None` when the project or the level's grants are
+    /// gone (or hidden), or when the grants could not be read completely:
+    /// either way a full run sorts it out, and a partial one removes nothing.
+    async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
+        let Some((key, level_name)) = team.rsplit_once('-') else {
+            return Ok(None);
+        };
+        let Some(wanted) = [Permission::Read, Permission::Write, Permission::Admin]
+            .into_iter()
+            .find(|p| level(*p) == level_name)
+        else {
+            return Ok(None);
+        };
+        if !self.selects(key) {
+            return Ok(None);
+        }
+        let url = self.url(&["projects", key], &[]);
+        let project = match self.http.get_json(&url, CacheMode::Bypass).await {
+            Ok(project) => project,
+            // As in `fetch_repo`: 401 may only hide the project.
+            Err(ProviderError::NotFound { .. } | ProviderError::Unauthorized { .. }) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let grants = self.fetch_grants(project).await;
+        let groups: BTreeSet<String> = grants
+            .groups
+            .items
+            .iter()
+            .filter(|g| permission(&g.permission) == Some(wanted))
+            .map(|g| g.group.name.clone())
+            .collect();
+        let members = self.fetch_group_members(groups).await;
+        Ok(project_teams(&grants, &members)
+            .into_iter()
+            .find(|t| t.slug == team)
+            .map(|t| vec![t]))
+    }
+
+    async fn ensure_hooks(
+        &self,
+        spec: &HookSpec,
+        repos: &[String],
+    ) -> Result<InstalledHooks, ProviderError> {
+        ensure_repo_hooks(self, spec, repos, self.concurrency).await
+    }
+
+    async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError> {
+        remove_repo_hooks(self, installed, self.concurrency).await
     }
 }
 

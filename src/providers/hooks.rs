@@ -1,12 +1,19 @@
 //! Webhook deliveries as each code host sends them: which header names the
 //! event and the delivery, how the host proves the delivery is its own, and
 //! (in each provider's `hooks` module) which refresh an event asks for.
+//! Hosts that install one hook per repository share [`ensure_repo_hooks`]
+//! and [`remove_repo_hooks`], describing their hook API in [`RepoHooks`].
 //!
 //! Verification is constant time and happens before the body is parsed, so
 //! an unsigned or forged request never reaches a JSON parser.
 
-use crate::domain::{HookTarget, ProviderKind, Secret, hub_signature};
+use super::ProviderError;
+use super::http::{HttpClient, Paged, Pagination};
+use crate::domain::{HookTarget, InstalledHooks, ProviderKind, Secret, hub_signature};
+use futures::{StreamExt, stream};
 use reqwest::header::HeaderMap;
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 /// Why a delivery was refused or could not be read. The messages name the
@@ -151,6 +158,240 @@ pub struct HookSpec {
     /// `{public_url}/webhooks/{sync}`.
     pub url: String,
     pub secret: Secret,
+}
+
+/// A hook as a host lists it: its id and where it delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ListedHook {
+    pub id: String,
+    pub url: String,
+}
+
+/// What differs between hosts that install one hook per repository: where
+/// the hooks live, what a hook looks like, and how listings are paged.
+/// `repo` is always a repository full name.
+pub(super) trait RepoHooks: std::marker::Sync {
+    /// The host's hook, as listed and as returned by a create or update.
+    type Hook: DeserializeOwned + Send;
+    type Pages: Pagination + Default;
+    fn http(&self) -> &HttpClient;
+    /// The first page of `repo`'s hooks, at the largest page size.
+    fn hooks_url(&self, repo: &str) -> Result<Url, ProviderError>;
+    /// Hook `id` of `repo`, or (`None`) where hooks are created.
+    fn hook_url(&self, repo: &str, id: Option<&str>) -> Result<Url, ProviderError>;
+    /// The body that creates our hook or brings it up to date.
+    fn hook_body(&self, spec: &HookSpec) -> serde_json::Value;
+    fn listed(hook: Self::Hook) -> ListedHook;
+    /// Whether `error` on one repository means every other one would fail
+    /// the same way (bad credentials), so installing stops there.
+    fn fails_everywhere(&self, error: &ProviderError) -> bool {
+        error.is_credentials()
+    }
+}
+
+/// Every hook of `repo`, all pages: one of ours on a page not read would be
+/// created again.
+async fn list_hooks<H: RepoHooks>(host: &H, repo: &str) -> Result<Vec<ListedHook>, ProviderError> {
+    let url = host.hooks_url(repo)?;
+    let http = host.http();
+    let paged = http
+        .get_all::<H::Hook, _>(url.clone(), &H::Pages::default())
+        .await;
+    match paged {
+        Paged { error: Some(e), .. } => Err(e),
+        Paged {
+            complete: false, ..
+        } => Err(ProviderError::Decode {
+            host: http.host().to_owned(),
+            path: url.path().to_owned(),
+            reason: "its pages loop or lead to another host".to_owned(),
+        }),
+        Paged { items, .. } => Ok(items.into_iter().map(H::listed).collect()),
+    }
+}
+
+/// Creates our hook on `repo` (`id: None`) or updates hook `id`.
+async fn put_hook<H: RepoHooks>(
+    host: &H,
+    repo: &str,
+    id: Option<&str>,
+    spec: &HookSpec,
+) -> Result<String, ProviderError> {
+    let method = if id.is_some() {
+        Method::PUT
+    } else {
+        Method::POST
+    };
+    let url = host.hook_url(repo, id)?;
+    let http = host.http();
+    let response = http
+        .send(method, &url, Some(&host.hook_body(spec)))
+        .await?;
+    let hook: H::Hook = http.decode(&url, &response.body)?;
+    Ok(H::listed(hook).id)
+}
+
+async fn delete_hook(host: &impl RepoHooks, repo: &str, id: &str) -> Result<(), ProviderError> {
+    let url = host.hook_url(repo, Some(id))?;
+    host.http().send(Method::DELETE, &url, None).await.map(drop)
+}
+
+/// Makes sure each of `repos` has one hook of ours, `concurrency` at a time.
+/// Ours is the hook at `spec.url`: the first one is updated (the secret
+/// cannot be read back, so it is always sent again), further ones (left by
+/// an interrupted run) are deleted, and one is created where there is none.
+/// A repository that fails is reported in `failures`; an error that would
+/// fail every repository ([`RepoHooks::fails_everywhere`]) fails the call.
+pub(super) async fn ensure_repo_hooks(
+    host: &impl RepoHooks,
+    spec: &HookSpec,
+    repos: &[String],
+    concurrency: usize,
+) -> Result<InstalledHooks, ProviderError> {
+    // Owned names keep the futures free of borrowed closure arguments,
+    // which async_trait's `Send` check cannot see through.
+    let results: Vec<(String, Result<String, ProviderError>)> = stream::iter(repos.to_vec())
+        .map(|repo| async move {
+            let result = ensure_repo_hook(host, spec, &repo).await;
+            (repo, result)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut installed = InstalledHooks::default();
+    for (repo, result) in results {
+        match result {
+            Ok(id) => {
+                installed.repos.insert(repo, id);
+            }
+            Err(e) if host.fails_everywhere(&e) => return Err(e),
+            Err(e) => {
+                tracing::warn!(repo = %repo, error = %e, "webhook not installed");
+                installed.failures.insert(repo, e.to_string());
+            }
+        }
+    }
+    Ok(installed)
+}
+
+async fn ensure_repo_hook(
+    host: &impl RepoHooks,
+    spec: &HookSpec,
+    repo: &str,
+) -> Result<String, ProviderError> {
+    let listed = list_hooks(host, repo).await?;
+    let mut ours = listed.iter().filter(|h| h.url == spec.url);
+    let id = put_hook(host, repo, ours.next().map(|h| h.id.as_str()), spec).await?;
+    for duplicate in ours {
+        delete_hook(host, repo, &duplicate.id).await?;
+    }
+    Ok(id)
+}
+
+/// Deletes the per-repository hooks in `installed`, `concurrency` at a
+/// time. A hook (or repository) already gone is fine; otherwise every hook
+/// is still tried and the first failure returned.
+pub(super) async fn remove_repo_hooks(
+    host: &impl RepoHooks,
+    installed: &InstalledHooks,
+    concurrency: usize,
+) -> Result<(), ProviderError> {
+    let results: Vec<Result<(), ProviderError>> = stream::iter(installed.repos.clone())
+        .map(|(repo, id)| async move { delete_hook(host, &repo, &id).await })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    results
+        .into_iter()
+        .filter(|r| !matches!(r, Err(ProviderError::NotFound { .. })))
+        .collect()
+}
+
+/// What every host's `hooks` tests check of its webhook fixtures
+/// (`shared/fixtures/{host}/webhooks`).
+#[cfg(test)]
+pub(super) mod fixtures {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    /// `(file name, bytes)` of a webhook payload fixture of `host`, read
+    /// byte-exact at compile time (signatures depend on every byte).
+    macro_rules! webhook_fixture {
+        ($host:literal, $name:literal) => {
+            (
+                $name,
+                include_bytes!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../shared/fixtures/",
+                    $host,
+                    "/webhooks/",
+                    $name
+                )) as &[u8],
+            )
+        };
+    }
+    pub(crate) use webhook_fixture;
+
+    /// `payloads` (file name, bytes read with [`webhook_fixture`]) must be
+    /// every payload file of the directory and of `headers.json`'s `events`
+    /// map; each must give `expected` under its event header, and the
+    /// signature test vectors must verify, and fail after a one-byte tamper.
+    pub fn assert_fixtures(
+        kind: ProviderKind,
+        host: &str,
+        payloads: &[(&str, &[u8])],
+        expected: &[(&str, Vec<HookTarget>)],
+    ) {
+        let dir = format!(
+            "{}/../shared/fixtures/{host}/webhooks",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let headers: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{dir}/headers.json")).unwrap()).unwrap();
+        let events = headers["events"].as_object().unwrap();
+        let mut listed: Vec<&str> = events
+            .keys()
+            .filter(|k| !k.starts_with('_'))
+            .map(String::as_str)
+            .collect();
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f.ends_with(".json") && f != "headers.json")
+            .collect();
+        let mut ours: Vec<&str> = payloads.iter().map(|(name, _)| *name).collect();
+        let mut checked: Vec<&str> = expected.iter().map(|(name, _)| *name).collect();
+        for names in [&mut listed, &mut ours, &mut checked] {
+            names.sort_unstable();
+        }
+        files.sort_unstable();
+        assert_eq!(ours, listed, "every payload in headers.json is read");
+        assert_eq!(ours, files, "every payload file is read");
+        assert_eq!(ours, checked, "every payload is checked");
+
+        let body = |file: &str| payloads.iter().find(|(n, _)| *n == file).unwrap().1;
+        for (name, want) in expected {
+            let event = events[*name][event_header(kind)].as_str().unwrap();
+            assert_eq!(
+                &targets(kind, event, body(name)).unwrap(),
+                want,
+                "{name} as {event}"
+            );
+        }
+
+        let (header, _) = signature_header(kind);
+        for vector in headers["signature_test_vectors"].as_array().unwrap() {
+            let body = body(vector["payload_file"].as_str().unwrap());
+            let secret = Secret::new(vector["secret"].as_str().unwrap());
+            let mut h = HeaderMap::new();
+            let signature = vector[header].as_str().unwrap();
+            h.insert(header, HeaderValue::from_str(signature).unwrap());
+            assert_eq!(verify(kind, &h, body, &secret), Ok(()));
+            let mut tampered = body.to_vec();
+            tampered[10] ^= 1;
+            assert!(verify(kind, &h, &tampered, &secret).is_err());
+        }
+    }
 }
 
 #[cfg(test)]

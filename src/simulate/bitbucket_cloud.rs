@@ -28,13 +28,27 @@
 //! files from `/src/{commit}/{path}`, and `{ws}/{slug}/get/{commit}.zip`
 //! archives with a `{ws}-{slug}-{sha12}/` top folder. The API documents no
 //! conditional requests, so no `ETag` is sent.
+//!
+//! # Webhooks
+//! Repository hooks at `/2.0/repositories/{ws}/{slug}/hooks[/{uid}]`
+//! (`webhook_subscription` bodies as in the fixture, paged like other
+//! listings, 201 on create, 204 on delete, 400 for a missing URL or an
+//! event only workspace hooks have, such as `repo:created`). Every push
+//! (`add_tag`, `add_tag_at`, `push_branch`, `set_composer`) delivers
+//! `repo:push` to the repository's active hooks subscribed to it, with
+//! `X-Event-Key`, `X-Request-UUID`, `X-Hook-UUID` and, when the hook has a
+//! secret, `X-Hub-Signature: sha256=…`. Deleting a repository deletes its
+//! hooks.
 
 mod json;
 mod routes;
 mod state;
 
+use super::history::record_push;
 use super::scenario::{RepoSpec, Scenario};
+use super::webhooks::{Event, Hook, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
+use crate::domain::{RefKind, hub_signature};
 use serde_json::Value;
 use std::io;
 use std::net::SocketAddr;
@@ -53,6 +67,7 @@ struct Shared {
     state: Mutex<state::State>,
     faults: Faults,
     stats: Mutex<SimStats>,
+    webhooks: Webhooks,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -71,6 +86,7 @@ impl BitbucketCloudSim {
             state: Mutex::new(state::State::new(&scenario)),
             faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
+            webhooks: Webhooks::default(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = routes::router(shared.clone());
@@ -122,6 +138,11 @@ impl BitbucketCloudSim {
         &self.shared.faults
     }
 
+    /// The repository hooks registered through the API, and their deliveries.
+    pub fn webhooks(&self) -> Webhooks {
+        self.shared.webhooks.clone()
+    }
+
     /// The repository's `{uuid}`.
     pub fn repo_id(&self, repo: &str) -> Option<String> {
         lock(&self.shared.state)
@@ -138,17 +159,21 @@ impl BitbucketCloudSim {
 
     /// Tags a new commit (same composer.json as the main branch).
     pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag(repo, tag)
+        self.push(repo, (RefKind::Tag, tag), |state| state.add_tag(repo, tag))
     }
 
     /// Tags the commit `target` (a branch, tag or SHA) points at.
     pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag_at(repo, tag, target)
+        self.push(repo, (RefKind::Tag, tag), |state| {
+            state.add_tag_at(repo, tag, target)
+        })
     }
 
     /// Creates `branch` or moves it to a new commit with the same files.
     pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).push_branch(repo, branch)
+        self.push(repo, (RefKind::Branch, branch), |state| {
+            state.push_branch(repo, branch)
+        })
     }
 
     /// Points `reference` at a new commit whose composer.json is `composer`
@@ -160,7 +185,48 @@ impl BitbucketCloudSim {
         composer: Option<&Value>,
     ) -> Result<String, SimError> {
         let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
-        lock(&self.shared.state).set_composer(repo, reference, bytes)
+        let kind = lock(&self.shared.state)
+            .repos
+            .get(repo)
+            .map_or(RefKind::Branch, |r| r.git.kind_of(reference));
+        self.push(repo, (kind, reference), |state| {
+            state.set_composer(repo, reference, bytes)
+        })
+    }
+
+    /// Applies `change`, which moves ref `moved` of `repo`, then delivers
+    /// `repo:push` to the repository's hooks, as a `git push` would.
+    fn push(
+        &self,
+        repo: &str,
+        moved: (RefKind, &str),
+        change: impl FnOnce(&mut state::State) -> Result<String, SimError>,
+    ) -> Result<String, SimError> {
+        let (sha, body) = {
+            let mut state = lock(&self.shared.state);
+            let (sha, update) = record_push(
+                &mut *state,
+                |state| state.repos.get(repo).map(|r| &r.git),
+                moved,
+                change,
+            )?;
+            let body = state
+                .repos
+                .get(repo)
+                .map(|r| json::push(&state, r, &update, &self.shared.base));
+            (sha, body)
+        };
+        if let Some(body) = body {
+            let event = Event {
+                name: "repo:push",
+                repo: Some(repo),
+                body: serde_json::to_vec(&body).unwrap_or_default(),
+            };
+            self.shared
+                .webhooks
+                .deliver(event, delivery_headers("repo:push"));
+        }
+        Ok(sha)
     }
 
     /// Creates a repository; returns its `{uuid}`.
@@ -168,8 +234,16 @@ impl BitbucketCloudSim {
         lock(&self.shared.state).create_repo(spec)
     }
 
+    /// Deletes the repository with its hooks.
     pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).delete_repo(repo)
+        let mut state = lock(&self.shared.state);
+        state.delete_repo(repo)?;
+        let scope = HookScope::Repo(repo.to_owned());
+        for hook in self.shared.webhooks.list(&scope) {
+            self.shared.webhooks.delete(&scope, hook.id);
+            state.hook_descriptions.remove(&hook.id);
+        }
+        Ok(())
     }
 
     /// Adds `login` to the group `team` (a scenario team slug).
@@ -189,6 +263,28 @@ impl BitbucketCloudSim {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// The headers Bitbucket Cloud sends with an `event` delivery: the event,
+/// the delivery's and the hook's UUIDs, and the body's HMAC when the hook
+/// has a secret.
+fn delivery_headers(event: &'static str) -> impl Fn(&Hook, &str, &[u8]) -> Vec<(String, String)> {
+    move |hook, delivery, body| {
+        let mut headers = vec![
+            ("X-Event-Key".to_owned(), event.to_owned()),
+            ("X-Request-UUID".to_owned(), delivery.to_owned()),
+            (
+                "X-Hook-UUID".to_owned(),
+                json::hook_uuid(hook.id).trim_matches(['{', '}']).to_owned(),
+            ),
+            ("X-Attempt-Number".to_owned(), "1".to_owned()),
+            ("User-Agent".to_owned(), "Bitbucket-Webhooks/2.0".to_owned()),
+        ];
+        if let Some(secret) = &hook.secret {
+            headers.push(("X-Hub-Signature".to_owned(), hub_signature(secret, body)));
+        }
+        headers
     }
 }
 

@@ -30,13 +30,28 @@
 //! empty. Bitbucket Server sends no ETags on these resources, so there are no
 //! conditional requests and `not_modified` stays 0. Archives are zips without
 //! a top folder (see `archive`).
+//!
+//! # Webhooks
+//! Repository webhooks at `…/repos/{slug}/webhooks[/{id}]` (bodies as in
+//! the `webhooks` fixtures, paged like other listings, 201 on create, 204
+//! on delete, 400 with `errors` for a missing name or URL or an unknown
+//! event). Every push (`add_tag`, `add_tag_at`, `push_branch`,
+//! `set_composer`) delivers `repo:refs_changed` to the repository's active
+//! hooks subscribed to it, with `X-Event-Key`, `X-Request-Id` and, when the
+//! hook has a secret, `X-Hub-Signature: sha256=…`. Like the real server, it
+//! sends nothing when a repository is created or a permission changes.
+//! Deleting a repository deletes its hooks.
 
+mod hooks;
 mod json;
 mod state;
 
 use super::archive;
+use super::history::record_push;
 use super::scenario::{RepoRole, RepoSpec, Scenario};
+use super::webhooks::{Event, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
+use crate::domain::RefKind;
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
@@ -68,6 +83,7 @@ struct Shared {
     state: Mutex<state::State>,
     faults: Faults,
     stats: Mutex<SimStats>,
+    webhooks: Webhooks,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +102,7 @@ impl BitbucketServerSim {
             state: Mutex::new(state::State::new(&scenario)),
             faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
+            webhooks: Webhooks::default(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
@@ -144,6 +161,12 @@ impl BitbucketServerSim {
         &self.shared.faults
     }
 
+    /// The repository webhooks registered through the API, and their
+    /// deliveries.
+    pub fn webhooks(&self) -> Webhooks {
+        self.shared.webhooks.clone()
+    }
+
     /// The repository's numeric id.
     pub fn repo_id(&self, repo: &str) -> Option<u64> {
         lock(&self.shared.state).repos.get(repo).map(|r| r.id)
@@ -157,17 +180,21 @@ impl BitbucketServerSim {
 
     /// Tags a new commit (same composer.json as the default branch).
     pub fn add_tag(&self, repo: &str, tag: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag(repo, tag)
+        self.push(repo, (RefKind::Tag, tag), |state| state.add_tag(repo, tag))
     }
 
     /// Tags the commit `target` (a branch, tag or SHA) points at.
     pub fn add_tag_at(&self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).add_tag_at(repo, tag, target)
+        self.push(repo, (RefKind::Tag, tag), |state| {
+            state.add_tag_at(repo, tag, target)
+        })
     }
 
     /// Creates `branch` or moves it to a new commit with the same files.
     pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
-        lock(&self.shared.state).push_branch(repo, branch)
+        self.push(repo, (RefKind::Branch, branch), |state| {
+            state.push_branch(repo, branch)
+        })
     }
 
     /// Points `reference` at a new commit whose composer.json is `composer`
@@ -179,7 +206,49 @@ impl BitbucketServerSim {
         composer: Option<&Value>,
     ) -> Result<String, SimError> {
         let bytes = composer.and_then(|c| serde_json::to_vec_pretty(c).ok());
-        lock(&self.shared.state).set_composer(repo, reference, bytes)
+        let kind = lock(&self.shared.state)
+            .repos
+            .get(repo)
+            .map_or(RefKind::Branch, |r| r.git.kind_of(reference));
+        self.push(repo, (kind, reference), |state| {
+            state.set_composer(repo, reference, bytes)
+        })
+    }
+
+    /// Applies `change`, which moves ref `moved` of `repo`, then delivers
+    /// `repo:refs_changed` to the repository's hooks, as a `git push` would.
+    fn push(
+        &self,
+        repo: &str,
+        moved: (RefKind, &str),
+        change: impl FnOnce(&mut state::State) -> Result<String, SimError>,
+    ) -> Result<String, SimError> {
+        let (sha, body) = {
+            let mut state = lock(&self.shared.state);
+            let (sha, update) = record_push(
+                &mut *state,
+                |state| state.repos.get(repo).map(|r| &r.git),
+                moved,
+                change,
+            )?;
+            let actor = state.users.get(&state.username);
+            let body = state
+                .repos
+                .get(repo)
+                .and_then(|r| Some((r, state.projects.get(&r.project)?)))
+                .map(|found| json::refs_changed(actor, found, &update, &self.shared.base));
+            (sha, body)
+        };
+        if let Some(body) = body {
+            let event = Event {
+                name: "repo:refs_changed",
+                repo: Some(repo),
+                body: serde_json::to_vec(&body).unwrap_or_default(),
+            };
+            let headers = hooks::delivery_headers("repo:refs_changed");
+            self.shared.webhooks.deliver(event, headers);
+        }
+        Ok(sha)
     }
 
     /// Creates the repository in a new project of its own, with no grants.
@@ -187,8 +256,16 @@ impl BitbucketServerSim {
         lock(&self.shared.state).create_repo(spec)
     }
 
+    /// Deletes the repository (and its project) with its hooks.
     pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {
-        lock(&self.shared.state).delete_repo(repo)
+        let mut state = lock(&self.shared.state);
+        state.delete_repo(repo)?;
+        let scope = HookScope::Repo(repo.to_owned());
+        for hook in self.shared.webhooks.list(&scope) {
+            self.shared.webhooks.delete(&scope, hook.id);
+            state.hook_names.remove(&hook.id);
+        }
+        Ok(())
     }
 
     /// Adds `login` to the group of scenario team `team`.
@@ -247,6 +324,14 @@ fn router(shared: Arc<Shared>) -> Router {
         (format!("{repo}/tags"), get(tags)),
         (format!("{repo}/raw/{{*path}}"), get(raw)),
         (format!("{repo}/archive"), get(archive)),
+        (
+            format!("{repo}/webhooks"),
+            get(hooks::list).post(hooks::create),
+        ),
+        (
+            format!("{repo}/webhooks/{{id}}"),
+            get(hooks::one).put(hooks::update).delete(hooks::delete),
+        ),
         ("/admin/permissions/users".to_owned(), get(admin_users)),
         ("/admin/permissions/groups".to_owned(), get(admin_groups)),
         ("/admin/groups/more-members".to_owned(), get(group_members)),

@@ -4,6 +4,7 @@
 //! the change and the content, so runs are reproducible.
 
 use super::scenario::RepoSpec;
+use crate::domain::RefKind;
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +16,43 @@ pub(crate) struct History {
     pub tags: BTreeMap<String, String>,
     /// Every commit ever made, as git keeps them: SHA → composer.json.
     pub commits: HashMap<String, Option<Vec<u8>>>,
+}
+
+/// How a push moved one ref: the commits before and after (`None`: the ref
+/// did not exist, or was deleted), for webhook payloads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RefUpdate {
+    pub kind: RefKind,
+    pub name: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// Applies `change` to a simulator's `state` and reports how it moved the
+/// `kind` ref `name` of the repository `history` finds in the state.
+pub(crate) fn record_push<S, E>(
+    state: &mut S,
+    history: impl Fn(&S) -> Option<&History>,
+    (kind, name): (RefKind, &str),
+    change: impl FnOnce(&mut S) -> Result<String, E>,
+) -> Result<(String, RefUpdate), E> {
+    let sha_of = |state: &S| {
+        let git = history(state)?;
+        let refs = match kind {
+            RefKind::Branch => &git.branches,
+            RefKind::Tag => &git.tags,
+        };
+        refs.get(name).cloned()
+    };
+    let old = sha_of(state);
+    let sha = change(state)?;
+    let update = RefUpdate {
+        kind,
+        name: name.to_owned(),
+        old,
+        new: sha_of(state),
+    };
+    Ok((sha, update))
 }
 
 impl History {
@@ -36,6 +74,15 @@ impl History {
             history.tags.insert(tag.clone(), sha);
         }
         history
+    }
+
+    /// Whether `reference` names a tag rather than a branch.
+    pub fn kind_of(&self, reference: &str) -> RefKind {
+        if self.tags.contains_key(reference) {
+            RefKind::Tag
+        } else {
+            RefKind::Branch
+        }
     }
 
     /// A branch, tag or commit SHA → commit SHA.

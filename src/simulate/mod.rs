@@ -40,6 +40,7 @@ pub mod faults;
 pub mod github;
 pub mod gitlab;
 mod history;
+mod hook_change;
 pub mod hosts;
 pub mod scenario;
 pub mod webhooks;

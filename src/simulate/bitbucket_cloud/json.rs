@@ -1,10 +1,14 @@
-//! REST bodies of the simulator. Field names follow the fixtures under
-//! `shared/fixtures/bitbucket-cloud/api`; the bodies no fixture covers
-//! (1.0 groups, workspace permissions, repository group permissions) follow
-//! the examples in Atlassian's REST reference. Values are deterministic.
+//! REST and webhook bodies of the simulator. Field names follow the
+//! fixtures under `shared/fixtures/bitbucket-cloud/api` and `…/webhooks`;
+//! the bodies no fixture covers (1.0 groups, workspace permissions,
+//! repository group permissions) follow the examples in Atlassian's REST
+//! reference. Values are deterministic.
 
+use super::super::history::RefUpdate;
 use super::super::scenario::RepoRole;
+use super::super::webhooks::Hook;
 use super::state::{Group, Repo, State, User};
+use crate::domain::RefKind;
 use serde_json::{Value, json};
 
 const CREATED_ON: &str = "2024-01-15T09:30:00.000000+00:00";
@@ -276,5 +280,96 @@ pub(super) fn tag(state: &State, repo: &Repo, name: &str, sha: &str, base: &str)
             "commits": href(format!("{base}/2.0/repositories/{full}/commits/{name}")),
             "html": href(format!("{base}/{full}/commits/tag/{name}")),
         },
+    })
+}
+
+/// A hook's `{uuid}`, derived from its registry id.
+pub(super) fn hook_uuid(id: u64) -> String {
+    super::state::uuid("hook", &id.to_string())
+}
+
+/// A `webhook_subscription` on a repository, as in
+/// `post-repositories-ws-slug-hooks.json`. The secret is never shown.
+pub(super) fn hook(state: &State, repo: &Repo, hook: &Hook, base: &str) -> Value {
+    let full = format!("{}/{}", state.slug, repo.slug);
+    let uuid = hook_uuid(hook.id);
+    let (mut subject_links, _) = repo_links(state, repo, base);
+    subject_links["self"] = href(format!("{base}/2.0/repositories/{full}"));
+    json!({
+        "read_only": false,
+        "description": state.hook_descriptions.get(&hook.id).map_or("", String::as_str),
+        "links": {
+            "self": href(format!(
+                "{base}/2.0/repositories/{full}/hooks/{}",
+                urlencode_braces(&uuid)
+            )),
+        },
+        "url": hook.url,
+        "created_at": "2024-01-15T09:30:00.000000Z",
+        "skip_cert_verification": false,
+        "source": Value::Null,
+        "active": hook.active,
+        "subject": {
+            "links": subject_links,
+            "type": "repository",
+            "name": repo.slug,
+            "full_name": full,
+            "uuid": repo.uuid,
+        },
+        "type": "webhook_subscription",
+        "events": hook.events,
+        "uuid": uuid,
+    })
+}
+
+/// The body of a `repo:push` delivery, as in `webhooks/repo-push.*.json`.
+/// The actor is the first workspace owner (the account the token is for).
+pub(super) fn push(state: &State, repo: &Repo, change: &RefUpdate, base: &str) -> Value {
+    let at = |sha: &Option<String>| match (change.kind, sha) {
+        (RefKind::Tag, Some(sha)) => tag(state, repo, &change.name, sha, base),
+        (RefKind::Branch, Some(sha)) => branch(state, repo, &change.name, sha, base),
+        (_, None) => Value::Null,
+    };
+    let actor = state
+        .users
+        .values()
+        .find(|u| u.owner)
+        .map_or(Value::Null, |u| user(u, base));
+    let full = format!("{}/{}", state.slug, repo.slug);
+    let (links, _) = repo_links(state, repo, base);
+    let commits: Vec<Value> = change
+        .new
+        .iter()
+        .map(|sha| commit(state, repo, sha, base))
+        .collect();
+    json!({
+        "push": {
+            "changes": [{
+                "old": at(&change.old),
+                "new": at(&change.new),
+                "truncated": false,
+                "created": change.old.is_none(),
+                "forced": false,
+                "closed": change.new.is_none(),
+                "commits": commits,
+            }],
+        },
+        "repository": {
+            "type": "repository",
+            "full_name": full,
+            "links": links,
+            "name": repo.slug,
+            "scm": "git",
+            "website": "",
+            "workspace": {
+                "type": "workspace",
+                "uuid": state.uuid,
+                "name": state.name.as_deref().unwrap_or(&state.slug),
+                "slug": state.slug,
+            },
+            "is_private": true,
+            "uuid": repo.uuid,
+        },
+        "actor": actor,
     })
 }

@@ -3,7 +3,10 @@
 //! handler per endpoint.
 
 use super::super::archive;
+use super::super::hook_change::{HookChange, Refusal};
+use super::super::webhooks::{Hook, HookScope};
 use super::{Shared, json, lock, state};
+use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
@@ -24,9 +27,18 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/2.0/workspaces/{ws}/permissions", get(permissions))
         .route("/1.0/groups/{ws}", get(groups))
         .route("/2.0/repositories/{ws}", get(repositories))
+        .route("/2.0/repositories/{ws}/{slug}", get(repository))
         .route(
             "/2.0/repositories/{ws}/{slug}/permissions-config/groups",
             get(group_permissions),
+        )
+        .route(
+            "/2.0/repositories/{ws}/{slug}/hooks",
+            get(hooks).post(create_hook),
+        )
+        .route(
+            "/2.0/repositories/{ws}/{slug}/hooks/{uid}",
+            get(hook).put(update_hook).delete(delete_hook),
         )
         .route("/2.0/repositories/{ws}/{slug}/refs/branches", get(branches))
         .route("/2.0/repositories/{ws}/{slug}/refs/tags", get(tags))
@@ -233,6 +245,14 @@ async fn repositories(
     page(&sim.base, &uri, &query, items)
 }
 
+async fn repository(State(sim): Sim, Path((ws, slug)): Path<(String, String)>) -> Response {
+    let state = lock(&sim.state);
+    match state.repos.get(&slug).filter(|_| ws == state.slug) {
+        Some(repo) => Json(json::repo(&state, repo, &sim.base)).into_response(),
+        None => no_repo(&ws, &slug),
+    }
+}
+
 /// A page built from one repository, or Bitbucket's 404 for a missing one.
 fn repo_listing(
     sim: &Shared,
@@ -243,10 +263,7 @@ fn repo_listing(
 ) -> Response {
     let state = lock(&sim.state);
     let Some(repo) = state.repos.get(slug).filter(|_| ws == state.slug) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("Repository {ws}/{slug} not found"),
-        );
+        return no_repo(ws, slug);
     };
     page(&sim.base, uri, query, items(&state, repo))
 }
@@ -304,10 +321,7 @@ async fn source(
 ) -> Response {
     let state = lock(&sim.state);
     let Some(repo) = state.repos.get(&slug).filter(|_| ws == state.slug) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            &format!("Repository {ws}/{slug} not found"),
-        );
+        return no_repo(&ws, &slug);
     };
     let Some(sha) = repo.git.resolve(&commit) else {
         return error(
@@ -367,4 +381,192 @@ async fn download(
         }
         Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
     }
+}
+
+/// The events a repository hook may subscribe to, as Bitbucket lists them
+/// (`GET /2.0/hook_events/repository`). Workspace events such as
+/// `repo:created` are refused on a repository.
+const REPOSITORY_EVENTS: [&str; 22] = [
+    "repo:push",
+    "repo:fork",
+    "repo:updated",
+    "repo:commit_comment_created",
+    "repo:commit_status_created",
+    "repo:commit_status_updated",
+    "issue:created",
+    "issue:updated",
+    "issue:comment_created",
+    "pullrequest:created",
+    "pullrequest:updated",
+    "pullrequest:approved",
+    "pullrequest:unapproved",
+    "pullrequest:fulfilled",
+    "pullrequest:rejected",
+    "pullrequest:comment_created",
+    "pullrequest:comment_updated",
+    "pullrequest:comment_deleted",
+    "pullrequest:comment_resolved",
+    "pullrequest:comment_reopened",
+    "pullrequest:changes_request_created",
+    "pullrequest:changes_request_removed",
+];
+
+/// A hook as clients send it; on update, absent fields stay as they are.
+#[derive(Debug, serde::Deserialize)]
+struct HookBody {
+    description: Option<String>,
+    url: Option<String>,
+    active: Option<bool>,
+    events: Option<Vec<String>>,
+    secret: Option<String>,
+}
+
+impl HookBody {
+    /// The description (which only Bitbucket Cloud has), and the rest.
+    fn split(self) -> (Option<String>, HookChange) {
+        let change = HookChange {
+            url: self.url,
+            secret: self.secret,
+            events: self.events,
+            active: self.active,
+        };
+        (self.description, change)
+    }
+}
+
+/// Bitbucket's 400: the message and the field at fault.
+fn bad_request((field, problem): Refusal) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({
+            "type": "error",
+            "error": { "message": "Bad request", "fields": { field: [problem] } },
+        })),
+    )
+        .into_response()
+}
+
+fn no_repo(ws: &str, slug: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("Repository {ws}/{slug} not found"),
+    )
+}
+
+/// Hook `uid` of the repository, with or without the braces.
+fn find_hook(sim: &Shared, slug: &str, uid: &str) -> Option<Hook> {
+    let wanted = uid.trim_matches(['{', '}']);
+    sim.webhooks
+        .list(&HookScope::Repo(slug.to_owned()))
+        .into_iter()
+        .find(|h| json::hook_uuid(h.id).trim_matches(['{', '}']) == wanted)
+}
+
+async fn hooks(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
+        sim.webhooks
+            .list(&HookScope::Repo(repo.slug.clone()))
+            .iter()
+            .map(|h| json::hook(state, repo, h, &sim.base))
+            .collect()
+    })
+}
+
+async fn create_hook(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Json(body): Json<HookBody>,
+) -> Response {
+    let mut state = lock(&sim.state);
+    if ws != state.slug || !state.repos.contains_key(&slug) {
+        return no_repo(&ws, &slug);
+    }
+    let (description, change) = body.split();
+    if let Some(refusal) = change.refusal(true, &REPOSITORY_EVENTS) {
+        return bad_request(refusal);
+    }
+    let hook = change.create(&sim.webhooks, HookScope::Repo(slug.clone()));
+    state
+        .hook_descriptions
+        .insert(hook.id, description.unwrap_or_default());
+    hook_response(&sim, &state, &slug, &hook, StatusCode::CREATED)
+}
+
+/// A hook of repository `slug` as Bitbucket shows it, with `status`.
+fn hook_response(
+    sim: &Shared,
+    state: &state::State,
+    slug: &str,
+    hook: &Hook,
+    status: StatusCode,
+) -> Response {
+    match state.repos.get(slug) {
+        Some(repo) => (status, Json(json::hook(state, repo, hook, &sim.base))).into_response(),
+        None => no_repo(&state.slug, slug),
+    }
+}
+
+fn no_hook(uid: &str) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("No webhook with UUID {uid} exists on this repository."),
+    )
+}
+
+async fn hook(State(sim): Sim, Path((ws, slug, uid)): Path<(String, String, String)>) -> Response {
+    let state = lock(&sim.state);
+    if ws != state.slug || !state.repos.contains_key(&slug) {
+        return no_repo(&ws, &slug);
+    }
+    match find_hook(&sim, &slug, &uid) {
+        Some(hook) => hook_response(&sim, &state, &slug, &hook, StatusCode::OK),
+        None => no_hook(&uid),
+    }
+}
+
+async fn update_hook(
+    State(sim): Sim,
+    Path((ws, slug, uid)): Path<(String, String, String)>,
+    Json(body): Json<HookBody>,
+) -> Response {
+    let mut state = lock(&sim.state);
+    if ws != state.slug || !state.repos.contains_key(&slug) {
+        return no_repo(&ws, &slug);
+    }
+    let Some(found) = find_hook(&sim, &slug, &uid) else {
+        return no_hook(&uid);
+    };
+    let (description, change) = body.split();
+    if let Some(refusal) = change.refusal(false, &REPOSITORY_EVENTS) {
+        return bad_request(refusal);
+    }
+    let scope = HookScope::Repo(slug.clone());
+    let Some(hook) = change.update(&sim.webhooks, &scope, found.id) else {
+        return no_hook(&uid);
+    };
+    if let Some(description) = description {
+        state.hook_descriptions.insert(hook.id, description);
+    }
+    hook_response(&sim, &state, &slug, &hook, StatusCode::OK)
+}
+
+async fn delete_hook(
+    State(sim): Sim,
+    Path((ws, slug, uid)): Path<(String, String, String)>,
+) -> Response {
+    let mut state = lock(&sim.state);
+    if ws != state.slug || !state.repos.contains_key(&slug) {
+        return no_repo(&ws, &slug);
+    }
+    let Some(hook) = find_hook(&sim, &slug, &uid) else {
+        return no_hook(&uid);
+    };
+    sim.webhooks.delete(&HookScope::Repo(slug), hook.id);
+    state.hook_descriptions.remove(&hook.id);
+    StatusCode::NO_CONTENT.into_response()
 }

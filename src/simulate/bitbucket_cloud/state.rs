@@ -43,6 +43,9 @@ pub(super) struct State {
     pub users: BTreeMap<String, User>,
     pub groups: BTreeMap<String, Group>,
     pub repos: BTreeMap<String, Repo>,
+    /// Hook id → description. The shared hook registry has no place for
+    /// it, and Bitbucket shows it back.
+    pub hook_descriptions: BTreeMap<u64, String>,
     generation: u64,
 }
 
@@ -99,6 +102,7 @@ impl State {
             users,
             groups,
             repos: BTreeMap::new(),
+            hook_descriptions: BTreeMap::new(),
             generation: 0,
         };
         for spec in &scenario.repos {

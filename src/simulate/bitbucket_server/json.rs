@@ -1,8 +1,11 @@
-//! REST bodies of the simulator. Every field name appears in the matching
-//! fixture under `shared/fixtures/bitbucket-server/api`; values are plausible
-//! and deterministic.
+//! REST and webhook bodies of the simulator. Every field name appears in
+//! the matching fixture under `shared/fixtures/bitbucket-server/api` or
+//! `…/webhooks`; values are plausible and deterministic.
 
+use super::super::history::RefUpdate;
+use super::super::webhooks::Hook;
 use super::state::{Project, Repo, User};
+use crate::domain::RefKind;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
@@ -105,4 +108,64 @@ pub(super) fn user_permission(user: &User, permission: &str) -> Value {
 
 pub(super) fn group_permission(group: &str, permission: &str) -> Value {
     json!({ "group": { "name": group }, "permission": permission })
+}
+
+/// When every simulated hook was created and last changed (epoch ms).
+const HOOK_DATE: u64 = 1_705_311_000_000;
+
+/// A repository webhook, as in the `webhooks` fixtures. The configuration
+/// echoes the secret, as the create fixture shows.
+pub(super) fn hook(hook: &Hook, name: &str) -> Value {
+    let configuration = match &hook.secret {
+        Some(secret) => json!({ "secret": secret }),
+        None => json!({}),
+    };
+    json!({
+        "id": hook.id,
+        "name": name,
+        "createdDate": HOOK_DATE,
+        "updatedDate": HOOK_DATE,
+        "events": hook.events,
+        "configuration": configuration,
+        "url": hook.url,
+        "active": hook.active,
+        "scopeType": "repository",
+        "sslVerificationRequired": true,
+    })
+}
+
+/// What git shows for a ref that does not exist.
+const NO_COMMIT: &str = "0000000000000000000000000000000000000000";
+
+/// The body of a `repo:refs_changed` delivery, as in
+/// `webhooks/repo-refs_changed.json`; `actor` is the token's account.
+pub(super) fn refs_changed(
+    actor: Option<&User>,
+    (repo, project): (&Repo, &Project),
+    update: &RefUpdate,
+    base: &str,
+) -> Value {
+    let (prefix, kind) = match update.kind {
+        RefKind::Branch => ("refs/heads", "BRANCH"),
+        RefKind::Tag => ("refs/tags", "TAG"),
+    };
+    let id = format!("{prefix}/{}", update.name);
+    let change = match (&update.old, &update.new) {
+        (None, _) => "ADD",
+        (_, None) => "DELETE",
+        _ => "UPDATE",
+    };
+    json!({
+        "eventKey": "repo:refs_changed",
+        "date": "2024-01-15T09:30:00+0000",
+        "actor": actor.map(|u| member(u, base)),
+        "repository": self::repo(repo, project, base),
+        "changes": [{
+            "ref": { "id": id, "displayId": update.name, "type": kind },
+            "refId": id,
+            "fromHash": update.old.as_deref().unwrap_or(NO_COMMIT),
+            "toHash": update.new.as_deref().unwrap_or(NO_COMMIT),
+            "type": change,
+        }],
+    })
 }

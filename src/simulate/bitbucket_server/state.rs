@@ -53,6 +53,9 @@ pub(super) struct State {
     pub projects: BTreeMap<String, Project>,
     /// By scenario repository name (= slug).
     pub repos: BTreeMap<String, Repo>,
+    /// Hook id → name. The shared hook registry has no place for it, and
+    /// Bitbucket shows it back.
+    pub hook_names: BTreeMap<u64, String>,
     next_project_id: u64,
     next_repo_id: u64,
     generation: u64,
@@ -135,6 +138,7 @@ impl State {
             groups,
             projects: BTreeMap::new(),
             repos: BTreeMap::new(),
+            hook_names: BTreeMap::new(),
             next_project_id: 1,
             next_repo_id: 1,
             generation: 0,
