@@ -224,9 +224,7 @@ async fn put_hook<H: RepoHooks>(
     };
     let url = host.hook_url(repo, id)?;
     let http = host.http();
-    let response = http
-        .send(method, &url, Some(&host.hook_body(spec)))
-        .await?;
+    let response = http.send(method, &url, Some(&host.hook_body(spec))).await?;
     let hook: H::Hook = http.decode(&url, &response.body)?;
     Ok(H::listed(hook).id)
 }

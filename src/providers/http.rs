@@ -880,6 +880,40 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_failing_post_is_sent_once_and_a_failing_put_is_retried() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(move |method: axum::http::Method| {
+            log.lock().unwrap().push(method.to_string());
+            async { (axum::http::StatusCode::BAD_GATEWAY, "{}") }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/hooks", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = HttpClient::new(
+            &url,
+            HeaderMap::new(),
+            Arc::new(super::super::MemoryCache::default()),
+            &ClientSettings {
+                max_attempts: 2,
+                ..ClientSettings::default()
+            },
+        )
+        .unwrap();
+        let body = serde_json::json!({ "url": "http://p.test/w" });
+        let post = client.send(Method::POST, &url, Some(&body)).await;
+        let put = client.send(Method::PUT, &url, Some(&body)).await;
+        for result in [post, put] {
+            assert!(
+                matches!(result, Err(ProviderError::Http { status: 502, .. })),
+                "{:?}",
+                result.map(|r| r.body)
+            );
+        }
+        assert_eq!(*seen.lock().unwrap(), ["POST", "PUT", "PUT"]);
+    }
+
     #[test]
     fn backoff_grows_and_stays_bounded_when_attempts_increase() {
         for attempt in 1..40 {

@@ -75,8 +75,6 @@ pub enum ProviderError {
         "the GitHub App private key cannot be used: {reason}. Give the app's RSA private key in PEM form, as downloaded from the app's settings"
     )]
     InvalidAppKey { reason: String },
-    #[error("this provider does not support {0} yet")]
-    Unsupported(&'static str),
     #[error("{host} sent a response for {path} that packyard cannot read: {reason}")]
     Decode {
         host: String,
@@ -232,18 +230,12 @@ pub trait CodeHost: Send + std::marker::Sync {
     /// refs and the composer.json at each, without the "not pushed since"
     /// shortcut (a webhook said something changed). `None` when the host no
     /// longer has it, or it belongs to another organization.
-    async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
-        let _ = full_name;
-        Err(ProviderError::Unsupported("targeted repository refresh"))
-    }
+    async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError>;
 
     /// Reads one team afresh: members and repository permissions. GitLab
     /// groups give one team per access level, hence a list. `None` when the
     /// team is gone.
-    async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError> {
-        let _ = team;
-        Err(ProviderError::Unsupported("targeted team refresh"))
-    }
+    async fn fetch_team(&self, team: &str) -> Result<Option<Vec<RemoteTeam>>, ProviderError>;
 
     /// Makes sure packyard's webhooks exist and deliver to `spec.url` with
     /// `spec.secret`: an organization-level hook where the host and token
@@ -254,16 +246,10 @@ pub trait CodeHost: Send + std::marker::Sync {
         &self,
         spec: &HookSpec,
         repos: &[String],
-    ) -> Result<InstalledHooks, ProviderError> {
-        let _ = (spec, repos);
-        Err(ProviderError::Unsupported("webhook installation"))
-    }
+    ) -> Result<InstalledHooks, ProviderError>;
 
     /// Deletes the hooks in `installed` (a hook already gone is fine).
-    async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError> {
-        let _ = installed;
-        Err(ProviderError::Unsupported("webhook removal"))
-    }
+    async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError>;
 }
 
 /// Builds the client for a sync's provider.
