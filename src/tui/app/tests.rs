@@ -321,6 +321,31 @@ fn engine_events_drive_the_run_state_and_progress() {
 }
 
 #[test]
+fn a_webhook_refresh_is_logged_with_its_scope_and_reloads_the_lists() {
+    let mut app = sample::app();
+    let cmds = app.update(Msg::Engine(EngineEvent::HookRefreshed {
+        sync: sample::sync_id("acme-github"),
+        scope: vec!["acme/log".to_owned(), "team core".to_owned()],
+        changes: PlanSummary {
+            versions_added: 1,
+            ..PlanSummary::default()
+        },
+    }));
+    let entry = &app.activity.entries[0];
+    assert_eq!(entry.tone, Tone::Ok);
+    assert!(
+        entry.text.contains("acme/log, team core") && entry.text.contains("versions +1"),
+        "{}",
+        entry.text
+    );
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Load(Resource::Packages)))
+    );
+    assert_eq!(app.running_jobs(), 0, "a refresh is not a run");
+}
+
+#[test]
 fn lagging_behind_the_engine_reloads_everything() {
     let mut app = sample::app();
     assert_eq!(app.update(Msg::EventsLagged).len(), 5);
