@@ -184,7 +184,19 @@ async fn a_delivery_queued_before_a_restart_is_refreshed_after_it() {
             )
             .unwrap();
     }
-    let engine = EngineHandle::new(Store::open(tmp.path()).unwrap(), EngineSettings::default());
+    // sled lets go of its lock once its last handle (some held by tasks
+    // winding down) is dropped, as when a process exits.
+    let started = Instant::now();
+    let store = loop {
+        match Store::open(tmp.path()) {
+            Ok(store) => break store,
+            Err(e) if e.is_locked() && started.elapsed() < DEADLINE => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("reopening the store: {e}"),
+        }
+    };
+    let engine = EngineHandle::new(store, EngineSettings::default());
     let stop = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn({
         let (engine, stop) = (engine.clone(), stop.clone());
@@ -208,4 +220,107 @@ async fn a_delivery_queued_before_a_restart_is_refreshed_after_it() {
     }
     stop.cancel();
     worker.await.unwrap();
+}
+
+const THREE_REPOS: &str = r#"
+token = "ghp_hooks0000000000000000000000000000000000"
+[org]
+login = "acme"
+[[members]]
+login = "root"
+role = "admin"
+[[repos]]
+name = "a"
+tags = ["v1.0.0"]
+composer = { name = "acme/a" }
+[[repos]]
+name = "b"
+tags = ["v1.0.0"]
+composer = { name = "acme/b" }
+[[repos]]
+name = "c"
+tags = ["v1.0.0"]
+composer = { name = "acme/c" }
+"#;
+
+/// An engine with a public URL serving its webhook receiver, and its sync
+/// of `sim` after a first run.
+async fn served_engine(
+    sim: &GithubSim,
+    dir: &std::path::Path,
+) -> (EngineHandle, SyncId, packyard::server::Services) {
+    let listener = packyard::server::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let settings = EngineSettings {
+        hooks: packyard::engine::HookSettings {
+            public_url: Some(format!("http://{}", listener.local_addr().unwrap())),
+            ..Default::default()
+        },
+        ..EngineSettings::default()
+    };
+    let engine = EngineHandle::new(Store::open(dir).unwrap(), settings);
+    let id = SyncId::new("acme").unwrap();
+    engine
+        .add_sync(NewSync {
+            id: id.clone(),
+            provider: ProviderKind::Github,
+            api_url: sim.api_url(),
+            org: sim.org(),
+            credential: Credential::Token(Secret::new(sim.token())),
+        })
+        .await
+        .unwrap();
+    let services = packyard::server::Services::start(&engine, dir, listener, None, None);
+    let first = engine.run_sync(&id, Policy::default()).await.unwrap();
+    assert_eq!(first.error, None);
+    (engine, id, services)
+}
+
+/// A deleted repository cannot be refreshed on its own (removals need a
+/// complete listing), so its delivery ends in a full run that removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_repository_is_removed_by_the_full_run_its_delivery_triggers() {
+    let sim = GithubSim::start(Scenario::from_toml_str(THREE_REPOS).unwrap())
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, _id, services) = served_engine(&sim, tmp.path()).await;
+    let name = PackageName::new("acme/a").unwrap();
+    assert!(engine.store().load_package(&name).unwrap().is_some());
+    sim.delete_repo("a").unwrap();
+    let started = Instant::now();
+    while engine.store().load_package(&name).unwrap().is_some() {
+        assert!(started.elapsed() < DEADLINE, "acme/a was never removed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let kept = PackageName::new("acme/b").unwrap();
+    assert!(engine.store().load_package(&kept).unwrap().is_some());
+    services.stop().await.unwrap();
+}
+
+/// Without the right to manage organization hooks packyard hooks every
+/// repository; once it may, the org hook replaces them instead of adding a
+/// second delivery of every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_repository_hooks_give_way_to_the_org_hook_once_it_is_allowed() {
+    let sim = GithubSim::start(Scenario::from_toml_str(THREE_REPOS).unwrap())
+        .await
+        .unwrap();
+    sim.faults().fail_next("/orgs/acme/hooks", u32::MAX, 403);
+    let tmp = tempfile::tempdir().unwrap();
+    let (engine, id, services) = served_engine(&sim, tmp.path()).await;
+    let hooks = engine.list_syncs().await.unwrap()[0].hooks.clone().unwrap();
+    assert_eq!(hooks.installed.org, None);
+    assert_eq!(hooks.installed.repos.len(), 3, "{hooks:?}");
+    assert_eq!(hooks.describe(), "3 repository hooks");
+    assert_eq!(sim.webhooks().all().len(), 3);
+
+    sim.faults().clear();
+    engine.run_sync(&id, Policy::default()).await.unwrap();
+    let hooks = engine.list_syncs().await.unwrap()[0].hooks.clone().unwrap();
+    assert!(hooks.installed.org.is_some(), "{hooks:?}");
+    let left = sim.webhooks().all();
+    assert_eq!(left.len(), 1, "only the org hook is left: {left:?}");
+    services.stop().await.unwrap();
 }
