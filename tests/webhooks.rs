@@ -324,3 +324,51 @@ async fn per_repository_hooks_give_way_to_the_org_hook_once_it_is_allowed() {
     assert_eq!(left.len(), 1, "only the org hook is left: {left:?}");
     services.stop().await.unwrap();
 }
+
+/// Each host's own hook, payload and signature: a tag pushed on any of the
+/// four reaches packyard as a delivery and shows up without a run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_pushed_on_any_host_arrives_through_its_webhook() {
+    use support::hosts::{Host, org};
+    let hosts = [
+        ("gh", Host::github(org("acme", "root", "gh", &["lib"])).await),
+        ("gl", Host::gitlab(org("acme", "root", "gl", &["lib"])).await),
+        (
+            "bb",
+            Host::bitbucket_cloud(org("acme", "root", "bb", &["lib"])).await,
+        ),
+        (
+            "bbs",
+            Host::bitbucket_server(org("acme", "root", "bbs", &["lib"])).await,
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    for (name, host) in &hosts {
+        ok(&mut host.sync_add(&data, name));
+    }
+    let served = Served::start_public(&data);
+    for (name, _) in &hosts {
+        ok(packyard(&data).args(["sync", "run", name]));
+    }
+    let listed = stdout(&ok(packyard(&data).args(["sync", "list"])));
+    for (name, hooks) in [
+        ("gh", "org hook"),
+        ("gl", "org hook"),
+        ("bb", "1 repository hook"),
+        ("bbs", "1 repository hook"),
+    ] {
+        let line = listed
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} not listed: {listed}"));
+        assert!(line.contains(hooks), "{name}: {line}");
+    }
+    let org_token = token(&data, &["--org-wide"]);
+    for (name, host) in &hosts {
+        host.0.add_tag("lib", "v1.1.0").unwrap();
+        let p2 = format!("{}/p2/{name}/lib.json", served.url);
+        let took = wait_for(&p2, &org_token, |_, body| body.contains("\"v1.1.0\"")).await;
+        eprintln!("{name}: new tag visible after {took:?}");
+    }
+}
