@@ -331,8 +331,14 @@ async fn per_repository_hooks_give_way_to_the_org_hook_once_it_is_allowed() {
 async fn a_tag_pushed_on_any_host_arrives_through_its_webhook() {
     use support::hosts::{Host, org};
     let hosts = [
-        ("gh", Host::github(org("acme", "root", "gh", &["lib"])).await),
-        ("gl", Host::gitlab(org("acme", "root", "gl", &["lib"])).await),
+        (
+            "gh",
+            Host::github(org("acme", "root", "gh", &["lib"])).await,
+        ),
+        (
+            "gl",
+            Host::gitlab(org("acme", "root", "gl", &["lib"])).await,
+        ),
         (
             "bb",
             Host::bitbucket_cloud(org("acme", "root", "bb", &["lib"])).await,

@@ -205,8 +205,23 @@ impl EngineHandle {
     async fn refresh(&self, id: &SyncId, batch: Vec<QueuedTarget>) {
         let sync = match self.load_sync(id).await {
             Ok(sync) => sync,
-            // The sync was removed; its queue went with it.
-            Err(_) => return,
+            // Removed, maybe while this delivery was being queued: what is
+            // left of its queue has nothing to refresh.
+            Err(EngineError::NoSuchSync(_)) => {
+                let dropped = self
+                    .blocking(move |s| batch.iter().try_for_each(|i| s.apply_queued_done(i)))
+                    .await;
+                if let Err(e) = dropped {
+                    tracing::error!(sync = %id, error = %e, "cannot update the webhook queue");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::error!(sync = %id, error = %e, "cannot read the sync for its webhook queue");
+                // Its targets stay queued; pause rather than spin on them.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return;
+            }
         };
         let full = batch.iter().any(|i| i.target == HookTarget::Full);
         let result = if full {
