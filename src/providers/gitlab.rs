@@ -43,6 +43,7 @@
 
 pub(crate) mod hooks;
 
+use super::hooks::{HookApi, ListedHook, ensure_org_or_repo_hooks, remove_org_and_repo_hooks};
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{
@@ -56,7 +57,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt, stream};
-use reqwest::{Method, Url};
+use reqwest::Url;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -548,56 +549,8 @@ impl GitlabHost {
         }
     }
 
-    /// Makes sure exactly one hook of ours (by URL) exists on the group or
-    /// project at `path`, with the settings in `body`, and returns its id.
-    /// GitLab never shows a hook's token, so an existing hook is always
-    /// written again: that is how a changed secret reaches it.
-    async fn ensure_hook(
-        &self,
-        level: HookLevel,
-        path: &str,
-        body: &serde_json::Value,
-        url: &str,
-    ) -> Result<String, ProviderError> {
-        let listed: Paged<wire::Hook> = self
-            .http
-            .get_all(self.hooks_url(level, path, None), &LinkHeader)
-            .await;
-        if let Some(e) = listed.error {
-            return Err(e);
-        }
-        let mut ours = listed.items.into_iter().filter(|h| h.url == url);
-        let id = match ours.next() {
-            Some(hook) => {
-                let id = hook.id.to_string();
-                let url = self.hooks_url(level, path, Some(&id));
-                self.http.send(Method::PUT, &url, Some(body)).await?;
-                id
-            }
-            None => {
-                let url = self.hooks_url(level, path, None);
-                let created = self.http.send(Method::POST, &url, Some(body)).await?;
-                let hook: wire::Hook = self.http.decode(&url, &created.body)?;
-                hook.id.to_string()
-            }
-        };
-        // A second hook of ours (a run cut short after creating one) would
-        // deliver every event twice.
-        for extra in ours {
-            self.delete_hook(level, path, &extra.id.to_string()).await?;
-        }
-        Ok(id)
-    }
-
-    /// Deletes one hook; one already gone is fine.
-    async fn delete_hook(
-        &self,
-        level: HookLevel,
-        path: &str,
-        id: &str,
-    ) -> Result<(), ProviderError> {
-        let url = self.hooks_url(level, path, Some(id));
-        found(self.http.send(Method::DELETE, &url, None).await).map(|_| ())
+    fn hooks(&self, level: HookLevel) -> Hooks<'_> {
+        Hooks { host: self, level }
     }
 }
 
@@ -628,6 +581,40 @@ fn hook_settings(spec: &HookSpec, level: HookLevel) -> serde_json::Value {
         }
     }
     settings
+}
+
+/// GitLab's hook API at one level.
+struct Hooks<'a> {
+    host: &'a GitlabHost,
+    level: HookLevel,
+}
+
+impl HookApi for Hooks<'_> {
+    type Hook = wire::Hook;
+    type Pages = LinkHeader;
+
+    fn http(&self) -> &HttpClient {
+        &self.host.http
+    }
+
+    fn hooks_url(&self, path: &str) -> Result<Url, ProviderError> {
+        Ok(self.host.hooks_url(self.level, path, None))
+    }
+
+    fn hook_url(&self, path: &str, id: Option<&str>) -> Result<Url, ProviderError> {
+        Ok(self.host.hooks_url(self.level, path, id))
+    }
+
+    fn hook_body(&self, spec: &HookSpec) -> serde_json::Value {
+        hook_settings(spec, self.level)
+    }
+
+    fn listed(hook: wire::Hook) -> ListedHook {
+        ListedHook {
+            id: hook.id.to_string(),
+            url: hook.url,
+        }
+    }
 }
 
 #[async_trait]
@@ -750,68 +737,13 @@ impl CodeHost for GitlabHost {
         spec: &HookSpec,
         repos: &[String],
     ) -> Result<InstalledHooks, ProviderError> {
-        let settings = hook_settings(spec, HookLevel::Group);
-        match self
-            .ensure_hook(HookLevel::Group, &self.group, &settings, &spec.url)
-            .await
-        {
-            Ok(id) => {
-                return Ok(InstalledHooks {
-                    org: Some(id),
-                    ..InstalledHooks::default()
-                });
-            }
-            Err(e @ (ProviderError::NotFound { .. } | ProviderError::Forbidden { .. })) => {
-                tracing::info!(group = %self.group, reason = %e, "no group webhook; using project webhooks");
-            }
-            Err(e) => return Err(e),
-        }
-        let settings = hook_settings(spec, HookLevel::Project);
-        let settings = &settings;
-        // Owned names: the boxed future must not borrow from stream items.
-        let results: Vec<(String, Result<String, ProviderError>)> = stream::iter(repos.to_vec())
-            .map(|repo| async move {
-                let result = self
-                    .ensure_hook(HookLevel::Project, &repo, settings, &spec.url)
-                    .await;
-                (repo, result)
-            })
-            .buffered(self.concurrency)
-            .collect()
-            .await;
-        let mut installed = InstalledHooks::default();
-        for (repo, result) in results {
-            match result {
-                Ok(id) => {
-                    installed.repos.insert(repo, id);
-                }
-                Err(e) if e.is_credentials() => return Err(e),
-                Err(e) => {
-                    installed.failures.insert(repo, e.to_string());
-                }
-            }
-        }
-        Ok(installed)
+        let (group, project) = (self.hooks(HookLevel::Group), self.hooks(HookLevel::Project));
+        ensure_org_or_repo_hooks(&group, &self.group, &project, spec, repos, self.concurrency).await
     }
 
-    /// Tries every hook and reports the first failure.
     async fn remove_hooks(&self, installed: &InstalledHooks) -> Result<(), ProviderError> {
-        let group = installed
-            .org
-            .iter()
-            .map(|id| (HookLevel::Group, self.group.clone(), id.clone()));
-        let projects = installed
-            .repos
-            .iter()
-            .map(|(repo, id)| (HookLevel::Project, repo.clone(), id.clone()));
-        // Owned names: the boxed future must not borrow from stream items.
-        let hooks: Vec<_> = group.chain(projects).collect();
-        let results: Vec<Result<(), ProviderError>> = stream::iter(hooks)
-            .map(|(level, path, id)| async move { self.delete_hook(level, &path, &id).await })
-            .buffered(self.concurrency)
-            .collect()
-            .await;
-        results.into_iter().collect()
+        let (group, project) = (self.hooks(HookLevel::Group), self.hooks(HookLevel::Project));
+        remove_org_and_repo_hooks(&group, &self.group, &project, installed, self.concurrency).await
     }
 }
 

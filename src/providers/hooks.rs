@@ -1,8 +1,9 @@
 //! Webhook deliveries as each code host sends them: which header names the
 //! event and the delivery, how the host proves the delivery is its own, and
 //! (in each provider's `hooks` module) which refresh an event asks for.
-//! Hosts that install one hook per repository share [`ensure_repo_hooks`]
-//! and [`remove_repo_hooks`], describing their hook API in [`RepoHooks`].
+//! Installing hooks is shared too: each host describes its hook API in
+//! [`HookApi`], and hosts with organization hooks (GitHub, GitLab) use
+//! [`ensure_org_or_repo_hooks`], the others [`ensure_repo_hooks`].
 //!
 //! Verification is constant time and happens before the body is parsed, so
 //! an unsigned or forged request never reaches a JSON parser.
@@ -167,20 +168,29 @@ pub(super) struct ListedHook {
     pub url: String,
 }
 
-/// What differs between hosts that install one hook per repository: where
-/// the hooks live, what a hook looks like, and how listings are paged.
-/// `repo` is always a repository full name.
-pub(super) trait RepoHooks: std::marker::Sync {
+/// What differs between hosts' hook APIs: where one owner's hooks live,
+/// what a hook looks like, and how listings are paged. An implementor
+/// serves one level of hooks, so `owner` is a repository full name, or the
+/// organization (GitHub organization, GitLab group) for an organization
+/// level.
+pub(super) trait HookApi: std::marker::Sync {
     /// The host's hook, as listed and as returned by a create or update.
     type Hook: DeserializeOwned + Send;
     type Pages: Pagination + Default;
+    /// How our hook is brought up to date: GitHub edits it in place
+    /// (`PATCH`), the others replace it.
+    const UPDATE: Method = Method::PUT;
     fn http(&self) -> &HttpClient;
-    /// The first page of `repo`'s hooks, at the largest page size.
-    fn hooks_url(&self, repo: &str) -> Result<Url, ProviderError>;
-    /// Hook `id` of `repo`, or (`None`) where hooks are created.
-    fn hook_url(&self, repo: &str, id: Option<&str>) -> Result<Url, ProviderError>;
-    /// The body that creates our hook or brings it up to date.
+    /// The first page of `owner`'s hooks, at the largest page size.
+    fn hooks_url(&self, owner: &str) -> Result<Url, ProviderError>;
+    /// Hook `id` of `owner`, or (`None`) where hooks are created.
+    fn hook_url(&self, owner: &str, id: Option<&str>) -> Result<Url, ProviderError>;
+    /// The body that brings our hook up to date.
     fn hook_body(&self, spec: &HookSpec) -> serde_json::Value;
+    /// The body that creates our hook, where it needs more than an update.
+    fn create_body(&self, spec: &HookSpec) -> serde_json::Value {
+        self.hook_body(spec)
+    }
     fn listed(hook: Self::Hook) -> ListedHook;
     /// Whether `error` on one repository means every other one would fail
     /// the same way (bad credentials), so installing stops there.
@@ -189,10 +199,10 @@ pub(super) trait RepoHooks: std::marker::Sync {
     }
 }
 
-/// Every hook of `repo`, all pages: one of ours on a page not read would be
-/// created again.
-async fn list_hooks<H: RepoHooks>(host: &H, repo: &str) -> Result<Vec<ListedHook>, ProviderError> {
-    let url = host.hooks_url(repo)?;
+/// Every hook of `owner`, all pages: one of ours on a page not read would
+/// be created again.
+async fn list_hooks<H: HookApi>(host: &H, owner: &str) -> Result<Vec<ListedHook>, ProviderError> {
+    let url = host.hooks_url(owner)?;
     let http = host.http();
     let paged = http
         .get_all::<H::Hook, _>(url.clone(), &H::Pages::default())
@@ -210,38 +220,57 @@ async fn list_hooks<H: RepoHooks>(host: &H, repo: &str) -> Result<Vec<ListedHook
     }
 }
 
-/// Creates our hook on `repo` (`id: None`) or updates hook `id`.
-async fn put_hook<H: RepoHooks>(
+/// Creates our hook on `owner` (`id: None`) or updates hook `id`.
+async fn put_hook<H: HookApi>(
     host: &H,
-    repo: &str,
+    owner: &str,
     id: Option<&str>,
     spec: &HookSpec,
 ) -> Result<String, ProviderError> {
-    let method = if id.is_some() {
-        Method::PUT
-    } else {
-        Method::POST
+    let (method, body) = match id {
+        Some(_) => (H::UPDATE, host.hook_body(spec)),
+        None => (Method::POST, host.create_body(spec)),
     };
-    let url = host.hook_url(repo, id)?;
+    let url = host.hook_url(owner, id)?;
     let http = host.http();
-    let response = http.send(method, &url, Some(&host.hook_body(spec))).await?;
+    let response = http.send(method, &url, Some(&body)).await?;
     let hook: H::Hook = http.decode(&url, &response.body)?;
     Ok(H::listed(hook).id)
 }
 
-async fn delete_hook(host: &impl RepoHooks, repo: &str, id: &str) -> Result<(), ProviderError> {
-    let url = host.hook_url(repo, Some(id))?;
-    host.http().send(Method::DELETE, &url, None).await.map(drop)
+/// Deletes hook `id` of `owner`; one (or an owner) already gone is fine.
+async fn delete_hook(host: &impl HookApi, owner: &str, id: &str) -> Result<(), ProviderError> {
+    let url = host.hook_url(owner, Some(id))?;
+    match host.http().send(Method::DELETE, &url, None).await {
+        Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
-/// Makes sure each of `repos` has one hook of ours, `concurrency` at a time.
-/// Ours is the hook at `spec.url`: the first one is updated (the secret
-/// cannot be read back, so it is always sent again), further ones (left by
-/// an interrupted run) are deleted, and one is created where there is none.
-/// A repository that fails is reported in `failures`; an error that would
-/// fail every repository ([`RepoHooks::fails_everywhere`]) fails the call.
+/// Makes sure `owner` has one hook of ours and returns its id. Ours is the
+/// hook at `spec.url`: the first one is updated (the secret cannot be read
+/// back, so it is always sent again), further ones (left by an interrupted
+/// run) are deleted, and one is created where there is none.
+async fn ensure_hook(
+    host: &impl HookApi,
+    spec: &HookSpec,
+    owner: &str,
+) -> Result<String, ProviderError> {
+    let listed = list_hooks(host, owner).await?;
+    let mut ours = listed.iter().filter(|h| h.url == spec.url);
+    let id = put_hook(host, owner, ours.next().map(|h| h.id.as_str()), spec).await?;
+    for duplicate in ours {
+        delete_hook(host, owner, &duplicate.id).await?;
+    }
+    Ok(id)
+}
+
+/// Makes sure each of `repos` has one hook of ours ([`ensure_hook`]),
+/// `concurrency` at a time. A repository that fails is reported in
+/// `failures`; an error that would fail every repository
+/// ([`HookApi::fails_everywhere`]) fails the call.
 pub(super) async fn ensure_repo_hooks(
-    host: &impl RepoHooks,
+    host: &impl HookApi,
     spec: &HookSpec,
     repos: &[String],
     concurrency: usize,
@@ -250,7 +279,7 @@ pub(super) async fn ensure_repo_hooks(
     // which async_trait's `Send` check cannot see through.
     let results: Vec<(String, Result<String, ProviderError>)> = stream::iter(repos.to_vec())
         .map(|repo| async move {
-            let result = ensure_repo_hook(host, spec, &repo).await;
+            let result = ensure_hook(host, spec, &repo).await;
             (repo, result)
         })
         .buffer_unordered(concurrency.max(1))
@@ -272,25 +301,37 @@ pub(super) async fn ensure_repo_hooks(
     Ok(installed)
 }
 
-async fn ensure_repo_hook(
-    host: &impl RepoHooks,
+/// One hook of ours on organization `org` (`org_hooks`), which also hears
+/// about new repositories and team changes; where the host refuses it (403,
+/// or 404 where it hides organization hooks from the credential or the
+/// plan), one on each of `repos` (`repo_hooks`, as [`ensure_repo_hooks`]).
+/// Any other error fails the call.
+pub(super) async fn ensure_org_or_repo_hooks(
+    org_hooks: &impl HookApi,
+    org: &str,
+    repo_hooks: &impl HookApi,
     spec: &HookSpec,
-    repo: &str,
-) -> Result<String, ProviderError> {
-    let listed = list_hooks(host, repo).await?;
-    let mut ours = listed.iter().filter(|h| h.url == spec.url);
-    let id = put_hook(host, repo, ours.next().map(|h| h.id.as_str()), spec).await?;
-    for duplicate in ours {
-        delete_hook(host, repo, &duplicate.id).await?;
+    repos: &[String],
+    concurrency: usize,
+) -> Result<InstalledHooks, ProviderError> {
+    match ensure_hook(org_hooks, spec, org).await {
+        Ok(id) => Ok(InstalledHooks {
+            org: Some(id),
+            ..InstalledHooks::default()
+        }),
+        Err(e @ (ProviderError::Forbidden { .. } | ProviderError::NotFound { .. })) => {
+            tracing::info!(org, reason = %e, "organization hook refused; installing one hook per repository");
+            ensure_repo_hooks(repo_hooks, spec, repos, concurrency).await
+        }
+        Err(e) => Err(e),
     }
-    Ok(id)
 }
 
 /// Deletes the per-repository hooks in `installed`, `concurrency` at a
 /// time. A hook (or repository) already gone is fine; otherwise every hook
 /// is still tried and the first failure returned.
 pub(super) async fn remove_repo_hooks(
-    host: &impl RepoHooks,
+    host: &impl HookApi,
     installed: &InstalledHooks,
     concurrency: usize,
 ) -> Result<(), ProviderError> {
@@ -299,10 +340,25 @@ pub(super) async fn remove_repo_hooks(
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    results
-        .into_iter()
-        .filter(|r| !matches!(r, Err(ProviderError::NotFound { .. })))
-        .collect()
+    results.into_iter().collect()
+}
+
+/// Deletes the hooks [`ensure_org_or_repo_hooks`] installed: the one on
+/// `org`, then the per-repository ones. Every hook is tried; the first
+/// failure is returned.
+pub(super) async fn remove_org_and_repo_hooks(
+    org_hooks: &impl HookApi,
+    org: &str,
+    repo_hooks: &impl HookApi,
+    installed: &InstalledHooks,
+    concurrency: usize,
+) -> Result<(), ProviderError> {
+    let org_removed = match &installed.org {
+        Some(id) => delete_hook(org_hooks, org, id).await,
+        None => Ok(()),
+    };
+    let repos_removed = remove_repo_hooks(repo_hooks, installed, concurrency).await;
+    org_removed.and(repos_removed)
 }
 
 /// What every host's `hooks` tests check of its webhook fixtures

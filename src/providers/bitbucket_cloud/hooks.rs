@@ -26,7 +26,7 @@
 use super::{BitbucketCloudHost, NextUrl};
 use crate::domain::HookTarget;
 use crate::providers::ProviderError;
-use crate::providers::hooks::{HookError, HookSpec, ListedHook, RepoHooks, parse};
+use crate::providers::hooks::{HookApi, HookError, HookSpec, ListedHook, parse};
 use crate::providers::http::HttpClient;
 use reqwest::Url;
 
@@ -66,7 +66,7 @@ impl BitbucketCloudHost {
     }
 }
 
-impl RepoHooks for BitbucketCloudHost {
+impl HookApi for BitbucketCloudHost {
     type Hook = wire::Hook;
     type Pages = NextUrl;
 

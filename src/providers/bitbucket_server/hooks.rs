@@ -23,7 +23,7 @@
 use super::{BitbucketServerHost, StartLimit};
 use crate::domain::HookTarget;
 use crate::providers::ProviderError;
-use crate::providers::hooks::{HookError, HookSpec, ListedHook, RepoHooks, parse};
+use crate::providers::hooks::{HookApi, HookError, HookSpec, ListedHook, parse};
 use crate::providers::http::HttpClient;
 use reqwest::Url;
 
@@ -68,7 +68,7 @@ impl BitbucketServerHost {
     }
 }
 
-impl RepoHooks for BitbucketServerHost {
+impl HookApi for BitbucketServerHost {
     type Hook = wire::Hook;
     type Pages = StartLimit;
 

@@ -15,9 +15,11 @@
 use super::{GithubHost, wire};
 use crate::domain::{HookTarget, InstalledHooks};
 use crate::providers::ProviderError;
-use crate::providers::hooks::{HookError, HookSpec, parse};
-use crate::providers::http::{LinkHeader, Paged};
-use futures::{StreamExt, stream};
+use crate::providers::hooks::{
+    HookApi, HookError, HookSpec, ListedHook, ensure_org_or_repo_hooks, parse,
+    remove_org_and_repo_hooks,
+};
+use crate::providers::http::{HttpClient, LinkHeader};
 use reqwest::{Method, Url};
 use serde::Deserialize;
 use serde_json::json;
@@ -39,54 +41,86 @@ const ORG_EVENTS: [&str; 9] = [
 /// only sent to organization hooks.
 const REPO_EVENTS: [&str; 5] = ["push", "create", "delete", "release", "repository"];
 
-/// Where a hook is registered.
+/// Where a hook is registered: the organization, or one repository.
 #[derive(Clone, Copy)]
-enum HookOwner<'a> {
+enum HookLevel {
     Org,
-    /// A repository, by full name.
-    Repo(&'a str),
+    Repo,
+}
+
+/// GitHub's hook API at one level.
+struct Hooks<'a> {
+    host: &'a GithubHost,
+    level: HookLevel,
 }
 
 impl GithubHost {
-    /// `/orgs/{org}/hooks[/{id}]` or `/repos/{owner}/{repo}/hooks[/{id}]`.
-    fn hooks_url(&self, owner: HookOwner<'_>, id: Option<&str>) -> Url {
-        let mut segments: Vec<&str> = match owner {
-            HookOwner::Org => vec!["orgs", &self.org],
-            HookOwner::Repo(full_name) => std::iter::once("repos")
-                .chain(full_name.split('/'))
-                .collect(),
+    fn hooks(&self, level: HookLevel) -> Hooks<'_> {
+        Hooks { host: self, level }
+    }
+
+    /// `/orgs/{org}/hooks[/{id}]` or `/repos/{owner}/{repo}/hooks[/{id}]`,
+    /// `owner` being the organization or the repository's full name.
+    fn hooks_url(&self, level: HookLevel, owner: &str, id: Option<&str>) -> Url {
+        let collection = match level {
+            HookLevel::Org => "orgs",
+            HookLevel::Repo => "repos",
         };
-        segments.push("hooks");
+        let segments: Vec<&str> = std::iter::once(collection)
+            .chain(owner.split('/'))
+            .chain(std::iter::once("hooks"))
+            .chain(id)
+            .collect();
         match id {
-            Some(id) => {
-                segments.push(id);
-                self.url(&segments, &[])
-            }
+            Some(_) => self.url(&segments, &[]),
             None => self.list_url(&segments, &[]),
         }
     }
 
-    /// Makes sure `owner` has a hook delivering `events` to `spec.url`,
-    /// signed with `spec.secret`, and returns its id.
-    async fn ensure_hook(
+    pub(super) async fn install_hooks(
         &self,
-        owner: HookOwner<'_>,
         spec: &HookSpec,
-        events: &[&str],
-    ) -> Result<String, ProviderError> {
-        // A listing cut short without an error (pages looping) is used as
-        // far as it goes: GitHub refuses a second hook with the same URL
-        // (422), so the worst case is a failure reported, never a duplicate.
-        let Paged { items, error, .. } = self
-            .http
-            .get_all::<wire::Hook, _>(self.hooks_url(owner, None), &LinkHeader)
-            .await;
-        if let Some(error) = error {
-            return Err(error);
-        }
-        // The host never shows a hook's secret, so ours is always sent: a
-        // changed secret reaches the hook, and `config` is replaced whole.
-        let mut body = json!({
+        repos: &[String],
+    ) -> Result<InstalledHooks, ProviderError> {
+        // GitHub answers 404 to a token without `admin:org_hook` and 403 to
+        // an app without the organization hooks permission.
+        let (org, repo) = (self.hooks(HookLevel::Org), self.hooks(HookLevel::Repo));
+        ensure_org_or_repo_hooks(&org, &self.org, &repo, spec, repos, self.concurrency).await
+    }
+
+    pub(super) async fn uninstall_hooks(
+        &self,
+        installed: &InstalledHooks,
+    ) -> Result<(), ProviderError> {
+        let (org, repo) = (self.hooks(HookLevel::Org), self.hooks(HookLevel::Repo));
+        remove_org_and_repo_hooks(&org, &self.org, &repo, installed, self.concurrency).await
+    }
+}
+
+impl HookApi for Hooks<'_> {
+    type Hook = wire::Hook;
+    type Pages = LinkHeader;
+    const UPDATE: Method = Method::PATCH;
+
+    fn http(&self) -> &HttpClient {
+        &self.host.http
+    }
+
+    fn hooks_url(&self, owner: &str) -> Result<Url, ProviderError> {
+        Ok(self.host.hooks_url(self.level, owner, None))
+    }
+
+    fn hook_url(&self, owner: &str, id: Option<&str>) -> Result<Url, ProviderError> {
+        Ok(self.host.hooks_url(self.level, owner, id))
+    }
+
+    /// `config` is replaced whole, secret included.
+    fn hook_body(&self, spec: &HookSpec) -> serde_json::Value {
+        let events: &[&str] = match self.level {
+            HookLevel::Org => &ORG_EVENTS,
+            HookLevel::Repo => &REPO_EVENTS,
+        };
+        json!({
             "active": true,
             "events": events,
             "config": {
@@ -95,94 +129,22 @@ impl GithubHost {
                 "insecure_ssl": "0",
                 "secret": spec.secret.expose(),
             },
-        });
-        let ours = items
-            .iter()
-            .find(|hook| hook.config.url.as_deref() == Some(spec.url.as_str()));
-        let (method, url) = match ours {
-            Some(hook) => (
-                Method::PATCH,
-                self.hooks_url(owner, Some(&hook.id.to_string())),
-            ),
-            None => {
-                body["name"] = json!("web");
-                (Method::POST, self.hooks_url(owner, None))
-            }
-        };
-        let response = self.http.send(method, &url, Some(&body)).await?;
-        let hook: wire::Hook = self.http.decode(&url, &response.body)?;
-        Ok(hook.id.to_string())
+        })
     }
 
-    pub(super) async fn install_hooks(
-        &self,
-        spec: &HookSpec,
-        repos: &[String],
-    ) -> Result<InstalledHooks, ProviderError> {
-        let mut installed = InstalledHooks::default();
-        match self.ensure_hook(HookOwner::Org, spec, &ORG_EVENTS).await {
-            Ok(id) => {
-                installed.org = Some(id);
-                return Ok(installed);
-            }
-            // GitHub answers 404 to a token without `admin:org_hook` and 403
-            // to an app without the organization hooks permission.
-            Err(e @ (ProviderError::Forbidden { .. } | ProviderError::NotFound { .. })) => {
-                tracing::info!(org = %self.org, reason = %e, "organization hook refused; installing one hook per repository");
-            }
-            Err(e) => return Err(e),
-        }
-        // Owned names: a closure over borrowed items is not `Send` enough
-        // for the boxed future of an `async_trait` method.
-        let results: Vec<_> = stream::iter(repos.to_vec())
-            .map(|full_name| async move {
-                let result = self
-                    .ensure_hook(HookOwner::Repo(&full_name), spec, &REPO_EVENTS)
-                    .await;
-                (full_name, result)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        for (full_name, result) in results {
-            match result {
-                Ok(id) => {
-                    installed.repos.insert(full_name, id);
-                }
-                Err(e) if e.is_credentials() => return Err(e),
-                Err(e) => {
-                    tracing::warn!(repo = %full_name, error = %e, "webhook not installed");
-                    installed.failures.insert(full_name, e.to_string());
-                }
-            }
-        }
-        Ok(installed)
+    /// A hook's `name` is set once, when it is created.
+    fn create_body(&self, spec: &HookSpec) -> serde_json::Value {
+        let mut body = self.hook_body(spec);
+        body["name"] = json!("web");
+        body
     }
 
-    /// Deletes every hook in `installed`; one already gone (404) is fine.
-    /// Every hook is tried; the first failure is returned.
-    pub(super) async fn uninstall_hooks(
-        &self,
-        installed: &InstalledHooks,
-    ) -> Result<(), ProviderError> {
-        let mut urls = Vec::with_capacity(installed.repos.len() + 1);
-        if let Some(id) = &installed.org {
-            urls.push(self.hooks_url(HookOwner::Org, Some(id)));
+    /// A hook without a URL (not a webhook) is never ours.
+    fn listed(hook: wire::Hook) -> ListedHook {
+        ListedHook {
+            id: hook.id.to_string(),
+            url: hook.config.url.unwrap_or_default(),
         }
-        for (full_name, id) in &installed.repos {
-            urls.push(self.hooks_url(HookOwner::Repo(full_name), Some(id)));
-        }
-        let results: Vec<_> = stream::iter(urls)
-            .map(|url| async move {
-                match self.http.send(Method::DELETE, &url, None).await {
-                    Ok(_) | Err(ProviderError::NotFound { .. }) => Ok(()),
-                    Err(e) => Err(e),
-                }
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        results.into_iter().collect()
     }
 }
 
@@ -391,11 +353,11 @@ mod tests {
         .unwrap();
         let cases = [
             (
-                host.hooks_url(HookOwner::Org, None),
+                host.hooks_url(HookLevel::Org, "acme", None),
                 "https://ghe.example.com/api/v3/orgs/acme/hooks?per_page=100",
             ),
             (
-                host.hooks_url(HookOwner::Repo("acme/log"), Some("7")),
+                host.hooks_url(HookLevel::Repo, "acme/log", Some("7")),
                 "https://ghe.example.com/api/v3/repos/acme/log/hooks/7",
             ),
         ];
