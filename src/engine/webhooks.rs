@@ -18,7 +18,7 @@ use crate::providers::{CodeHost, HookSpec, ProviderError};
 use crate::store::Enqueued;
 use futures::StreamExt;
 use reqwest::header::HeaderMap;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -148,8 +148,10 @@ impl EngineHandle {
     /// before a restart first, then whatever deliveries bring. Syncs are
     /// refreshed in parallel, each one batch at a time.
     pub async fn process_webhooks(&self, cancel: CancellationToken) {
-        let mut busy: HashSet<SyncId> = HashSet::new();
-        let mut running: JoinSet<SyncId> = JoinSet::new();
+        // Syncs with a refresh in flight, by its task: a task that panics
+        // still frees its sync.
+        let mut busy: HashMap<tokio::task::Id, SyncId> = HashMap::new();
+        let mut running: JoinSet<()> = JoinSet::new();
         loop {
             let queued = match self.blocking(|s| s.load_queued()).await {
                 Ok(queued) => queued,
@@ -162,7 +164,7 @@ impl EngineHandle {
             let mut due: BTreeMap<SyncId, Vec<QueuedTarget>> = BTreeMap::new();
             let mut next_due: Option<Timestamp> = None;
             for item in queued {
-                if busy.contains(&item.sync) {
+                if busy.values().any(|s| s == &item.sync) {
                     continue;
                 }
                 if item.not_before <= now {
@@ -172,12 +174,12 @@ impl EngineHandle {
                 }
             }
             for (sync, batch) in due {
-                busy.insert(sync.clone());
                 let engine = self.clone();
-                running.spawn(async move {
-                    engine.refresh(&sync, batch).await;
-                    sync
+                let task = running.spawn({
+                    let sync = sync.clone();
+                    async move { engine.refresh(&sync, batch).await }
                 });
+                busy.insert(task.id(), sync);
             }
             let wait = next_due.map_or(Duration::from_secs(60), |t| {
                 Duration::from_secs(u64::try_from(t.0 - now.0).unwrap_or(0).max(1))
@@ -190,10 +192,17 @@ impl EngineHandle {
                     return;
                 }
                 _ = self.inner.hook_queue.notified() => {}
-                Some(done) = running.join_next(), if !running.is_empty() => {
-                    if let Ok(sync) = done {
-                        busy.remove(&sync);
-                    }
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    let task = match done {
+                        Ok((task, ())) => task,
+                        Err(e) => {
+                            tracing::error!(error = %e, "a webhook refresh failed; its targets stay queued");
+                            // Not at once: the same targets would fail the same way.
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            e.id()
+                        }
+                    };
+                    busy.remove(&task);
                 }
                 _ = tokio::time::sleep(wait) => {}
             }
