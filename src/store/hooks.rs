@@ -8,7 +8,7 @@
 
 use super::{Store, StoreError, decode, encode, key, prefix, read_u64, scan};
 use crate::domain::{HookTarget, QueuedTarget, Secret, SyncId, Timestamp};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{ConflictableTransactionError, Transactional};
 
 const HOOK_SEQ_KEY: &[u8] = b"hook_seq";
 
@@ -140,10 +140,7 @@ impl Store {
                 meta.insert(HOOK_SEQ_KEY, &seq.to_be_bytes())?;
                 Ok(Enqueued::Queued { added, merged })
             });
-        let outcome = result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        })?;
+        let outcome = result?;
         if let Enqueued::Queued { .. } = outcome {
             self.forget_old_deliveries()?;
             self.flush()?;
@@ -216,10 +213,7 @@ impl Store {
             }
             Ok(())
         });
-        result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        })?;
+        result?;
         self.flush()
     }
 }

@@ -73,6 +73,16 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
 }
 
+/// A transaction fails with what its closure aborted with, or with sled.
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
 impl StoreError {
     pub fn is_locked(&self) -> bool {
         matches!(self, StoreError::Locked { .. })

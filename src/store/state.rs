@@ -7,7 +7,7 @@ use super::{
 use crate::domain::{
     Change, Current, Identity, Package, PackageName, Plan, SyncId, Team, Timestamp, User, Version,
 };
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{ConflictableTransactionError, Transactional};
 use std::collections::BTreeSet;
 
 /// One prepared write. Plans are encoded before the transaction starts, so the
@@ -154,11 +154,7 @@ impl Store {
                     Ok(next)
                 },
             );
-        match result {
-            Ok(rev) => Ok(rev),
-            Err(TransactionError::Abort(e)) => Err(e),
-            Err(TransactionError::Storage(e)) => Err(StoreError::Sled(e)),
-        }
+        Ok(result?)
     }
 
     pub fn load_packages(&self) -> Result<Vec<Package>, StoreError> {

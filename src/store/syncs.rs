@@ -3,7 +3,7 @@
 use super::{Store, StoreError, decode, encode, scan};
 use crate::domain::{Credential, HookState, RunSummary, Secret, Sync, SyncId};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::transaction::{ConflictableTransactionError, Transactional};
 
 /// On-disk form of a [`Credential`]. Kept private so the secret is only
 /// serialized here, into the `credentials` tree.
@@ -99,21 +99,16 @@ impl Store {
         let record = encode("syncs", k, sync)?;
         let secret = encode("credentials", k, &StoredCredential::from(credential))?;
         let t = &self.trees;
-        (&t.syncs, &t.credentials)
-            .transaction(|(syncs, credentials)| {
-                if syncs.get(k)?.is_some() {
-                    return Err(ConflictableTransactionError::Abort(StoreError::SyncExists(
-                        sync.id.to_string(),
-                    )));
-                }
-                syncs.insert(k, record.as_slice())?;
-                credentials.insert(k, secret.as_slice())?;
-                Ok(())
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => StoreError::Sled(e),
-            })?;
+        (&t.syncs, &t.credentials).transaction(|(syncs, credentials)| {
+            if syncs.get(k)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(StoreError::SyncExists(
+                    sync.id.to_string(),
+                )));
+            }
+            syncs.insert(k, record.as_slice())?;
+            credentials.insert(k, secret.as_slice())?;
+            Ok(())
+        })?;
         self.flush()
     }
 
