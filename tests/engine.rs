@@ -158,6 +158,7 @@ async fn removing_most_packages_needs_confirmation_when_guard_trips() {
         f.sim.delete_repo(repo).unwrap();
     }
     let refused = f.engine.run_sync(&f.id, Policy::default()).await.unwrap();
+    assert!(refused.guarded, "the run says the guard held it back");
     let error = refused.error.expect("guard stops the run");
     assert!(
         error.contains("6 of 10 packages") && error.contains("--confirm-removals"),
@@ -179,7 +180,7 @@ async fn removing_most_packages_needs_confirmation_when_guard_trips() {
         )
         .await
         .unwrap();
-    assert_eq!(confirmed.error, None);
+    assert_eq!((confirmed.error, confirmed.guarded), (None, false));
     assert_eq!(f.engine.list_packages(None).await.unwrap().len(), 4);
 }
 

@@ -305,6 +305,7 @@ mod tests {
             finished_at: Timestamp(2),
             error: None,
             partial: false,
+            guarded: false,
             changes: PlanSummary::default(),
             problems: vec![Problem {
                 subject: "acme/x".into(),

@@ -203,6 +203,10 @@ pub struct RunSummary {
     pub error: Option<String>,
     /// True when some listing was incomplete, so nothing was removed.
     pub partial: bool,
+    /// True when the deletion guard held the run back: it waits for an
+    /// admin to confirm, and running it again unchanged would not help.
+    #[serde(default)]
+    pub guarded: bool,
     pub changes: super::PlanSummary,
     pub problems: Vec<Problem>,
     pub requests: u64,

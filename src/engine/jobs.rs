@@ -61,6 +61,7 @@ mod tests {
             finished_at: Timestamp(n),
             error: None,
             partial: false,
+            guarded: false,
             changes: PlanSummary::default(),
             problems: vec![],
             requests: 0,

@@ -461,6 +461,7 @@ mod tests {
             finished_at: Timestamp(at),
             error: None,
             partial: false,
+            guarded: false,
             changes: Default::default(),
             problems: vec![],
             requests: 0,

@@ -27,6 +27,7 @@ impl EngineHandle {
         });
         let mut stats = RequestStats::default();
         let result = self.snapshot_and_apply(&sync, &policy, &mut stats).await;
+        let guarded = matches!(result, Err(EngineError::Guard(_)));
         let (outcome, error) = match result {
             Ok(outcome) => (outcome, None),
             Err(e) => (
@@ -43,6 +44,7 @@ impl EngineHandle {
             finished_at: Timestamp::now(),
             error,
             partial: outcome.partial,
+            guarded,
             changes: outcome.changes,
             problems: outcome.problems,
             requests: stats.requests,

@@ -232,12 +232,7 @@ impl EngineHandle {
                 return;
             }
         };
-        let full = batch.iter().any(|i| i.target == HookTarget::Full);
-        let result = if full {
-            self.refresh_full(&sync).await
-        } else {
-            self.refresh_targets(&sync, &batch).await
-        };
+        let result = self.refresh_targets(&sync, &batch).await;
         let failed: HashSet<HookTarget> = match result {
             Ok(failed) => failed,
             Err(e) => {
@@ -270,22 +265,24 @@ impl EngineHandle {
     async fn refresh_full(&self, sync: &Sync) -> Result<HashSet<HookTarget>, EngineError> {
         let summary = self.run_sync(&sync.id, Policy::default()).await?;
         match summary.error {
-            // A run the deletion guard stopped waits for an admin; retrying
-            // would not change its mind.
-            Some(error) if !error.contains("--confirm-removals") => {
-                Err(EngineError::Internal(error))
-            }
+            // A run the deletion guard held back waits for an admin;
+            // retrying would not change its mind.
+            Some(error) if !summary.guarded => Err(EngineError::Internal(error)),
             _ => Ok(HashSet::new()),
         }
     }
 
     /// Reads the batch's repositories and teams from the host and applies
-    /// them as one scoped snapshot. Returns the targets that failed.
+    /// them as one scoped snapshot, or runs in full when the batch asks for
+    /// more than a scoped snapshot can hold. Returns the targets that failed.
     async fn refresh_targets(
         &self,
         sync: &Sync,
         batch: &[QueuedTarget],
     ) -> Result<HashSet<HookTarget>, EngineError> {
+        if batch.iter().any(|i| i.target == HookTarget::Full) {
+            return self.refresh_full(sync).await;
+        }
         let host = self.host(sync).await?;
         let org = self.org_of(sync, host.as_ref()).await?;
         // A membership change of the organization itself (GitLab's top
@@ -309,7 +306,9 @@ impl EngineHandle {
                             HookTarget::Team(name) => {
                                 host.fetch_team(name).await.map(Fetched::Teams)
                             }
-                            HookTarget::Full => Ok(Fetched::Repo(None)),
+                            HookTarget::Full => {
+                                unreachable!("a batch with a full target runs in full")
+                            }
                         };
                         (target, result)
                     }

@@ -46,6 +46,7 @@ pub fn syncs() -> Vec<Sync> {
         finished_at: Timestamp(NOW.0 - 180),
         error: None,
         partial: false,
+        guarded: false,
         changes: PlanSummary {
             packages_added: 4,
             versions_added: 12,

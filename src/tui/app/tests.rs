@@ -288,6 +288,7 @@ fn engine_events_drive_the_run_state_and_progress() {
         finished_at: NOW,
         error: None,
         partial: false,
+        guarded: false,
         changes: PlanSummary {
             packages_added: 1,
             ..PlanSummary::default()
