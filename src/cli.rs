@@ -844,29 +844,7 @@ fn print_summary(name: &str, s: &RunSummary) {
     match &s.error {
         Some(error) => println!("sync {name} failed: {error}"),
         None if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
-        None => {
-            let counts = [
-                (
-                    "packages",
-                    c.packages_added,
-                    c.packages_changed,
-                    c.packages_removed,
-                ),
-                (
-                    "versions",
-                    c.versions_added,
-                    c.versions_changed,
-                    c.versions_removed,
-                ),
-                ("teams", c.teams_added, c.teams_changed, c.teams_removed),
-            ];
-            let parts: Vec<String> = counts
-                .iter()
-                .filter(|(_, a, ch, r)| a + ch + r > 0)
-                .map(|(what, a, ch, r)| format!("{what} +{a} ~{ch} -{r}"))
-                .collect();
-            println!("sync {name}: {}", parts.join(", "));
-        }
+        None => println!("sync {name}: {}", c.describe()),
     }
     if s.partial {
         println!(

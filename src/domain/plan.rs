@@ -47,6 +47,40 @@ impl PlanSummary {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// "packages +1 ~0 -0, versions +3 ~0 -1" (what changed only), or
+    /// "up to date".
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            (
+                "packages",
+                self.packages_added,
+                self.packages_changed,
+                self.packages_removed,
+            ),
+            (
+                "versions",
+                self.versions_added,
+                self.versions_changed,
+                self.versions_removed,
+            ),
+            (
+                "teams",
+                self.teams_added,
+                self.teams_changed,
+                self.teams_removed,
+            ),
+        ]
+        .iter()
+        .filter(|(_, a, ch, r)| a + ch + r > 0)
+        .map(|(what, a, ch, r)| format!("{what} +{a} ~{ch} -{r}"))
+        .collect();
+        if parts.is_empty() {
+            "up to date".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

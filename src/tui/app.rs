@@ -319,7 +319,7 @@ impl App {
                 scope,
                 changes,
             } => {
-                let text = syncs::changes_text(&changes);
+                let text = changes.describe();
                 self.log(
                     Tone::Ok,
                     format!("{sync}: webhook refreshed {}: {text}", scope.join(", ")),

@@ -1,7 +1,7 @@
 //! Pane 1: the synchronizations, their live run state and last result.
 
 use super::{ago, fit, window};
-use crate::domain::{PlanSummary, RunSummary};
+use crate::domain::RunSummary;
 use crate::tui::app::{App, Cmd};
 use crate::tui::keymap::Action;
 use crate::tui::popups::message::Message;
@@ -88,35 +88,7 @@ pub fn result_text(run: &RunSummary) -> String {
     if let Some(error) = &run.error {
         return format!("failed: {error}");
     }
-    changes_text(&run.changes)
-}
-
-/// "packages +1 ~0 -0, versions +3 ~0 -1", or "up to date".
-pub fn changes_text(c: &PlanSummary) -> String {
-    let parts: Vec<String> = [
-        (
-            "packages",
-            c.packages_added,
-            c.packages_changed,
-            c.packages_removed,
-        ),
-        (
-            "versions",
-            c.versions_added,
-            c.versions_changed,
-            c.versions_removed,
-        ),
-        ("teams", c.teams_added, c.teams_changed, c.teams_removed),
-    ]
-    .iter()
-    .filter(|(_, a, ch, r)| a + ch + r > 0)
-    .map(|(what, a, ch, r)| format!("{what} +{a} ~{ch} -{r}"))
-    .collect();
-    if parts.is_empty() {
-        "up to date".to_owned()
-    } else {
-        parts.join(", ")
-    }
+    run.changes.describe()
 }
 
 fn details(app: &App, run: &RunSummary) -> Vec<String> {
