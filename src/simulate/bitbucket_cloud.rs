@@ -45,21 +45,22 @@ mod routes;
 mod state;
 
 use super::history::record_push;
+use super::lock;
 use super::scenario::{RepoSpec, Scenario};
+use super::server::{self, Running};
 use super::webhooks::{Event, Hook, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
 use crate::domain::{RefKind, hub_signature};
 use serde_json::Value;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// A running simulator. Stops when dropped or on [`BitbucketCloudSim::shutdown`].
 pub struct BitbucketCloudSim {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Running,
 }
 
 struct Shared {
@@ -70,17 +71,12 @@ struct Shared {
     webhooks: Webhooks,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl BitbucketCloudSim {
     pub async fn start(scenario: Scenario) -> io::Result<Self> {
         scenario
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = server::bind().await?;
         let shared = Arc::new(Shared {
             base: format!("http://{addr}"),
             state: Mutex::new(state::State::new(&scenario)),
@@ -88,21 +84,11 @@ impl BitbucketCloudSim {
             stats: Mutex::new(SimStats::default()),
             webhooks: Webhooks::default(),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = routes::router(shared.clone());
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "Bitbucket Cloud simulator stopped");
-            }
-        });
+        let server = Running::serve(listener, routes::router(shared.clone()), "Bitbucket Cloud");
         Ok(Self {
             shared,
             addr,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         })
     }
 
@@ -256,13 +242,8 @@ impl BitbucketCloudSim {
     }
 
     /// Stops accepting requests and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
@@ -285,16 +266,5 @@ fn delivery_headers(event: &'static str) -> impl Fn(&Hook, &str, &[u8]) -> Vec<(
             headers.push(("X-Hub-Signature".to_owned(), hub_signature(secret, body)));
         }
         headers
-    }
-}
-
-impl Drop for BitbucketCloudSim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }

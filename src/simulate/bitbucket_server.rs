@@ -48,7 +48,9 @@ mod state;
 
 use super::archive;
 use super::history::record_push;
+use super::lock;
 use super::scenario::{RepoRole, RepoSpec, Scenario};
+use super::server::{self, Running};
 use super::webhooks::{Event, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
 use crate::domain::RefKind;
@@ -63,7 +65,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 /// Where the REST API lives under the instance's base URL.
 pub const REST: &str = "/rest/api/1.0";
@@ -74,8 +76,7 @@ const MAX_LIMIT: usize = 1000;
 pub struct BitbucketServerSim {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Running,
 }
 
 struct Shared {
@@ -86,17 +87,12 @@ struct Shared {
     webhooks: Webhooks,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl BitbucketServerSim {
     pub async fn start(scenario: Scenario) -> io::Result<Self> {
         scenario
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = server::bind().await?;
         let shared = Arc::new(Shared {
             base: format!("http://{addr}"),
             state: Mutex::new(state::State::new(&scenario)),
@@ -104,21 +100,11 @@ impl BitbucketServerSim {
             stats: Mutex::new(SimStats::default()),
             webhooks: Webhooks::default(),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = router(shared.clone());
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "Bitbucket Server simulator stopped");
-            }
-        });
+        let server = Running::serve(listener, router(shared.clone()), "Bitbucket Server");
         Ok(Self {
             shared,
             addr,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         })
     }
 
@@ -284,24 +270,8 @@ impl BitbucketServerSim {
     }
 
     /// Stops accepting requests and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for BitbucketServerSim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

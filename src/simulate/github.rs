@@ -18,6 +18,8 @@ mod json;
 mod state;
 
 use super::faults::{Faults, SimStats};
+use super::lock;
+use super::server::{self, Running};
 pub use state::SimError;
 
 use super::archive;
@@ -40,7 +42,7 @@ use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const RATE_LIMIT: u64 = 5_000;
@@ -52,8 +54,7 @@ const ACCESS_TOKENS: &str = "/app/installations/{installation_id}/access_tokens"
 pub struct GithubSim {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Running,
 }
 
 struct Shared {
@@ -72,10 +73,6 @@ struct RateWindow {
     reset: u64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn epoch_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -87,8 +84,7 @@ impl GithubSim {
         scenario
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = server::bind().await?;
         let shared = Arc::new(Shared {
             base: format!("http://{addr}"),
             state: Mutex::new(state::State::new(&scenario)),
@@ -101,21 +97,11 @@ impl GithubSim {
             app: Mutex::new(None),
             webhooks: Webhooks::default(),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = router(shared.clone());
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "GitHub simulator stopped");
-            }
-        });
+        let server = Running::serve(listener, router(shared.clone()), "GitHub");
         Ok(Self {
             shared,
             addr,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         })
     }
 
@@ -308,24 +294,8 @@ impl GithubSim {
     }
 
     /// Stops accepting requests and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for GithubSim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

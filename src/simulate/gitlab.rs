@@ -47,7 +47,9 @@ mod json;
 mod pages;
 mod state;
 
+use super::lock;
 use super::scenario::{RepoSpec, Scenario};
+use super::server::{self, Running};
 use super::webhooks::{Event, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
 use axum::Router;
@@ -61,7 +63,7 @@ use hooks::{GroupHooks, ProjectHooks};
 use serde_json::{Value, json};
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// GitLab.com's limit for authenticated API requests, per minute.
@@ -72,8 +74,7 @@ const RATE_WINDOW_SECS: u64 = 60;
 pub struct GitlabSim {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: Running,
 }
 
 struct Shared {
@@ -120,10 +121,6 @@ struct RateWindow {
     reset: u64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn epoch_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -135,8 +132,7 @@ impl GitlabSim {
         scenario
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = server::bind().await?;
         let shared = Arc::new(Shared {
             base: format!("http://{addr}"),
             state: Mutex::new(state::State::new(&scenario)),
@@ -148,21 +144,11 @@ impl GitlabSim {
             }),
             webhooks: Webhooks::default(),
         });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = router(shared.clone());
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "GitLab simulator stopped");
-            }
-        });
+        let server = Running::serve(listener, router(shared.clone()), "GitLab");
         Ok(Self {
             shared,
             addr,
-            stop: Some(stop),
-            task: Some(task),
+            server,
         })
     }
 
@@ -345,24 +331,8 @@ impl GitlabSim {
     }
 
     /// Stops accepting requests and waits for the server task to end.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for GitlabSim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 

@@ -43,6 +43,7 @@ mod history;
 mod hook_change;
 pub mod hosts;
 pub mod scenario;
+mod server;
 pub mod webhooks;
 
 pub use bitbucket_cloud::BitbucketCloudSim;
@@ -55,3 +56,9 @@ pub use scenario::{
     GeneratedSpec, MemberSpec, OrgRole, OrgSpec, RepoRole, RepoSpec, Scenario, ScenarioError,
     TeamSpec,
 };
+
+/// Locks simulator state. A test that panicked while holding the lock must
+/// not take the simulator down for the others, so poisoning is ignored.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -5,8 +5,9 @@
 //! shape; the registry POSTs it to every matching hook in the background,
 //! with the headers the host would send, and keeps a log tests can wait on.
 
+use super::lock;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where a hook is registered.
@@ -64,10 +65,6 @@ pub struct Event<'a> {
     /// The repository it happened in (None: an org-level event).
     pub repo: Option<&'a str>,
     pub body: Vec<u8>,
-}
-
-fn lock(m: &Mutex<Registry>) -> MutexGuard<'_, Registry> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Webhooks {
