@@ -36,6 +36,7 @@
 //! [`init_logging`] writes to `<data dir>/logs/packyard.log.YYYY-MM-DD`, never
 //! to the terminal, which belongs to the TUI.
 
+use crate::domain::MAX_RESYNC_MINUTES;
 use directories::ProjectDirs;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
@@ -84,7 +85,7 @@ pub struct SyncDefaults {
     #[serde(deserialize_with = "ranged::<_, _, 0, 86400>")]
     pub max_rate_limit_wait_secs: u64,
     /// Minutes between the full resyncs `serve` runs; 0 disables them.
-    #[serde(deserialize_with = "ranged::<_, _, 0, 10080>")]
+    #[serde(deserialize_with = "ranged::<_, _, 0, { MAX_RESYNC_MINUTES as u64 }>")]
     pub resync_interval_minutes: u64,
 }
 

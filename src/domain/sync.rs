@@ -32,6 +32,10 @@ impl fmt::Display for ProviderKind {
     }
 }
 
+/// The longest periodic resync interval, a week: for the configured default
+/// and for a sync's own.
+pub const MAX_RESYNC_MINUTES: u32 = 10_080;
+
 /// A configured synchronization. Credentials are kept apart (see
 /// [`Credential`]) so that this record can be listed and serialized freely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,8 +23,8 @@ pub use requests::{PackageSelection, UserSummary};
 pub use webhooks::{Accepted, DeliveryError, HookSettings};
 
 use crate::domain::{
-    Credential, Package, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId,
-    Team, Timestamp, Token, TokenScope, Version,
+    Credential, MAX_RESYNC_MINUTES, Package, PackageName, ProviderKind, RemoteOrg, RunSummary,
+    Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
 };
 use crate::providers::{self, ClientSettings, CodeHost, ProviderError};
 use crate::store::{Store, StoreError};
@@ -101,9 +101,6 @@ struct Inner {
     /// Wakes the webhook worker when a delivery was queued.
     hook_queue: tokio::sync::Notify,
 }
-
-/// The longest periodic resync interval, as for the configured default.
-const MAX_RESYNC_MINUTES: u32 = 10_080;
 
 /// How often the periodic resync looks for syncs that are due.
 const RESYNC_CHECK: Duration = Duration::from_secs(30);
