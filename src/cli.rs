@@ -3,7 +3,7 @@
 
 use crate::admin::{
     AdminClient, ClientSettings, EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange,
-    PackageSelection, PackageSummary, Policy, UserSummary,
+    PackageChange, PackageSelection, PackageSummary, Policy, UserSummary,
 };
 use crate::config::Config;
 use crate::domain::{
@@ -286,6 +286,37 @@ pub enum PackageCommand {
         #[arg(long)]
         yes: bool,
     },
+    /// Give a package to another repository, after showing what changes. A package belongs
+    /// to the repository that first provided it; another repository declaring the same name
+    /// is reported as a conflict and never takes it by itself. This is how an admin settles one.
+    Move {
+        /// Package name (vendor/name).
+        name: String,
+        /// The repository as SYNC:PATH, PATH as the host shows it: owner/repo, GitLab
+        /// group/sub/repo, Bitbucket Data Center PROJECT/repo.
+        #[arg(long, value_name = "SYNC:PATH")]
+        to_repo: String,
+        /// Do not ask for confirmation (required when not on a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Mark a package abandoned in its metadata (Composer warns on install), or undo that.
+    Abandon {
+        /// Package name (vendor/name).
+        name: String,
+        /// The package to use instead; Composer names it in its warning.
+        #[arg(long, value_name = "PACKAGE", conflicts_with = "undo")]
+        replacement: Option<String>,
+        /// Mark it maintained again.
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Let a package removed with `package remove` be created again by its repository at
+    /// the next run of its synchronization.
+    Restore {
+        /// Package name (vendor/name).
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -512,6 +543,58 @@ pub async fn execute(
             }
             let removed = admin.remove_packages(selection, true).await?;
             println!("Removed {} packages.", removed.len());
+        }
+        Command::Package(PackageCommand::Move { name, to_repo, yes }) => {
+            let name = PackageName::new(&name)?;
+            let (sync, path) = to_repo
+                .split_once(':')
+                .filter(|(_, path)| !path.is_empty())
+                .with_context(|| {
+                    format!("--to-repo {to_repo:?} is not SYNC:PATH, e.g. github:acme/logger")
+                })?;
+            let change = PackageChange::Move {
+                sync: sync_id(sync)?,
+                path: path.to_owned(),
+            };
+            let preview = admin
+                .change_package(name.clone(), change.clone(), false)
+                .await?;
+            for line in &preview.lines {
+                println!("{line}");
+            }
+            if !confirm(&format!("move {name}"), yes)? {
+                eprintln!("Nothing moved.");
+                return Ok(ExitCode::FAILURE);
+            }
+            admin.change_package(name.clone(), change, true).await?;
+            println!("Moved {name}.");
+        }
+        Command::Package(PackageCommand::Abandon {
+            name,
+            replacement,
+            undo,
+        }) => {
+            let change = if undo {
+                PackageChange::Maintain
+            } else {
+                PackageChange::Abandon {
+                    replacement: replacement.map(|r| PackageName::new(&r)).transpose()?,
+                }
+            };
+            let preview = admin
+                .change_package(PackageName::new(&name)?, change, true)
+                .await?;
+            for line in &preview.lines {
+                println!("{line}");
+            }
+        }
+        Command::Package(PackageCommand::Restore { name }) => {
+            let preview = admin
+                .change_package(PackageName::new(&name)?, PackageChange::Restore, true)
+                .await?;
+            for line in &preview.lines {
+                println!("{line}");
+            }
         }
         Command::User(UserCommand::List { json }) => print_users(&admin.list_users().await?, json)?,
         Command::User(UserCommand::Link { user, identity }) => {
@@ -860,6 +943,12 @@ fn print_summary(name: &str, s: &RunSummary) {
             }
         }
     }
+    if !s.conflicts.is_empty() {
+        println!("package name conflicts ({}):", s.conflicts.len());
+        for c in &s.conflicts {
+            println!("  {}", c.describe());
+        }
+    }
     let secs = s.finished_at.0 - s.started_at.0;
     println!(
         "{} requests to the host ({} answered 304 Not Modified) in {secs} s",
@@ -910,6 +999,10 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
                 Some(r) if r.error.is_some() => "failed".to_owned(),
                 Some(r) if r.partial => "partial".to_owned(),
                 Some(_) => "ok".to_owned(),
+            };
+            let result = match s.last_run.as_ref().map_or(0, |r| r.conflicts.len()) {
+                0 => result,
+                n => format!("{result}, {n} name conflicts"),
             };
             vec![
                 s.id.to_string(),

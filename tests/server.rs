@@ -58,6 +58,10 @@ fn package(n: &str, repo: &str) -> Package {
         html_url: format!("https://git.example.test/{n}"),
         description: None,
         default_branch: "main".into(),
+        host: None,
+        archived: false,
+        abandoned: None,
+        manifest_missing: false,
     }
 }
 

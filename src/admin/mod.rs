@@ -29,8 +29,8 @@ pub use socket::SocketClient;
 pub const SOCKET_FILE: &str = "packyard.sock";
 
 pub use crate::engine::{
-    EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange, PackageSelection,
-    PackageSummary, Policy, SyncRemoval, UserSummary,
+    EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange, PackageChange,
+    PackageChangePreview, PackageSelection, PackageSummary, Policy, SyncRemoval, UserSummary,
 };
 pub use crate::providers::ClientSettings;
 
@@ -101,6 +101,13 @@ pub trait AdminClient: Send + std::marker::Sync {
         selection: PackageSelection,
         apply: bool,
     ) -> Result<Vec<PackageName>, AdminError>;
+    /// What `change` does to package `name`; does it when `apply`.
+    async fn change_package(
+        &self,
+        name: PackageName,
+        change: PackageChange,
+        apply: bool,
+    ) -> Result<PackageChangePreview, AdminError>;
     async fn list_users(&self) -> Result<Vec<UserSummary>, AdminError>;
     async fn link_identity(
         &self,
@@ -224,6 +231,14 @@ impl AdminClient for InProcess {
         apply: bool,
     ) -> Result<Vec<PackageName>, AdminError> {
         Ok(self.engine.remove_packages(selection, apply).await?)
+    }
+    async fn change_package(
+        &self,
+        name: PackageName,
+        change: PackageChange,
+        apply: bool,
+    ) -> Result<PackageChangePreview, AdminError> {
+        Ok(self.engine.change_package(name, change, apply).await?)
     }
     async fn list_users(&self) -> Result<Vec<UserSummary>, AdminError> {
         Ok(self.engine.list_users().await?)

@@ -11,7 +11,10 @@
 //! purpose and still redacts it in `Debug`; [`Secret`] itself stays without
 //! `Serialize` so nothing else can leak one into JSON by accident.
 
-use super::{EngineEvent, NewSync, OwnerChange, PackageSelection, PackageSummary, Policy};
+use super::{
+    EngineEvent, NewSync, OwnerChange, PackageChange, PackageChangePreview, PackageSelection,
+    PackageSummary, Policy,
+};
 use super::{SyncRemoval, UserSummary};
 use crate::domain::{
     Credential, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team,
@@ -57,6 +60,11 @@ pub enum Request {
     },
     RemovePackages {
         selection: PackageSelection,
+        apply: bool,
+    },
+    ChangePackage {
+        name: PackageName,
+        change: PackageChange,
         apply: bool,
     },
     ListTeams {
@@ -120,6 +128,9 @@ pub enum Response {
     },
     Teams {
         teams: Vec<Team>,
+    },
+    PackageChanged {
+        preview: PackageChangePreview,
     },
     Users {
         users: Vec<UserSummary>,
@@ -312,6 +323,7 @@ mod tests {
                 reference: Some("v1".into()),
                 message: "bad".into(),
             }],
+            conflicts: vec![],
             requests: 3,
             not_modified: 1,
         }
@@ -341,6 +353,10 @@ mod tests {
             html_url: "https://example.test/acme/log".into(),
             description: Some("logs".into()),
             default_branch: "main".into(),
+            host: None,
+            archived: false,
+            abandoned: None,
+            manifest_missing: false,
         }
     }
 
@@ -415,6 +431,14 @@ mod tests {
             Request::RemovePackages {
                 selection: PackageSelection::Origin(id("acme")),
                 apply: true,
+            },
+            Request::ChangePackage {
+                name: PackageName::new("acme/log").unwrap(),
+                change: PackageChange::Move {
+                    sync: id("acme"),
+                    path: "acme/log".into(),
+                },
+                apply: false,
             },
             Request::ListTeams { sync: None },
             Request::ListUsers,

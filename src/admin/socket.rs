@@ -12,8 +12,8 @@
 
 use super::protocol::{MAX_REQUEST_BYTES, Request, Response, Streamed, WireNewSync};
 use super::{
-    AdminClient, AdminError, EngineEvent, InProcess, NewSync, OwnerChange, PackageSelection,
-    PackageSummary, Policy, SyncRemoval, UserSummary,
+    AdminClient, AdminError, EngineEvent, InProcess, NewSync, OwnerChange, PackageChange,
+    PackageChangePreview, PackageSelection, PackageSummary, Policy, SyncRemoval, UserSummary,
 };
 use crate::domain::{
     PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
@@ -249,6 +249,14 @@ async fn dispatch(admin: &dyn AdminClient, request: Request) -> Response {
             .remove_packages(selection, apply)
             .await
             .map(|names| Response::PackagesSelected { names }),
+        Request::ChangePackage {
+            name,
+            change,
+            apply,
+        } => admin
+            .change_package(name, change, apply)
+            .await
+            .map(|preview| Response::PackageChanged { preview }),
         Request::ListTeams { sync } => admin
             .list_teams(sync)
             .await
@@ -437,6 +445,24 @@ impl AdminClient for SocketClient {
             .await?
         {
             Response::PackagesSelected { names } => Ok(names),
+            other => Err(unexpected(other)),
+        }
+    }
+    async fn change_package(
+        &self,
+        name: PackageName,
+        change: PackageChange,
+        apply: bool,
+    ) -> Result<PackageChangePreview, AdminError> {
+        match self
+            .call(&Request::ChangePackage {
+                name,
+                change,
+                apply,
+            })
+            .await?
+        {
+            Response::PackageChanged { preview } => Ok(preview),
             other => Err(unexpected(other)),
         }
     }

@@ -2,8 +2,8 @@
 //! reconcile step and applied atomically by the store.
 
 use super::{
-    Identity, IdentityKey, Package, PackageName, Problem, Sync, SyncId, Team, TeamKey, User,
-    UserId, Version,
+    Conflict, Identity, IdentityKey, Package, PackageName, Problem, RemoteId, Removal, Sync,
+    SyncId, Team, TeamKey, User, UserId, Version,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +26,11 @@ pub enum Change {
     DeleteVersion {
         package: PackageName,
         version: String,
+    },
+    PutRemoval(Removal),
+    DeleteRemoval {
+        sync: SyncId,
+        repo: RemoteId,
     },
 }
 
@@ -89,6 +94,8 @@ pub struct Plan {
     pub summary: PlanSummary,
     /// Refs and repositories that were skipped, with the reason.
     pub problems: Vec<Problem>,
+    /// Repositories that declare a name another repository owns.
+    pub conflicts: Vec<Conflict>,
     /// Set when the plan removes more than half of the sync's packages or team
     /// members: the engine applies it only after an admin confirms.
     pub guard: Option<String>,
@@ -116,4 +123,6 @@ pub struct Current {
     pub packages: std::collections::BTreeMap<PackageName, Package>,
     pub versions:
         std::collections::BTreeMap<PackageName, std::collections::BTreeMap<String, Version>>,
+    /// Packages an admin removed from this sync's repositories, by repository.
+    pub removals: std::collections::BTreeMap<RemoteId, Removal>,
 }

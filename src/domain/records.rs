@@ -109,6 +109,77 @@ pub struct Package {
     pub html_url: String,
     pub description: Option<String>,
     pub default_branch: String,
+    /// The code host of the owning repository ([`super::Sync::host`]),
+    /// recorded with the package: ownership is (host, repository id), and it
+    /// must outlive the removal of the origin sync.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// The repository is archived at the host; the metadata says abandoned.
+    #[serde(default)]
+    pub archived: bool,
+    /// An admin marked the package abandoned (`packyard package abandon`).
+    /// Runs keep it as it is.
+    #[serde(default)]
+    pub abandoned: Option<Abandoned>,
+    /// The default branch had no composer.json at the last run. A single
+    /// "missing" may be a replica lagging behind a push, so the package is
+    /// removed only when the next run finds it missing again.
+    #[serde(default)]
+    pub manifest_missing: bool,
+}
+
+impl Package {
+    /// Composer's `abandoned` value: the replacement's name, or `true`.
+    pub fn abandoned_value(&self) -> Option<serde_json::Value> {
+        match &self.abandoned {
+            Some(Abandoned {
+                replacement: Some(name),
+            }) => Some(serde_json::Value::String(name.to_string())),
+            Some(_) => Some(serde_json::Value::Bool(true)),
+            None => self.archived.then_some(serde_json::Value::Bool(true)),
+        }
+    }
+}
+
+impl Conflict {
+    /// The sentence admins read in the run output, the TUI and the log.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} declares {}, which belongs to {}; it was not published from there. If that repository should have it: `packyard package move {} --to-repo {}`",
+            self.claimant, self.name, self.owner, self.name, self.claimant
+        )
+    }
+}
+
+/// An admin's verdict that a package is no longer maintained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Abandoned {
+    /// The package to use instead, if there is one.
+    pub replacement: Option<PackageName>,
+}
+
+/// An admin removed the package `name` that repository `repo` of `sync`
+/// provided: that sync does not create it again from that repository until
+/// `packyard package restore`. Other syncs' repositories may (the migration
+/// recipe: remove the old sync's packages, the new sync creates them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Removal {
+    pub sync: SyncId,
+    pub repo: RemoteId,
+    pub name: PackageName,
+    pub removed_at: Timestamp,
+}
+
+/// A repository that declares a package name another repository owns. It
+/// never takes the name by itself; an admin moves a package explicitly.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Conflict {
+    pub name: PackageName,
+    /// The repository that declares the name, as `sync:path`.
+    pub claimant: String,
+    /// Who has the name: `sync:owner/repo`, or the other claimants when the
+    /// name is new and several repositories declare it at once.
+    pub owner: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -209,6 +280,9 @@ pub struct RunSummary {
     pub guarded: bool,
     pub changes: super::PlanSummary,
     pub problems: Vec<Problem>,
+    /// Repositories that declare a name another repository owns.
+    #[serde(default)]
+    pub conflicts: Vec<Conflict>,
     pub requests: u64,
     pub not_modified: u64,
 }

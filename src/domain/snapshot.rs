@@ -94,6 +94,8 @@ pub struct RemoteRepo {
     pub clone_url: String,
     pub html_url: String,
     pub description: Option<String>,
+    /// Archived (read-only) at the host: its package is marked abandoned.
+    pub archived: bool,
     /// Tags and branches. The default branch is always among them when the
     /// listing succeeded; its manifest decides whether the repo is a package.
     pub refs: Listing<RemoteRef>,

@@ -59,6 +59,14 @@ pub struct Sync {
     pub hooks: Option<HookState>,
 }
 
+impl Sync {
+    /// The code host this sync reads: repository ids are unique per host, so
+    /// (host, repository id) names a repository across syncs.
+    pub fn host(&self) -> String {
+        format!("{} {}", self.provider, self.api_url)
+    }
+}
+
 /// How packyard authenticates to a code host. Never printed: every secret
 /// part is a [`Secret`].
 #[derive(Debug, Clone, PartialEq, Eq)]

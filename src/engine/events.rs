@@ -1,7 +1,7 @@
 //! Events the engine broadcasts. Several clients (CLI progress bar, TUI,
 //! attached admins) may listen at once; each gets every event.
 
-use crate::domain::{PlanSummary, RunSummary, SyncId};
+use crate::domain::{Conflict, PlanSummary, RunSummary, SyncId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,9 @@ pub enum EngineEvent {
         sync: SyncId,
         scope: Vec<String>,
         changes: PlanSummary,
+        /// Repositories that declared a name another repository owns.
+        #[serde(default)]
+        conflicts: Vec<Conflict>,
     },
     /// The engine never sends this: a transport between the engine and a
     /// client (the admin socket) dropped `missed` events because the client

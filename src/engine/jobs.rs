@@ -64,6 +64,7 @@ mod tests {
             guarded: false,
             changes: PlanSummary::default(),
             problems: vec![],
+            conflicts: vec![],
             requests: 0,
             not_modified: 0,
         }

@@ -11,6 +11,7 @@ mod cache;
 mod events;
 mod jobs;
 pub mod operations;
+mod packages;
 pub mod reconcile;
 mod requests;
 mod run;
@@ -18,6 +19,7 @@ mod webhooks;
 
 pub use events::EngineEvent;
 pub use operations::{OperationError, OwnerChange, SyncRemoval};
+pub use packages::{PackageChange, PackageChangePreview};
 pub use reconcile::Policy;
 pub use requests::{PackageSelection, UserSummary};
 pub use webhooks::{Accepted, DeliveryError, HookSettings};
@@ -461,6 +463,7 @@ mod tests {
             guarded: false,
             changes: Default::default(),
             problems: vec![],
+            conflicts: vec![],
             requests: 0,
             not_modified: 0,
         };

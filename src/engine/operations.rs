@@ -4,11 +4,11 @@
 //! will be written) and applied as one store transaction.
 
 use crate::domain::{
-    Change, Directory, Identity, IdentityKey, PackageName, Plan, Sync, SyncId, Team, User, UserId,
-    Version,
+    Change, Directory, Identity, IdentityKey, Package, PackageName, Plan, Removal, Sync, SyncId,
+    Team, Timestamp, User, UserId, Version,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Everything the admin operations read.
 #[derive(Debug, Clone, Default)]
@@ -161,11 +161,20 @@ pub fn plan_remove_sync(
     Ok((plan, removal))
 }
 
-/// Removes packages with all their versions.
-pub fn plan_remove_packages(versions: &BTreeMap<PackageName, Vec<Version>>) -> Plan {
+/// Removes packages with all their versions, and remembers that their
+/// origin sync removed them from their repositories: a later run of that
+/// sync does not create them again from there (`package restore` does).
+pub fn plan_remove_packages(packages: &[(Package, Vec<Version>)], now: Timestamp) -> Plan {
     let mut plan = Plan::default();
-    for (name, versions) in versions {
+    for (package, versions) in packages {
+        let name = &package.name;
         plan.changes.push(Change::DeletePackage(name.clone()));
+        plan.changes.push(Change::PutRemoval(Removal {
+            sync: package.origin.clone(),
+            repo: package.repo.clone(),
+            name: name.clone(),
+            removed_at: now,
+        }));
         for v in versions {
             plan.changes.push(Change::DeleteVersion {
                 package: name.clone(),

@@ -8,8 +8,15 @@
 //!   kept as it is.
 //! - A repository is a package when its default branch has a valid
 //!   composer.json; the package is named by that file.
-//! - A name already owned by another sync is a conflict: the first owner keeps
-//!   it and the run reports it.
+//! - A package belongs to the repository that first provided it (its id at
+//!   its host). Another repository declaring the name, in this sync or
+//!   another, is a conflict: reported, never a winner; an admin moves a
+//!   package explicitly. A new name declared by several repositories at once
+//!   goes to none of them until an admin picks one.
+//! - A package removed by an admin is not created again from the same
+//!   repository of the same sync until it is restored.
+//! - A default branch without composer.json removes its package only when
+//!   two runs in a row find it so (one "missing" may be a lagging replica).
 //! - Tags and branches become versions by Composer's naming rules; refs that
 //!   cannot be used are skipped and reported, the rest syncs.
 //! - Removing more than half of the sync's packages or team members sets the
@@ -17,9 +24,9 @@
 
 use crate::domain::version::{self, Named};
 use crate::domain::{
-    Change, Current, Identity, IdentityKey, Listing, Manifest, Package, PackageName, Plan, Problem,
-    RefKind, RemoteAccount, RemoteId, RemoteRef, RemoteRepo, RemoteSnapshot, SyncId, Team, TeamKey,
-    TeamKind, User, UserId, Version, VersionKind,
+    Change, Conflict, Current, Identity, IdentityKey, Listing, Manifest, Package, PackageName,
+    Plan, Problem, RefKind, RemoteAccount, RemoteId, RemoteRef, RemoteRepo, RemoteSnapshot, Sync,
+    SyncId, Team, TeamKey, TeamKind, User, UserId, Version, VersionKind,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,11 +45,12 @@ pub fn plan(sync: &SyncId, snapshot: &RemoteSnapshot, current: &Current, policy:
     plan_teams(sync, snapshot, current, &mut out);
     plan_identities(sync, snapshot, current, &mut out);
     plan_users(sync, current, &mut out);
-    let desired = desired_packages(sync, snapshot, current, &mut out.problems);
+    let desired = desired_packages(sync, snapshot, current, &mut out);
     plan_packages(sync, snapshot, current, &desired, &mut out);
     set_guard(sync, current, policy, &mut out);
     out.problems.sort();
     out.problems.dedup();
+    out.conflicts.sort();
     out
 }
 
@@ -251,18 +259,23 @@ fn plan_users(sync: &SyncId, current: &Current, out: &mut Plan) {
     }
 }
 
-/// Whether a package another sync created becomes this sync's: its origin
-/// sync is gone, or the repository moved here (same repository id at the
-/// same host: GitHub, GitLab and Bitbucket keep the id on a transfer).
-fn moves_here(sync: &SyncId, repo: &RemoteRepo, package: &Package, current: &Current) -> bool {
-    let Some(origin) = current.syncs.get(&package.origin) else {
+/// Whether `repo`, read by `sync`, is the repository that owns `package`:
+/// the same repository id at the same host. A rename, or a transfer to
+/// another synced organization of the same host, keeps the id and so keeps
+/// the package; another repository declaring the name never takes it.
+fn owns(sync: &SyncId, repo: &RemoteRepo, package: &Package, current: &Current) -> bool {
+    if package.repo != repo.id {
+        return false;
+    }
+    if &package.origin == sync {
         return true;
-    };
-    let same_host = current
-        .syncs
-        .get(sync)
-        .is_some_and(|s| s.provider == origin.provider && s.api_url == origin.api_url);
-    same_host && package.repo == repo.id
+    }
+    let here = current.syncs.get(sync).map(Sync::host);
+    let theirs = package
+        .host
+        .clone()
+        .or_else(|| current.syncs.get(&package.origin).map(Sync::host));
+    here.is_some() && here == theirs
 }
 
 /// The package names the snapshot's repositories claim, so the store can load
@@ -287,9 +300,11 @@ struct Desired {
     refs_complete: bool,
 }
 
+type ManifestMap = serde_json::Map<String, serde_json::Value>;
+
 /// What the default branch says a repository is.
 enum RepoVerdict<'a> {
-    Package(PackageName, &'a serde_json::Map<String, serde_json::Value>),
+    Package(PackageName, &'a ManifestMap),
     /// Definitely not a package (no composer.json on a fully listed default branch).
     NotPackage,
     /// Cannot tell this run (invalid composer.json, refs cut short): keep what is stored.
@@ -340,64 +355,118 @@ fn desired_packages(
     sync: &SyncId,
     snapshot: &RemoteSnapshot,
     current: &Current,
-    problems: &mut Vec<Problem>,
+    out: &mut Plan,
 ) -> BTreeMap<PackageName, Desired> {
     let mut desired: BTreeMap<PackageName, Desired> = BTreeMap::new();
-    let mut repos: Vec<&RemoteRepo> = snapshot.repos.items.iter().collect();
-    repos.sort_by(|a, b| a.id.cmp(&b.id));
-    for repo in repos {
-        let RepoVerdict::Package(name, manifest) = verdict(repo, problems) else {
+    // Names nobody owns yet, with every repository that declares them.
+    let mut unowned: BTreeMap<PackageName, Vec<(&RemoteRepo, &ManifestMap)>> = BTreeMap::new();
+    for repo in &snapshot.repos.items {
+        let RepoVerdict::Package(name, manifest) = verdict(repo, &mut out.problems) else {
             continue;
         };
-        if let Some(owner) = current
-            .packages
-            .get(&name)
-            .filter(|p| &p.origin != sync && !moves_here(sync, repo, p, current))
+        if current
+            .removals
+            .get(&repo.id)
+            .is_some_and(|r| r.name == name)
         {
-            problems.push(problem(
+            out.problems.push(problem(
                 &repo.full_name,
                 None,
-                format!("package {name} already comes from synchronization {:?}; the first owner keeps it", owner.origin.as_str()),
+                format!("package {name} was removed by an admin, so this repository does not provide it again; `packyard package restore {name}` undoes that"),
             ));
             continue;
         }
-        if let Some(first) = desired.get(&name) {
-            problems.push(problem(
-                &repo.full_name,
+        match current.packages.get(&name) {
+            Some(owner) if owns(sync, repo, owner, current) => {
+                let want = desire(
+                    sync,
+                    &name,
+                    repo,
+                    manifest,
+                    Some(owner),
+                    current,
+                    &mut out.problems,
+                );
+                desired.insert(name, want);
+            }
+            Some(owner) => out.conflicts.push(Conflict {
+                name,
+                claimant: format!("{sync}:{}", repo.full_name),
+                owner: format!("{}:{}", owner.origin, owner.repo_full_name),
+            }),
+            None => unowned.entry(name).or_default().push((repo, manifest)),
+        }
+    }
+    for (name, claimants) in unowned {
+        if let [(repo, manifest)] = claimants[..] {
+            let want = desire(
+                sync,
+                &name,
+                repo,
+                manifest,
                 None,
-                format!(
-                    "package {name} is also defined by {}; that repository keeps it",
-                    first.package.repo_full_name
-                ),
-            ));
+                current,
+                &mut out.problems,
+            );
+            desired.insert(name, want);
             continue;
         }
-        let description = manifest
-            .get("description")
-            .and_then(|d| d.as_str())
-            .map(str::to_owned)
-            .or_else(|| repo.description.clone());
-        let package = Package {
-            name: name.clone(),
-            origin: sync.clone(),
-            repo: repo.id.clone(),
-            repo_full_name: repo.full_name.clone(),
-            clone_url: repo.clone_url.clone(),
-            html_url: repo.html_url.clone(),
-            description,
-            default_branch: repo.default_branch.clone(),
-        };
-        let versions = versions_of(&name, repo, problems);
-        desired.insert(
-            name,
-            Desired {
-                package,
-                versions,
-                refs_complete: repo.refs.complete,
-            },
-        );
+        // Several repositories declare a new name at once: none of them is
+        // the first, so an admin picks one with `package move`.
+        for (repo, _) in &claimants {
+            let others: Vec<&str> = claimants
+                .iter()
+                .filter(|(r, _)| r.id != repo.id)
+                .map(|(r, _)| r.full_name.as_str())
+                .collect();
+            out.conflicts.push(Conflict {
+                name: name.clone(),
+                claimant: format!("{sync}:{}", repo.full_name),
+                owner: format!("nobody yet; also declared by {}", others.join(", ")),
+            });
+        }
     }
     desired
+}
+
+/// The package `repo` provides, keeping what an admin set on the stored one.
+fn desire(
+    sync: &SyncId,
+    name: &PackageName,
+    repo: &RemoteRepo,
+    manifest: &ManifestMap,
+    stored: Option<&Package>,
+    current: &Current,
+    problems: &mut Vec<Problem>,
+) -> Desired {
+    let description = manifest
+        .get("description")
+        .and_then(|d| d.as_str())
+        .map(str::to_owned)
+        .or_else(|| repo.description.clone());
+    let package = Package {
+        name: name.clone(),
+        origin: sync.clone(),
+        repo: repo.id.clone(),
+        repo_full_name: repo.full_name.clone(),
+        clone_url: repo.clone_url.clone(),
+        html_url: repo.html_url.clone(),
+        description,
+        default_branch: repo.default_branch.clone(),
+        host: current
+            .syncs
+            .get(sync)
+            .map(Sync::host)
+            .or_else(|| stored.and_then(|p| p.host.clone())),
+        archived: repo.archived,
+        abandoned: stored.and_then(|p| p.abandoned.clone()),
+        manifest_missing: false,
+    };
+    Desired {
+        versions: versions_of(name, repo, problems),
+        package,
+        refs_complete: repo.refs.complete,
+    }
 }
 
 fn versions_of(
@@ -491,34 +560,8 @@ fn plan_packages(
     desired: &BTreeMap<PackageName, Desired>,
     out: &mut Plan,
 ) {
-    let no_versions = BTreeMap::new();
     for (name, want) in desired {
-        match current.packages.get(name) {
-            None => out.summary.packages_added += 1,
-            Some(old) if old != &want.package => out.summary.packages_changed += 1,
-            Some(_) => {}
-        }
-        if current.packages.get(name) != Some(&want.package) {
-            out.changes.push(Change::PutPackage(want.package.clone()));
-        }
-        let stored = current.versions.get(name).unwrap_or(&no_versions);
-        for (v, version) in &want.versions {
-            match stored.get(v) {
-                None => out.summary.versions_added += 1,
-                Some(old) if old != version => out.summary.versions_changed += 1,
-                Some(_) => continue,
-            }
-            out.changes.push(Change::PutVersion(version.clone()));
-        }
-        if want.refs_complete {
-            for v in stored.keys().filter(|v| !want.versions.contains_key(*v)) {
-                out.summary.versions_removed += 1;
-                out.changes.push(Change::DeleteVersion {
-                    package: name.clone(),
-                    version: v.clone(),
-                });
-            }
-        }
+        plan_package(name, want, current, out);
     }
     // Packages of this sync that this run did not produce: removed only when
     // the host definitely no longer has them as packages.
@@ -532,6 +575,18 @@ fn plan_packages(
             None => snapshot.repos.complete,
             Some(repo) if !repo.refs.complete => false,
             Some(repo) => match verdict(repo, &mut Vec::new()) {
+                RepoVerdict::NotPackage if !package.manifest_missing => {
+                    out.problems.push(problem(
+                        &repo.full_name,
+                        Some(&repo.default_branch),
+                        format!("no composer.json on the default branch; package {name} is removed if the next run finds none either"),
+                    ));
+                    out.changes.push(Change::PutPackage(Package {
+                        manifest_missing: true,
+                        ..package.clone()
+                    }));
+                    false
+                }
                 RepoVerdict::NotPackage => true,
                 RepoVerdict::Package(new_name, _) => &new_name != name,
                 RepoVerdict::Unknown => false,
@@ -555,6 +610,97 @@ fn plan_packages(
             });
         }
     }
+}
+
+/// Writes `want` and its versions over what is stored under `name`.
+fn plan_package(name: &PackageName, want: &Desired, current: &Current, out: &mut Plan) {
+    let no_versions = BTreeMap::new();
+    match current.packages.get(name) {
+        None => out.summary.packages_added += 1,
+        Some(old) if old != &want.package => out.summary.packages_changed += 1,
+        Some(_) => {}
+    }
+    if current.packages.get(name) != Some(&want.package) {
+        out.changes.push(Change::PutPackage(want.package.clone()));
+    }
+    let stored = current.versions.get(name).unwrap_or(&no_versions);
+    for (v, version) in &want.versions {
+        match stored.get(v) {
+            None => out.summary.versions_added += 1,
+            Some(old) if old != version => out.summary.versions_changed += 1,
+            Some(_) => continue,
+        }
+        out.changes.push(Change::PutVersion(version.clone()));
+    }
+    if want.refs_complete {
+        for v in stored.keys().filter(|v| !want.versions.contains_key(*v)) {
+            out.summary.versions_removed += 1;
+            out.changes.push(Change::DeleteVersion {
+                package: name.clone(),
+                version: v.clone(),
+            });
+        }
+    }
+}
+
+/// Gives `name` to `repo` of `sync`: an admin's explicit choice (`packyard
+/// package move`), the one way a package changes repository. Its versions
+/// become that repository's.
+pub fn plan_move(
+    sync: &SyncId,
+    name: &PackageName,
+    repo: &RemoteRepo,
+    current: &Current,
+) -> Result<Plan, String> {
+    let mut out = Plan::default();
+    let manifest = match verdict(repo, &mut out.problems) {
+        RepoVerdict::Package(declared, manifest) if &declared == name => manifest,
+        RepoVerdict::Package(declared, _) => {
+            return Err(format!(
+                "{} declares {declared} in its composer.json, not {name}",
+                repo.full_name
+            ));
+        }
+        _ if !repo.refs.complete => {
+            return Err(format!(
+                "could not read every tag and branch of {}; try again",
+                repo.full_name
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "{} has no usable composer.json naming {name} on its default branch {:?}",
+                repo.full_name, repo.default_branch
+            ));
+        }
+    };
+    if !repo.refs.complete {
+        return Err(format!(
+            "could not read every tag and branch of {}; try again",
+            repo.full_name
+        ));
+    }
+    let stored = current.packages.get(name);
+    if stored.is_some_and(|p| owns(sync, repo, p, current)) {
+        return Err(format!("{name} already comes from {}", repo.full_name));
+    }
+    let want = desire(
+        sync,
+        name,
+        repo,
+        manifest,
+        stored,
+        current,
+        &mut out.problems,
+    );
+    plan_package(name, &want, current, &mut out);
+    if current.removals.contains_key(&repo.id) {
+        out.changes.push(Change::DeleteRemoval {
+            sync: sync.clone(),
+            repo: repo.id.clone(),
+        });
+    }
+    Ok(out)
 }
 
 fn set_guard(sync: &SyncId, current: &Current, policy: &Policy, out: &mut Plan) {

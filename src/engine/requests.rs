@@ -6,7 +6,6 @@ use super::{EngineError, EngineHandle};
 use crate::domain::{Identity, PackageName, Plan, SyncId, TeamKey, Timestamp, User, UserId};
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// How often an operation is replanned when the store moved on meanwhile.
 const ATTEMPTS: usize = 3;
@@ -43,7 +42,7 @@ impl EngineHandle {
     /// Plans against the current store and, when `apply`, writes the plan in
     /// one transaction; a plan computed against a store that moved on is
     /// recomputed.
-    async fn operate<T: Send + 'static>(
+    pub(super) async fn operate<T: Send + 'static>(
         &self,
         apply: bool,
         plan: impl Fn(&Store) -> Result<(Plan, T), EngineError> + Send + 'static,
@@ -136,11 +135,16 @@ impl EngineHandle {
                     names.clone()
                 }
             };
-            let mut versions = BTreeMap::new();
+            let mut packages = Vec::new();
             for name in &names {
-                versions.insert(name.clone(), s.load_versions(name)?);
+                if let Some(package) = s.load_package(name)? {
+                    packages.push((package, s.load_versions(name)?));
+                }
             }
-            Ok((operations::plan_remove_packages(&versions), names))
+            Ok((
+                operations::plan_remove_packages(&packages, Timestamp::now()),
+                names,
+            ))
         })
         .await
     }

@@ -2,7 +2,7 @@
 
 use super::{EngineError, EngineEvent, EngineHandle, Policy, reconcile};
 use crate::domain::{
-    Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId, Timestamp,
+    Conflict, Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId, Timestamp,
 };
 use crate::providers::{Progress, ProgressFn, RequestStats};
 use crate::store::{Store, StoreError};
@@ -16,6 +16,7 @@ const APPLY_ATTEMPTS: usize = 3;
 struct Outcome {
     changes: PlanSummary,
     problems: Vec<Problem>,
+    conflicts: Vec<Conflict>,
     partial: bool,
 }
 
@@ -34,6 +35,7 @@ impl EngineHandle {
                 Outcome {
                     changes: PlanSummary::default(),
                     problems: vec![],
+                    conflicts: vec![],
                     partial: false,
                 },
                 Some(e.to_string()),
@@ -47,6 +49,7 @@ impl EngineHandle {
             guarded,
             changes: outcome.changes,
             problems: outcome.problems,
+            conflicts: outcome.conflicts,
             requests: stats.requests,
             not_modified: stats.not_modified,
         };
@@ -57,6 +60,9 @@ impl EngineHandle {
             .await
         {
             tracing::error!(sync = %sync.id, error = %e, "could not record the run summary");
+        }
+        for conflict in &summary.conflicts {
+            tracing::warn!(sync = %sync.id, package = %conflict.name, "{}", conflict.describe());
         }
         match &summary.error {
             None => {
@@ -120,6 +126,7 @@ impl EngineHandle {
         Ok(Outcome {
             changes: applied.plan.summary,
             problems: applied.plan.problems,
+            conflicts: applied.plan.conflicts,
             partial: !snapshot.is_complete(),
         })
     }

@@ -345,7 +345,7 @@ impl EngineHandle {
         let outcome =
             run::plan_and_apply_retrying(self, &sync.id, Arc::new(snapshot), &Policy::default())
                 .await;
-        let summary = match outcome {
+        let (summary, conflicts) = match outcome {
             Ok(applied) => {
                 if let Some(revision) = applied.revision {
                     self.emit(EngineEvent::PlanApplied {
@@ -353,19 +353,23 @@ impl EngineHandle {
                         revision,
                     });
                 }
-                applied.plan.summary
+                (applied.plan.summary, applied.plan.conflicts)
             }
             Err(EngineError::Guard(message)) => {
                 tracing::warn!(sync = %sync.id, %message, "a webhook refresh would remove too much; left for an admin");
-                PlanSummary::default()
+                (PlanSummary::default(), Vec::new())
             }
             Err(e) => return Err(e),
         };
+        for conflict in &conflicts {
+            tracing::warn!(sync = %sync.id, package = %conflict.name, "{}", conflict.describe());
+        }
         if !scope.is_empty() {
             self.emit(EngineEvent::HookRefreshed {
                 sync: sync.id.clone(),
                 scope,
                 changes: summary,
+                conflicts,
             });
         }
         if gone {

@@ -750,6 +750,8 @@ fn remote_repo(repo: wire::Repo) -> (RemoteRepo, Option<String>) {
         default_branch: repo.mainbranch.map(|b| b.name).unwrap_or_default(),
         html_url: repo.links.html.href,
         description: repo.description.filter(|d| !d.is_empty()),
+        // Bitbucket Cloud has no archived state for repositories.
+        archived: false,
         refs: Listing::partial(Vec::new()),
     };
     (remote, repo.updated_on)

@@ -159,6 +159,9 @@ mod wire {
     pub struct Repo {
         pub slug: String,
         pub id: u64,
+        /// Bitbucket Data Center 8.0 and later can archive repositories.
+        #[serde(default)]
+        pub archived: bool,
         #[serde(default)]
         pub description: Option<String>,
         pub project: Project,
@@ -509,6 +512,7 @@ impl BitbucketServerHost {
                 .map(|l| l.href.clone())
                 .unwrap_or_default(),
             description: repo.description.filter(|d| !d.is_empty()),
+            archived: repo.archived,
             refs: Listing::partial(Vec::new()),
         };
         let path = ["projects", &repo.project.key, "repos", &repo.slug];

@@ -93,6 +93,8 @@ mod wire {
         #[serde(default)]
         pub pushed_at: Option<String>,
         #[serde(default)]
+        pub archived: bool,
+        #[serde(default)]
         pub permissions: Option<RepoPermissions>,
         /// The team's role on the repository (team repository listings).
         #[serde(default)]
@@ -690,6 +692,7 @@ fn remote_repo(repo: wire::Repo) -> (RemoteRepo, Option<String>) {
         clone_url: repo.clone_url,
         html_url: repo.html_url,
         description: repo.description,
+        archived: repo.archived,
         refs: Listing::partial(Vec::new()),
     };
     (remote, repo.pushed_at)
@@ -872,6 +875,7 @@ mod tests {
             description: None,
             default_branch: None,
             pushed_at: None,
+            archived: false,
             role_name: role.map(str::to_owned),
             permissions: Some(wire::RepoPermissions {
                 admin: flags.0,

@@ -124,6 +124,8 @@ mod wire {
         pub namespace: Namespace,
         #[serde(default)]
         pub shared_with_groups: Vec<SharedGroup>,
+        #[serde(default)]
+        pub archived: bool,
     }
 
     #[derive(Debug, Deserialize)]
@@ -398,6 +400,7 @@ impl GitlabHost {
             clone_url: project.http_url_to_repo,
             html_url: project.web_url,
             description: project.description.filter(|d| !d.is_empty()),
+            archived: project.archived,
             refs: Listing::partial(Vec::new()),
         };
         let Some(activity) = project.last_activity_at else {
@@ -941,6 +944,7 @@ mod tests {
             http_url_to_repo: String::new(),
             web_url: String::new(),
             last_activity_at: None,
+            archived: false,
             namespace: wire::Namespace {
                 id: namespace.0,
                 full_path: Some(namespace.1.to_owned()),

@@ -8,7 +8,10 @@
 //! - `teams`, `identities`, `packages`, `versions`, `package_mtime`: synced state
 //! - `users`: people, each owning identities on one or more syncs
 //! - `tokens`: Composer tokens by SHA-256 hash
-//! - `etags`, `manifests`, `refs`, `dists`: provider and dist caches
+//! - `etags`, `manifests`, `refs`: provider caches
+//! - `dists`: what is known of each archive in the dist store; `published`:
+//!   every commit that was ever a version of a package (its dist stays
+//!   downloadable); `removals`: packages an admin removed, by repository
 //! - `hook_secrets`: each sync's webhook secret (its installed hooks are on
 //!   the sync record, like its last run)
 //! - `hook_queue`, `hook_deliveries`, `hook_delivery_log`: refreshes webhooks
@@ -20,12 +23,14 @@
 
 mod caches;
 mod hooks;
+mod published;
 mod state;
 mod syncs;
 mod tokens;
 
 pub use caches::{DistInfo, EtagEntry};
 pub use hooks::{Enqueued, REMEMBERED_DELIVERIES};
+pub use published::Published;
 pub use tokens::token_hash;
 
 use serde::{Serialize, de::DeserializeOwned};
@@ -112,6 +117,8 @@ struct Trees {
     manifests: sled::Tree,
     refs: sled::Tree,
     dists: sled::Tree,
+    published: sled::Tree,
+    removals: sled::Tree,
     hook_secrets: sled::Tree,
     hook_queue: sled::Tree,
     hook_deliveries: sled::Tree,
@@ -159,6 +166,8 @@ impl Store {
             manifests: tree("manifests")?,
             refs: tree("refs")?,
             dists: tree("dists")?,
+            published: tree("published")?,
+            removals: tree("removals")?,
             hook_secrets: tree("hook_secrets")?,
             hook_queue: tree("hook_queue")?,
             hook_deliveries: tree("hook_deliveries")?,
@@ -181,7 +190,9 @@ impl Store {
                 }
             }
         }
-        Ok(Self { db, trees })
+        let store = Self { db, trees };
+        store.backfill_published()?;
+        Ok(store)
     }
 
     /// Monotonic counter of applied plans; also used to detect concurrent writers.

@@ -2,10 +2,12 @@
 //! application of a [`Plan`].
 
 use super::{
-    CATALOG_MTIME_KEY, REVISION_KEY, Store, StoreError, decode, encode, key, prefix, read_u64, scan,
+    CATALOG_MTIME_KEY, Published, REVISION_KEY, Store, StoreError, decode, encode, key, prefix,
+    read_u64, scan,
 };
 use crate::domain::{
-    Change, Current, Identity, Package, PackageName, Plan, SyncId, Team, Timestamp, User, Version,
+    Change, Current, Identity, Package, PackageName, Plan, Removal, SyncId, Team, Timestamp, User,
+    Version, VersionKind,
 };
 use sled::transaction::{ConflictableTransactionError, Transactional};
 use std::collections::BTreeSet;
@@ -15,6 +17,8 @@ use std::collections::BTreeSet;
 enum Write {
     Put(Target, Vec<u8>, Vec<u8>),
     Delete(Target, Vec<u8>),
+    /// Records a version's commit as published (merged with what is there).
+    Publish(Vec<u8>, VersionKind),
 }
 
 #[derive(Clone, Copy)]
@@ -27,6 +31,7 @@ enum Target {
     Syncs,
     Credentials,
     Users,
+    Removals,
 }
 
 impl Store {
@@ -59,6 +64,10 @@ impl Store {
             &prefix(&[sync.as_str()]),
         )? {
             current.identities.insert(identity.remote.clone(), identity);
+        }
+        for removal in scan::<Removal>(&self.trees.removals, "removals", &prefix(&[sync.as_str()]))?
+        {
+            current.removals.insert(removal.repo.clone(), removal);
         }
         for package in self.load_packages()? {
             if &package.origin == sync || claimed.contains(&package.name) {
@@ -95,6 +104,8 @@ impl Store {
             &t.syncs,
             &t.credentials,
             &t.users,
+            &t.removals,
+            &t.published,
         )
             .transaction(
                 |(
@@ -107,6 +118,8 @@ impl Store {
                     syncs,
                     credentials,
                     users,
+                    removals,
+                    published,
                 )| {
                     let found = read_u64(meta.get(REVISION_KEY)?);
                     if found != expected_revision {
@@ -115,24 +128,37 @@ impl Store {
                             found,
                         }));
                     }
+                    let tree = |target: Target| match target {
+                        Target::Teams => teams,
+                        Target::Identities => identities,
+                        Target::Packages => packages,
+                        Target::Versions => versions,
+                        Target::PackageMtime => mtime,
+                        Target::Syncs => syncs,
+                        Target::Credentials => credentials,
+                        Target::Users => users,
+                        Target::Removals => removals,
+                    };
                     for write in &writes {
-                        let (target, k) = match write {
-                            Write::Put(target, k, _) | Write::Delete(target, k) => (*target, k),
-                        };
-                        let tree = match target {
-                            Target::Teams => teams,
-                            Target::Identities => identities,
-                            Target::Packages => packages,
-                            Target::Versions => versions,
-                            Target::PackageMtime => mtime,
-                            Target::Syncs => syncs,
-                            Target::Credentials => credentials,
-                            Target::Users => users,
-                        };
                         match write {
-                            Write::Put(_, _, v) => tree.insert(k.as_slice(), v.as_slice())?,
-                            Write::Delete(..) => tree.remove(k.as_slice())?,
-                        };
+                            Write::Put(target, k, v) => {
+                                tree(*target).insert(k.as_slice(), v.as_slice())?;
+                            }
+                            Write::Delete(target, k) => {
+                                tree(*target).remove(k.as_slice())?;
+                            }
+                            Write::Publish(k, kind) => {
+                                let old = published
+                                    .get(k)?
+                                    .map(|raw| decode::<Published>("published", k, &raw))
+                                    .transpose()
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                let record = Published::republished(old, *kind, now);
+                                let value = encode("published", k, &record)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                published.insert(k.as_slice(), value)?;
+                            }
+                        }
                     }
                     // Last-Modified has one-second resolution, so a change within
                     // the same second as the previous one still moves it forward;
@@ -195,6 +221,11 @@ impl Store {
     pub fn load_identities(&self, sync: Option<&SyncId>) -> Result<Vec<Identity>, StoreError> {
         let p = sync.map(|s| prefix(&[s.as_str()])).unwrap_or_default();
         scan(&self.trees.identities, "identities", &p)
+    }
+
+    /// Every package removal an admin made, of every sync.
+    pub fn load_removals(&self) -> Result<Vec<Removal>, StoreError> {
+        scan(&self.trees.removals, "removals", &[])
     }
 
     /// Teams of one sync, or of every sync.
@@ -286,6 +317,10 @@ fn prepare(plan: &Plan) -> Result<(Vec<Write>, Vec<Vec<u8>>), StoreError> {
                     k.clone(),
                     encode("versions", &k, version)?,
                 ));
+                writes.push(Write::Publish(
+                    key(&[version.package.as_str(), &version.commit]),
+                    version.kind,
+                ));
                 touched.insert(version.package.clone());
             }
             Change::DeleteVersion { package, version } => {
@@ -294,6 +329,20 @@ fn prepare(plan: &Plan) -> Result<(Vec<Write>, Vec<Vec<u8>>), StoreError> {
                     key(&[package.as_str(), version]),
                 ));
                 touched.insert(package.clone());
+            }
+            Change::PutRemoval(removal) => {
+                let k = key(&[removal.sync.as_str(), &removal.repo.0]);
+                writes.push(Write::Put(
+                    Target::Removals,
+                    k.clone(),
+                    encode("removals", &k, removal)?,
+                ));
+            }
+            Change::DeleteRemoval { sync, repo } => {
+                writes.push(Write::Delete(
+                    Target::Removals,
+                    key(&[sync.as_str(), &repo.0]),
+                ));
             }
         }
     }

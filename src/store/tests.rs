@@ -16,6 +16,10 @@ fn package(name: &str) -> Package {
         html_url: "https://example.test/acme/widget".into(),
         description: None,
         default_branch: "main".into(),
+        host: None,
+        archived: false,
+        abandoned: None,
+        manifest_missing: false,
     }
 }
 

@@ -318,12 +318,16 @@ impl App {
                 sync,
                 scope,
                 changes,
+                conflicts,
             } => {
                 let text = changes.describe();
                 self.log(
                     Tone::Ok,
                     format!("{sync}: webhook refreshed {}: {text}", scope.join(", ")),
                 );
+                for conflict in conflicts {
+                    self.log(Tone::Error, format!("{sync}: {}", conflict.describe()));
+                }
                 load_all()
             }
             // Same as a lag of our own channel, only further upstream.

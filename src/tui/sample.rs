@@ -58,6 +58,7 @@ pub fn syncs() -> Vec<Sync> {
             reference: Some("release-candidate".to_owned()),
             message: "tag is not a valid Composer version; skipped".to_owned(),
         }],
+        conflicts: vec![],
         requests: 42,
         not_modified: 0,
     });
@@ -87,6 +88,10 @@ fn package(name: &str, origin: &str, repo: &str, latest: &str, versions: usize) 
             html_url: format!("https://example.test/{name}"),
             description: None,
             default_branch: "main".to_owned(),
+            host: None,
+            archived: false,
+            abandoned: None,
+            manifest_missing: false,
         },
         versions,
         latest: Some(latest.to_owned()),

@@ -21,6 +21,10 @@ fn package() -> Package {
         html_url: "https://git.example.test/acme/widget".into(),
         description: None,
         default_branch: "main".into(),
+        host: None,
+        archived: false,
+        abandoned: None,
+        manifest_missing: false,
     }
 }
 

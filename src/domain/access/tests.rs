@@ -37,6 +37,10 @@ fn package(name: &str, sync: &str, repo: &str) -> Package {
         html_url: format!("https://example.test/{name}"),
         description: None,
         default_branch: "main".into(),
+        host: None,
+        archived: false,
+        abandoned: None,
+        manifest_missing: false,
     }
 }
 

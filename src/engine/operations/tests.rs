@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::{ProviderKind, RemoteId, TeamKey, TeamKind, Timestamp};
+use std::collections::BTreeMap;
 
 fn sid(s: &str) -> SyncId {
     SyncId::new(s).unwrap()
@@ -208,11 +209,31 @@ fn removing_packages_deletes_every_version_when_selected() {
         default_branch: false,
         manifest: Default::default(),
     };
-    let plan = plan_remove_packages(&BTreeMap::from([(name.clone(), vec![version])]));
+    let package = Package {
+        name: name.clone(),
+        origin: SyncId::new("acme").unwrap(),
+        repo: RemoteId::from(7u64),
+        repo_full_name: "acme/x".into(),
+        clone_url: String::new(),
+        html_url: String::new(),
+        description: None,
+        default_branch: "main".into(),
+        host: None,
+        archived: false,
+        abandoned: None,
+        manifest_missing: false,
+    };
+    let plan = plan_remove_packages(&[(package, vec![version])], Timestamp(5));
     assert_eq!(
         plan.changes,
         [
             Change::DeletePackage(name.clone()),
+            Change::PutRemoval(Removal {
+                sync: sid("acme"),
+                repo: RemoteId::from(7u64),
+                name: name.clone(),
+                removed_at: Timestamp(5),
+            }),
             Change::DeleteVersion {
                 package: name,
                 version: "v1.0.0".into()

@@ -294,6 +294,7 @@ fn engine_events_drive_the_run_state_and_progress() {
             ..PlanSummary::default()
         },
         problems: Vec::new(),
+        conflicts: vec![],
         requests: 5,
         not_modified: 0,
     };
@@ -331,6 +332,7 @@ fn a_webhook_refresh_is_logged_with_its_scope_and_reloads_the_lists() {
             versions_added: 1,
             ..PlanSummary::default()
         },
+        conflicts: vec![],
     }));
     let entry = &app.activity.entries[0];
     assert_eq!(entry.tone, Tone::Ok);

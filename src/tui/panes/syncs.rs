@@ -133,6 +133,10 @@ fn details(app: &App, run: &RunSummary) -> Vec<String> {
             });
         }
     }
+    if !run.conflicts.is_empty() {
+        lines.push(format!("Package name conflicts ({}):", run.conflicts.len()));
+        lines.extend(run.conflicts.iter().map(|c| format!("  {}", c.describe())));
+    }
     lines.push(String::new());
     lines.push(format!(
         "{} requests to the host, {} answered 304 Not Modified.",
@@ -266,6 +270,15 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
             if !run.problems.is_empty() {
                 lines.push(Line::styled(
                     format!("{} skipped (Enter shows why)", run.problems.len()),
+                    theme.warning(),
+                ));
+            }
+            if !run.conflicts.is_empty() {
+                lines.push(Line::styled(
+                    format!(
+                        "{} package name conflicts (Enter shows them)",
+                        run.conflicts.len()
+                    ),
                     theme.warning(),
                 ));
             }
