@@ -80,7 +80,7 @@ async fn bench() {
         })
         .await
         .expect("add sync");
-    let services = Services::start(&engine, dir.path(), listener, None, None);
+    let services = Services::start(&engine, listener, None, None);
     let first = engine
         .run_sync(&id, Policy::default())
         .await

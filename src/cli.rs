@@ -2,8 +2,8 @@
 //! commands, all spoken through the admin API.
 
 use crate::admin::{
-    AdminClient, ClientSettings, EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange,
-    PackageChange, PackageSelection, PackageSummary, Policy, UserSummary,
+    AdminClient, ClientSettings, DistSettings, EngineEvent, EngineSettings, HookSettings, NewSync,
+    OwnerChange, PackageChange, PackageSelection, PackageSummary, Policy, UserSummary,
 };
 use crate::config::Config;
 use crate::domain::{
@@ -80,6 +80,10 @@ pub enum SyncCommand {
         /// Allow this run to remove more than half of the sync's packages or team memberships.
         #[arg(long)]
         confirm_removals: bool,
+        /// Return once the metadata is applied, without downloading the archives of new
+        /// versions first (they are then fetched on the first install).
+        #[arg(long)]
+        no_prefetch: bool,
     },
     /// Make a synchronization the primary one: its remote owners/admins become packyard's
     /// owners/admins. Shows who gains and who loses that access first.
@@ -422,6 +426,10 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
             max_rate_limit_wait: Duration::from_secs(s.max_rate_limit_wait_secs),
             ..ClientSettings::default()
         },
+        dists: DistSettings {
+            prefetch: config.dists.prefetch,
+            keep_branch_days: config.dists.keep_branch_dists_days,
+        },
     }
 }
 
@@ -437,8 +445,13 @@ pub async fn execute(
         Command::Sync(SyncCommand::Run {
             name,
             confirm_removals,
+            no_prefetch,
         }) => {
-            let summary = run_sync(admin, sync_id(&name)?, Policy { confirm_removals }).await?;
+            let policy = Policy {
+                confirm_removals,
+                skip_prefetch: no_prefetch,
+            };
+            let summary = run_sync(admin, sync_id(&name)?, policy).await?;
             print_summary(&name, &summary);
             if summary.error.is_some() {
                 return Ok(ExitCode::FAILURE);
@@ -942,6 +955,13 @@ fn print_summary(name: &str, s: &RunSummary) {
                 None => println!("  {}: {}", p.subject, p.message),
             }
         }
+    }
+    if s.prefetched > 0 {
+        println!(
+            "prefetched {} archives ({:.1} MiB) into the dist store",
+            s.prefetched,
+            s.prefetch_bytes as f64 / 1_048_576.0
+        );
     }
     if !s.conflicts.is_empty() {
         println!("package name conflicts ({}):", s.conflicts.len());

@@ -18,6 +18,10 @@
 //! max_attempts = 4                 # 1..=10, retries on 5xx and timeouts
 //! max_rate_limit_wait_secs = 300   # 0..=86400
 //! resync_interval_minutes = 60     # 0..=10080, 0 disables the periodic full resync
+//!
+//! [dists]
+//! prefetch = "tags-and-default-branch"   # none | tags | tags-and-default-branch | all
+//! keep_branch_dists_days = 30      # 0..=3650
 //! ```
 //! Unknown keys are errors, so a typo never silently falls back to a default.
 //!
@@ -36,7 +40,7 @@
 //! [`init_logging`] writes to `<data dir>/logs/packyard.log.YYYY-MM-DD`, never
 //! to the terminal, which belongs to the TUI.
 
-use crate::domain::MAX_RESYNC_MINUTES;
+use crate::domain::{MAX_RESYNC_MINUTES, Prefetch};
 use directories::ProjectDirs;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
@@ -66,6 +70,28 @@ pub struct Config {
     /// A level or an `EnvFilter` directive; `RUST_LOG` overrides it.
     pub log_level: String,
     pub sync: SyncDefaults,
+    pub dists: DistsSection,
+}
+
+/// The dist store (`[dists]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields, expecting = "a [dists] table")]
+pub struct DistsSection {
+    /// Which archives a sync downloads ahead of the first install.
+    pub prefetch: Prefetch,
+    /// Days a branch head's archive is kept after it stopped being a branch
+    /// head (tagged versions are kept for good).
+    #[serde(deserialize_with = "ranged::<_, _, 0, 3650>")]
+    pub keep_branch_dists_days: u32,
+}
+
+impl Default for DistsSection {
+    fn default() -> Self {
+        Self {
+            prefetch: Prefetch::default(),
+            keep_branch_dists_days: 30,
+        }
+    }
 }
 
 /// Code host client tuning for every sync (`[sync]`).
@@ -157,6 +183,7 @@ struct FileConfig {
     log_level: String,
     server: ServerSection,
     sync: SyncDefaults,
+    dists: DistsSection,
 }
 
 impl Default for FileConfig {
@@ -166,6 +193,7 @@ impl Default for FileConfig {
             log_level: "info".to_owned(),
             server: ServerSection::default(),
             sync: SyncDefaults::default(),
+            dists: DistsSection::default(),
         }
     }
 }
@@ -253,6 +281,7 @@ impl Config {
             data_dir,
             log_level: file.log_level,
             sync: file.sync,
+            dists: file.dists,
         }
     }
 

@@ -68,7 +68,7 @@ pub async fn run(args: DemoArgs, config: Option<Config>) -> anyhow::Result<ExitC
     }
 
     // Webhooks keep it current after the first run; no periodic resync.
-    let services = server::Services::start(admin.engine(), &data_dir, listener, None, None);
+    let services = server::Services::start(admin.engine(), listener, None, None);
     let (notices, received) = mpsc::unbounded_channel();
     for line in [
         format!(

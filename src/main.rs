@@ -114,7 +114,6 @@ async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| format!("http://{bound}"));
     let services = Services::start(
         admin.engine(),
-        &config.data_dir,
         listener,
         config.public_url.clone(),
         resync_interval(&config),

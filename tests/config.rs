@@ -6,7 +6,8 @@
 //! Tests here read or change process environment variables, so each one holds
 //! [`ENV`] for its whole run.
 
-use packyard::config::{Config, DATA_DIR_ENV, SyncDefaults, init_logging};
+use packyard::config::{Config, DATA_DIR_ENV, DistsSection, SyncDefaults, init_logging};
+use packyard::domain::Prefetch;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -99,6 +100,10 @@ fn full_config_sets_every_field() {
                 max_attempts: 2,
                 max_rate_limit_wait_secs: 0,
                 resync_interval_minutes: 0,
+            },
+            dists: DistsSection {
+                prefetch: Prefetch::All,
+                keep_branch_dists_days: 7,
             },
         }
     );

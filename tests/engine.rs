@@ -176,6 +176,7 @@ async fn removing_most_packages_needs_confirmation_when_guard_trips() {
             &f.id,
             Policy {
                 confirm_removals: true,
+                ..Policy::default()
             },
         )
         .await

@@ -208,7 +208,8 @@ fn zipball() -> Bytes {
 }
 
 struct Fixture {
-    dir: tempfile::TempDir,
+    /// Keeps the data dir alive for the fixture's lifetime.
+    _dir: tempfile::TempDir,
     store: Store,
     dists: DistCache,
     archives: Arc<FakeArchives>,
@@ -222,9 +223,9 @@ impl Fixture {
     fn with_archives(archives: FakeArchives) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let dists = DistCache::new(dir.path(), store.clone());
+        let dists = DistCache::new(store.clone());
         let fixture = Self {
-            dir,
+            _dir: dir,
             store,
             dists,
             archives: Arc::new(archives),
@@ -733,7 +734,7 @@ async fn dist_is_502_naming_the_problem_when_the_host_fails_or_sends_no_zip() {
         ),
         (
             Ok(Bytes::from_static(b"<html>login</html>")),
-            "not a zip archive",
+            "not a readable zip archive",
         ),
     ] {
         let f = Fixture::with_archives(FakeArchives::serving(body_result));
@@ -790,7 +791,7 @@ async fn cached_archive_is_reused_when_the_cache_is_reopened() {
         .get_or_fetch(&widget, V100, f.archives.as_ref())
         .await
         .unwrap();
-    let reopened = DistCache::new(f.dir.path(), f.store.clone());
+    let reopened = DistCache::new(f.store.clone());
     let (again, second) = reopened
         .get_or_fetch(&widget, V100, f.archives.as_ref())
         .await

@@ -271,7 +271,7 @@ async fn served_engine(
         })
         .await
         .unwrap();
-    let services = packyard::server::Services::start(&engine, dir, listener, None, None);
+    let services = packyard::server::Services::start(&engine, listener, None, None);
     let first = engine.run_sync(&id, Policy::default()).await.unwrap();
     assert_eq!(first.error, None);
     (engine, id, services)

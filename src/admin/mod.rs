@@ -29,7 +29,7 @@ pub use socket::SocketClient;
 pub const SOCKET_FILE: &str = "packyard.sock";
 
 pub use crate::engine::{
-    EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange, PackageChange,
+    DistSettings, EngineEvent, EngineSettings, HookSettings, NewSync, OwnerChange, PackageChange,
     PackageChangePreview, PackageSelection, PackageSummary, Policy, SyncRemoval, UserSummary,
 };
 pub use crate::providers::ClientSettings;

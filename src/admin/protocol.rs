@@ -324,6 +324,8 @@ mod tests {
                 message: "bad".into(),
             }],
             conflicts: vec![],
+            prefetched: 0,
+            prefetch_bytes: 0,
             requests: 3,
             not_modified: 1,
         }
@@ -410,6 +412,7 @@ mod tests {
                 id: id("acme"),
                 policy: Policy {
                     confirm_removals: true,
+                    skip_prefetch: true,
                 },
             },
             Request::PromoteSync {

@@ -64,10 +64,10 @@ pub fn load_p2(
     ))
 }
 
-/// The package called `name` if `scope` may install it and `commit` is the
-/// commit of one of its stored versions: only published refs can be
+/// The package called `name` if `scope` may install it and `commit` was
+/// ever the commit of one of its versions: only published refs can be
 /// downloaded, so a token cannot pull arbitrary commits through packyard's
-/// credentials.
+/// credentials, and a lock keeps installing after its tag moved or went.
 pub fn load_dist_package(
     store: &Store,
     scope: &TokenScope,
@@ -77,11 +77,7 @@ pub fn load_dist_package(
     let Some(package) = load_visible_package(store, scope, name)? else {
         return Ok(None);
     };
-    let published = store
-        .load_versions(name)?
-        .iter()
-        .any(|v| v.commit == commit);
-    Ok(published.then_some(package))
+    Ok(store.is_published(name, commit)?.then_some(package))
 }
 
 /// The records the access rule reads. An org-wide token needs none, so

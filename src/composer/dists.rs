@@ -1,10 +1,16 @@
-//! The on-disk dist cache: `<data_dir>/dists/<vendor>/<name>/<commit>.zip`.
+//! The dist store: `<data_dir>/dists/<vendor>/<name>/<commit>.zip`.
 //!
-//! Archives are keyed by commit, which is immutable, so a cached file is
+//! Archives are keyed by commit, which is immutable, so a stored file is
 //! served for ever and its bytes never change: the `shasum` Composer checks
 //! is the SHA-1 of exactly this file (upstream zipballs are not guaranteed to
-//! be byte-identical between downloads, COMPOSER-PROTOCOL.md §4).
-//! Concurrent requests for one archive fetch it from the code host once.
+//! be byte-identical between downloads, COMPOSER-PROTOCOL.md §4). Every
+//! commit that was once a version stays downloadable, so a composer.lock
+//! installs after its tag moved or the host is down; the engine prefetches
+//! new versions and sweeps what retention no longer keeps.
+//! An archive is checked before it is kept (a zip whose central directory
+//! reads, no entry outside the package directory, sizes within limits) and
+//! written atomically. Concurrent requests for one archive fetch it from the
+//! code host once, and a global limit bounds downloads in flight.
 
 use crate::domain::{Package, PackageName, Timestamp};
 use crate::store::{DistInfo, Store, StoreError};
@@ -14,6 +20,12 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// Downloads from code hosts in flight at once, over every package.
+const DOWNLOADS: usize = 8;
+
+/// The unpacked size of one archive at most, against zip bombs.
+const MAX_UNPACKED_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Where archives come from. The engine implements it over the package's
 /// code host provider, with the origin sync's credentials.
@@ -35,7 +47,7 @@ pub enum DistError {
         reason: String,
     },
     #[error(
-        "the code host returned something that is not a zip archive for {package} at {commit} ({reason})"
+        "the code host returned an archive for {package} at {commit} that packyard refuses to serve: {reason}"
     )]
     NotZip {
         package: PackageName,
@@ -71,15 +83,23 @@ pub struct DistCache {
     /// One lock per archive being looked up, so that concurrent requests for
     /// the same archive wait for the first one instead of fetching again.
     in_flight: Arc<Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>>,
+    downloads: Arc<tokio::sync::Semaphore>,
 }
 
 impl DistCache {
-    pub fn new(data_dir: &Path, store: Store) -> Self {
+    /// The dist store beside `store`, in its data dir.
+    pub fn new(store: Store) -> Self {
         Self {
-            root: data_dir.join("dists"),
+            root: store.data_dir().join("dists"),
             store,
             in_flight: Arc::default(),
+            downloads: Arc::new(tokio::sync::Semaphore::new(DOWNLOADS)),
         }
+    }
+
+    /// Whether the archive of `name` at `commit` is stored already.
+    pub fn has(&self, name: &PackageName, commit: &str) -> Result<bool, StoreError> {
+        Ok(self.store.load_dist(name, commit)?.is_some() && self.path_for(name, commit).exists())
     }
 
     /// Where the archive of `name` at `commit` is kept.
@@ -108,28 +128,49 @@ impl DistCache {
         if let Some(info) = blocking(move || load_cached(&store, &name, &key, &at)).await? {
             return Ok((path, info));
         }
-        let bytes = source
-            .fetch_archive(package, commit)
-            .await
-            .map_err(|reason| DistError::Fetch {
-                package: package.name.clone(),
-                commit: commit.to_owned(),
-                reason,
-            })?;
+        let bytes = {
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _download = self.downloads.acquire().await.ok();
+            source
+                .fetch_archive(package, commit)
+                .await
+                .map_err(|reason| DistError::Fetch {
+                    package: package.name.clone(),
+                    commit: commit.to_owned(),
+                    reason,
+                })?
+        };
         let (store, name, at) = (self.store.clone(), package.name.clone(), path.clone());
         let key = commit.to_owned();
         let info = blocking(move || {
-            check_zip(&bytes).map_err(|reason| DistError::NotZip {
-                package: name.clone(),
-                commit: key.clone(),
-                reason,
+            let info = write_checked(&at, &bytes).map_err(|e| match e {
+                Written::Refused(reason) => {
+                    tracing::warn!(package = %name, commit = %key, %reason, "refused the archive the code host sent; it is not stored or served");
+                    DistError::NotZip {
+                        package: name.clone(),
+                        commit: key.clone(),
+                        reason,
+                    }
+                }
+                Written::Io(e) => e,
             })?;
-            let info = write_atomically(&at, &bytes)?;
             store.apply_dist(&name, &key, &info, Timestamp::now())?;
             Ok(info)
         })
         .await?;
         Ok((path, info))
+    }
+
+    /// Deletes the stored archive of `name` at `commit`, whose retention ended.
+    pub fn remove(&self, name: &PackageName, commit: &str) -> Result<(), DistError> {
+        let path = self.path_for(name, commit);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(DistError::Io { path, source }),
+        }
+        self.store.apply_unpublished(name, commit)?;
+        Ok(())
     }
 }
 
@@ -207,33 +248,70 @@ fn load_cached(
     Ok(Some(info))
 }
 
-/// Opens the archive and reads every entry header, which rejects HTML error
-/// pages, truncated downloads and other non-zip bodies.
-fn check_zip(bytes: &[u8]) -> Result<(), String> {
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    for i in 0..archive.len() {
-        archive.by_index_raw(i).map_err(|e| e.to_string())?;
-    }
-    Ok(())
+/// Why an archive was not written.
+enum Written {
+    /// The archive is unusable or unsafe; the reason is for the admin.
+    Refused(String),
+    Io(DistError),
 }
 
-/// Writes to a temporary file in the same directory and renames it, so a
+/// Checks the archive, then writes it to a temporary file in the same
+/// directory, syncs it, renames it into place and syncs the directory, so a
 /// reader never sees a partial archive, even across a crash.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<DistInfo, DistError> {
-    let io = |source| DistError::Io {
-        path: path.to_owned(),
-        source,
+fn write_checked(path: &Path, bytes: &[u8]) -> Result<DistInfo, Written> {
+    check_archive(bytes).map_err(Written::Refused)?;
+    let io = |source| {
+        Written::Io(DistError::Io {
+            path: path.to_owned(),
+            source,
+        })
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io)?;
-    let mut temp = path.to_owned();
-    temp.set_extension("zip.partial");
-    let mut file = std::fs::File::create(&temp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&temp, path).map_err(io)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    temp.write_all(bytes).map_err(io)?;
+    temp.as_file().sync_all().map_err(io)?;
+    temp.persist(path).map_err(|e| io(e.error))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
     Ok(describe(bytes))
+}
+
+/// A zip whose central directory and every entry header read (which rejects
+/// HTML error pages and truncated downloads), with no entry that would land
+/// outside the package directory (absolute paths, `..`) and an unpacked
+/// size within [`MAX_UNPACKED_BYTES`].
+fn check_archive(bytes: &[u8]) -> Result<(), String> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| format!("not a readable zip archive ({e})"))?;
+    let mut unpacked: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| format!("zip entry {i} is unreadable ({e})"))?;
+        // `enclosed_name` rejects `..` escapes but strips a leading root,
+        // so absolute names are refused here first.
+        let raw = entry.name_raw();
+        let absolute = matches!(raw.first(), Some(b'/' | b'\\'))
+            || matches!(raw, [drive, b':', ..] if drive.is_ascii_alphabetic());
+        if absolute || entry.enclosed_name().is_none() {
+            return Err(format!(
+                "zip entry {:?} would be unpacked outside the package directory",
+                String::from_utf8_lossy(raw)
+            ));
+        }
+        unpacked = unpacked.saturating_add(entry.size());
+        if unpacked > MAX_UNPACKED_BYTES {
+            return Err(format!(
+                "the archive unpacks to more than {MAX_UNPACKED_BYTES} bytes"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn describe(bytes: &[u8]) -> DistInfo {
@@ -275,21 +353,59 @@ mod tests {
         }
     }
 
-    #[test]
-    fn zip_check_fails_when_body_is_not_a_zip() {
-        assert!(check_zip(b"<html>Sign in</html>").is_err());
-        assert!(check_zip(b"").is_err());
-        assert!(check_zip(b"PK\x03\x04truncated").is_err());
+    /// A zip holding `names`, each with a few bytes.
+    fn zip_of(names: &[&str]) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for name in names {
+            writer
+                .start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(b"<?php\n").unwrap();
+        }
+        writer.finish().unwrap().into_inner()
     }
 
     #[test]
-    fn archive_is_written_whole_when_written_atomically() {
+    fn archive_is_refused_when_not_a_zip_or_truncated() {
+        assert!(check_archive(b"<html>Sign in</html>").is_err());
+        assert!(check_archive(b"").is_err());
+        assert!(check_archive(b"PK\x03\x04truncated").is_err());
+        let zip = zip_of(&["acme-log-abc/src/Log.php"]);
+        assert!(check_archive(&zip).is_ok());
+        assert!(check_archive(&zip[..zip.len() - 10]).is_err());
+    }
+
+    #[test]
+    fn archive_is_refused_when_an_entry_would_land_outside_the_package() {
+        for evil in [
+            "../../etc/cron.d/x",
+            "/etc/passwd",
+            "acme/../../x.php",
+            "C:/Windows/x.php",
+            "\\\\server\\share\\x.php",
+        ] {
+            let reason = check_archive(&zip_of(&["acme/ok.php", evil])).unwrap_err();
+            assert!(
+                reason.contains("outside the package directory"),
+                "{evil}: {reason}"
+            );
+        }
+    }
+
+    #[test]
+    fn archive_is_written_whole_and_refused_archives_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/0123456.zip");
-        let info = write_atomically(&path, b"bytes").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"bytes");
-        assert_eq!(info.size, 5);
-        assert_eq!(info.sha1, "daf529a73101c2be626b99fc6938163e7a27620b");
+        let zip = zip_of(&["x/a.php"]);
+        let info = write_checked(&path, &zip).unwrap_or_else(|_| panic!("written"));
+        assert_eq!(std::fs::read(&path).unwrap(), zip);
+        assert_eq!(info.size, zip.len() as u64);
+        assert_eq!(info, describe(&zip));
+        let refused = dir.path().join("a/b/fedcba9.zip");
+        assert!(matches!(
+            write_checked(&refused, &zip_of(&["../x.php"])),
+            Err(Written::Refused(_))
+        ));
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())

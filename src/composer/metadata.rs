@@ -120,6 +120,12 @@ pub fn version_entry(
     if version.kind == VersionKind::Branch && version.default_branch {
         entry.insert("default-branch".into(), Value::Bool(true));
     }
+    // Composer reads `abandoned` from each version entry and warns on
+    // install; packyard's verdict (archived, or an admin's) wins over what
+    // the composer.json of that version said.
+    if let Some(abandoned) = package.abandoned_value() {
+        entry.insert("abandoned".into(), abandoned);
+    }
     entry
 }
 

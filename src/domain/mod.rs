@@ -21,8 +21,8 @@ pub use hooks::{HookState, HookTarget, InstalledHooks, QueuedTarget, hub_signatu
 pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};
 pub use records::{
-    Abandoned, Access, Conflict, Identity, Package, Permission, Problem, Removal, RunSummary, Team,
-    TeamKind, Timestamp, Token, TokenScope, User, Version, VersionKind,
+    Abandoned, Access, Conflict, Identity, Package, Permission, Prefetch, Problem, Removal,
+    RunSummary, Team, TeamKind, Timestamp, Token, TokenScope, User, Version, VersionKind,
 };
 pub use secret::Secret;
 pub use snapshot::{

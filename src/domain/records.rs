@@ -151,6 +151,34 @@ impl Conflict {
     }
 }
 
+/// Which archives a sync downloads ahead of the first install (`[dists]
+/// prefetch`), so that metadata carries every `shasum` and installs need no
+/// code host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prefetch {
+    None,
+    Tags,
+    #[default]
+    TagsAndDefaultBranch,
+    /// Tags and every branch head.
+    All,
+}
+
+impl Prefetch {
+    /// Whether the archive of `version` is prefetched.
+    pub fn wants(self, version: &Version) -> bool {
+        match self {
+            Prefetch::None => false,
+            Prefetch::Tags => version.kind == VersionKind::Tag,
+            Prefetch::TagsAndDefaultBranch => {
+                version.kind == VersionKind::Tag || version.default_branch
+            }
+            Prefetch::All => true,
+        }
+    }
+}
+
 /// An admin's verdict that a package is no longer maintained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Abandoned {
@@ -283,6 +311,11 @@ pub struct RunSummary {
     /// Repositories that declare a name another repository owns.
     #[serde(default)]
     pub conflicts: Vec<Conflict>,
+    /// Archives downloaded into the dist store after the plan, and their bytes.
+    #[serde(default)]
+    pub prefetched: u64,
+    #[serde(default)]
+    pub prefetch_bytes: u64,
     pub requests: u64,
     pub not_modified: u64,
 }

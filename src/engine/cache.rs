@@ -1,9 +1,13 @@
 //! The providers' cache, kept in the store so that ETags and manifests
 //! survive restarts: a no-change resync after a restart still costs 304s.
 
-use crate::domain::{Manifest, RemoteId, RepoRefs, SyncId};
+use crate::domain::{Manifest, RemoteId, RepoRefs, SyncId, Timestamp};
 use crate::providers::{CachedResponse, ProviderCache};
 use crate::store::{EtagEntry, Store};
+
+/// How long after packyard first saw a commit a "no composer.json" answer
+/// for it is trusted enough to cache: 10 minutes, by packyard's clock.
+const TRUST_MISSING_AFTER_SECS: i64 = 600;
 
 pub struct StoreCache {
     store: Store,
@@ -71,6 +75,20 @@ impl ProviderCache for StoreCache {
     }
 
     fn put_manifest(&self, repo: &RemoteId, commit: &str, manifest: &Manifest) {
+        // Commits are immutable, but a host's replica may answer 404 for a
+        // file right after a push. A "missing" is kept only for a commit
+        // packyard first saw long enough ago; until then it is asked again.
+        if *manifest == Manifest::Missing {
+            let now = Timestamp::now();
+            match self.store.apply_missing_seen(&self.sync, repo, commit, now) {
+                Ok(first) if now.0 - first.0 >= TRUST_MISSING_AFTER_SECS => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(sync = %self.sync, error = %e, "manifest cache write failed");
+                    return;
+                }
+            }
+        }
         if let Err(e) = self
             .store
             .apply_manifest(&self.sync, repo, commit, manifest)

@@ -65,6 +65,8 @@ mod tests {
             changes: PlanSummary::default(),
             problems: vec![],
             conflicts: vec![],
+            prefetched: 0,
+            prefetch_bytes: 0,
             requests: 0,
             not_modified: 0,
         }

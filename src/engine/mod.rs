@@ -12,6 +12,7 @@ mod events;
 mod jobs;
 pub mod operations;
 mod packages;
+mod prefetch;
 pub mod reconcile;
 mod requests;
 mod run;
@@ -24,9 +25,10 @@ pub use reconcile::Policy;
 pub use requests::{PackageSelection, UserSummary};
 pub use webhooks::{Accepted, DeliveryError, HookSettings};
 
+use crate::composer::DistCache;
 use crate::domain::{
-    Credential, MAX_RESYNC_MINUTES, Package, PackageName, ProviderKind, RemoteOrg, RunSummary,
-    Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
+    Credential, MAX_RESYNC_MINUTES, Package, PackageName, Prefetch, ProviderKind, RemoteOrg,
+    RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
 };
 use crate::providers::{self, ClientSettings, CodeHost, ProviderError};
 use crate::store::{Store, StoreError};
@@ -62,6 +64,25 @@ pub enum EngineError {
 pub struct EngineSettings {
     pub client: ClientSettings,
     pub hooks: HookSettings,
+    pub dists: DistSettings,
+}
+
+/// What the dist store keeps and fetches ahead (`[dists]`).
+#[derive(Debug, Clone)]
+pub struct DistSettings {
+    pub prefetch: Prefetch,
+    /// Days a branch head's archive is kept after the commit stopped being
+    /// any branch head, and a removed package's archives after its removal.
+    pub keep_branch_days: u32,
+}
+
+impl Default for DistSettings {
+    fn default() -> Self {
+        Self {
+            prefetch: Prefetch::default(),
+            keep_branch_days: 30,
+        }
+    }
 }
 
 /// What an admin gives to add a synchronization.
@@ -102,6 +123,9 @@ struct Inner {
     orgs: Mutex<HashMap<SyncId, RemoteOrg>>,
     /// Wakes the webhook worker when a delivery was queued.
     hook_queue: tokio::sync::Notify,
+    dists: DistCache,
+    /// When the dist store was last swept, so runs in a row sweep once.
+    swept_at: std::sync::atomic::AtomicI64,
 }
 
 /// How often the periodic resync looks for syncs that are due.
@@ -132,13 +156,15 @@ impl EngineHandle {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         Self {
             inner: Arc::new(Inner {
-                store,
                 settings,
                 events,
                 jobs: jobs::Jobs::default(),
                 hosts: Mutex::new(HashMap::new()),
                 orgs: Mutex::new(HashMap::new()),
                 hook_queue: tokio::sync::Notify::new(),
+                dists: DistCache::new(store.clone()),
+                swept_at: std::sync::atomic::AtomicI64::new(i64::MIN),
+                store,
             }),
         }
     }
@@ -146,6 +172,12 @@ impl EngineHandle {
     /// Read access for the Composer server.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The dist store, shared with the Composer server so that a request
+    /// and a prefetch of one archive download it once.
+    pub fn dists(&self) -> &DistCache {
+        &self.inner.dists
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
@@ -464,6 +496,8 @@ mod tests {
             changes: Default::default(),
             problems: vec![],
             conflicts: vec![],
+            prefetched: 0,
+            prefetch_bytes: 0,
             requests: 0,
             not_modified: 0,
         };

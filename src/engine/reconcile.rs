@@ -36,6 +36,10 @@ pub struct Policy {
     /// The admin confirmed that this run may remove more than half of the
     /// sync's packages or members.
     pub confirm_removals: bool,
+    /// The run ends after applying its plan, without downloading the
+    /// archives of new versions (`sync run --no-prefetch`).
+    #[serde(default)]
+    pub skip_prefetch: bool,
 }
 
 /// Computes the plan that makes the stored state of `sync` match `snapshot`.

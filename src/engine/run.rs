@@ -1,5 +1,6 @@
 //! One full synchronization run: snapshot, plan, apply, record.
 
+use super::prefetch::Prefetched;
 use super::{EngineError, EngineEvent, EngineHandle, Policy, reconcile};
 use crate::domain::{
     Conflict, Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId, Timestamp,
@@ -17,6 +18,8 @@ struct Outcome {
     changes: PlanSummary,
     problems: Vec<Problem>,
     conflicts: Vec<Conflict>,
+    prefetched: u64,
+    prefetch_bytes: u64,
     partial: bool,
 }
 
@@ -36,6 +39,8 @@ impl EngineHandle {
                     changes: PlanSummary::default(),
                     problems: vec![],
                     conflicts: vec![],
+                    prefetched: 0,
+                    prefetch_bytes: 0,
                     partial: false,
                 },
                 Some(e.to_string()),
@@ -50,6 +55,8 @@ impl EngineHandle {
             changes: outcome.changes,
             problems: outcome.problems,
             conflicts: outcome.conflicts,
+            prefetched: outcome.prefetched,
+            prefetch_bytes: outcome.prefetch_bytes,
             requests: stats.requests,
             not_modified: stats.not_modified,
         };
@@ -123,9 +130,19 @@ impl EngineHandle {
             .map(|r| r.full_name.clone())
             .collect();
         self.install_hooks(sync, host.as_ref(), repos).await;
+        let mut problems = applied.plan.problems;
+        let prefetched = if policy.skip_prefetch {
+            Prefetched::default()
+        } else {
+            self.prefetch(&sync.id).await?
+        };
+        problems.extend(prefetched.problems);
+        self.sweep_dists().await;
         Ok(Outcome {
             changes: applied.plan.summary,
-            problems: applied.plan.problems,
+            prefetched: prefetched.fetched,
+            prefetch_bytes: prefetched.bytes,
+            problems,
             conflicts: applied.plan.conflicts,
             partial: !snapshot.is_complete(),
         })

@@ -352,6 +352,7 @@ impl EngineHandle {
                         sync: sync.id.clone(),
                         revision,
                     });
+                    self.prefetch_in_background(&sync.id);
                 }
                 (applied.plan.summary, applied.plan.conflicts)
             }

@@ -3,11 +3,9 @@
 
 use super::{AppState, router};
 use crate::admin::socket::{self, SocketError};
-use crate::composer::{ArchiveSource, DistCache};
-use crate::domain::Package;
+
 use crate::engine::{EngineHandle, EngineSettings};
 use crate::store::{Store, StoreError};
-use async_trait::async_trait;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,20 +44,6 @@ pub struct DaemonOptions {
     pub engine: EngineSettings,
 }
 
-/// Dist archives come from the package's code host, through the engine's
-/// client for its origin sync (so with that sync's credentials).
-struct EngineArchives(EngineHandle);
-
-#[async_trait]
-impl ArchiveSource for EngineArchives {
-    async fn fetch_archive(&self, package: &Package, commit: &str) -> Result<bytes::Bytes, String> {
-        self.0
-            .fetch_archive(package, commit)
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
-
 pub async fn bind(listen: SocketAddr) -> Result<TcpListener, DaemonError> {
     TcpListener::bind(listen)
         .await
@@ -73,7 +57,6 @@ pub async fn bind(listen: SocketAddr) -> Result<TcpListener, DaemonError> {
 /// nothing: the TUI owns the terminal while it serves.
 pub async fn serve(
     engine: &EngineHandle,
-    data_dir: &std::path::Path,
     listener: TcpListener,
     public_url: Option<String>,
     shutdown: CancellationToken,
@@ -82,9 +65,9 @@ pub async fn serve(
     let public_url = public_url.unwrap_or_else(|| format!("http://{bound}"));
     let store = engine.store().clone();
     let state = AppState {
-        dists: DistCache::new(data_dir, store.clone()),
+        dists: engine.dists().clone(),
         store,
-        archives: Arc::new(EngineArchives(engine.clone())),
+        archives: Arc::new(engine.clone()),
         public_url: public_url.clone(),
     };
     tracing::info!(%bound, %public_url, "serving");
@@ -109,7 +92,6 @@ impl Services {
     /// (its own, or `resync_interval`) has passed.
     pub fn start(
         engine: &EngineHandle,
-        data_dir: &std::path::Path,
         listener: TcpListener,
         public_url: Option<String>,
         resync_interval: Option<Duration>,
@@ -125,11 +107,8 @@ impl Services {
             tasks.spawn(async move { engine.process_webhooks(shutdown).await });
         }
         let http = {
-            let (engine, data_dir, shutdown) =
-                (engine.clone(), data_dir.to_owned(), shutdown.clone());
-            tokio::spawn(
-                async move { serve(&engine, &data_dir, listener, public_url, shutdown).await },
-            )
+            let (engine, shutdown) = (engine.clone(), shutdown.clone());
+            tokio::spawn(async move { serve(&engine, listener, public_url, shutdown).await })
         };
         Services {
             shutdown,
@@ -181,7 +160,6 @@ pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
     announce(&listener, options.public_url.as_deref())?;
     let services = Services::start(
         &engine,
-        &options.data_dir,
         listener,
         options.public_url.clone(),
         options.resync_interval,

@@ -97,10 +97,33 @@ impl Store {
         Ok(())
     }
 
+    /// When packyard first found no composer.json at `commit`, recording
+    /// `now` if this is the first time.
+    pub fn apply_missing_seen(
+        &self,
+        sync: &SyncId,
+        repo: &RemoteId,
+        commit: &str,
+        now: Timestamp,
+    ) -> Result<Timestamp, StoreError> {
+        let k = key(&[sync.as_str(), &repo.0, commit]);
+        let first = self.trees.missing_seen.fetch_and_update(&k, |old| {
+            Some(old.map_or_else(|| now.0.to_be_bytes().to_vec(), <[u8]>::to_vec))
+        })?;
+        Ok(first
+            .and_then(|v| v.as_ref().try_into().ok())
+            .map_or(now, |b| Timestamp(i64::from_be_bytes(b))))
+    }
+
     /// Forgets everything cached for a removed sync.
     pub fn apply_caches_dropped(&self, sync: &SyncId) -> Result<(), StoreError> {
         let p = prefix(&[sync.as_str()]);
-        for tree in [&self.trees.etags, &self.trees.manifests, &self.trees.refs] {
+        for tree in [
+            &self.trees.etags,
+            &self.trees.manifests,
+            &self.trees.refs,
+            &self.trees.missing_seen,
+        ] {
             for k in tree.scan_prefix(&p).keys() {
                 tree.remove(k?)?;
             }

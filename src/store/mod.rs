@@ -8,7 +8,9 @@
 //! - `teams`, `identities`, `packages`, `versions`, `package_mtime`: synced state
 //! - `users`: people, each owning identities on one or more syncs
 //! - `tokens`: Composer tokens by SHA-256 hash
-//! - `etags`, `manifests`, `refs`: provider caches
+//! - `etags`, `manifests`, `refs`: provider caches; `missing_seen`: when a
+//!   commit was first found without composer.json (a "missing" is cached
+//!   only once it is old enough to trust)
 //! - `dists`: what is known of each archive in the dist store; `published`:
 //!   every commit that was ever a version of a package (its dist stays
 //!   downloadable); `removals`: packages an admin removed, by repository
@@ -99,6 +101,8 @@ impl StoreError {
 pub struct Store {
     db: sled::Db,
     trees: Trees,
+    /// The data dir the store lives in; the dist store sits beside it.
+    dir: PathBuf,
 }
 
 #[derive(Clone)]
@@ -116,6 +120,7 @@ struct Trees {
     etags: sled::Tree,
     manifests: sled::Tree,
     refs: sled::Tree,
+    missing_seen: sled::Tree,
     dists: sled::Tree,
     published: sled::Tree,
     removals: sled::Tree,
@@ -165,6 +170,7 @@ impl Store {
             etags: tree("etags")?,
             manifests: tree("manifests")?,
             refs: tree("refs")?,
+            missing_seen: tree("missing_seen")?,
             dists: tree("dists")?,
             published: tree("published")?,
             removals: tree("removals")?,
@@ -190,9 +196,18 @@ impl Store {
                 }
             }
         }
-        let store = Self { db, trees };
+        let store = Self {
+            db,
+            trees,
+            dir: dir.to_owned(),
+        };
         store.backfill_published()?;
         Ok(store)
+    }
+
+    /// The data dir this store was opened in.
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Monotonic counter of applied plans; also used to detect concurrent writers.

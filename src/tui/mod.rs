@@ -165,6 +165,7 @@ async fn call(cmd: Cmd, admin: &dyn AdminClient) -> Option<Reply> {
         Cmd::RunSyncConfirmingRemovals(id) => {
             let policy = Policy {
                 confirm_removals: true,
+                ..Policy::default()
             };
             match admin.run_sync(id.clone(), policy).await {
                 Ok(_) => return None,

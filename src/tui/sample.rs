@@ -59,6 +59,8 @@ pub fn syncs() -> Vec<Sync> {
             message: "tag is not a valid Composer version; skipped".to_owned(),
         }],
         conflicts: vec![],
+        prefetched: 0,
+        prefetch_bytes: 0,
         requests: 42,
         not_modified: 0,
     });

@@ -175,3 +175,29 @@ fn packages_json_uses_absolute_urls_when_base_has_trailing_slash() {
         })
     );
 }
+
+#[test]
+fn version_entry_says_abandoned_when_archived_or_marked_by_an_admin() {
+    let v = version(
+        "v1.0.0",
+        "1.0.0.0",
+        VersionKind::Tag,
+        json!({"name":"acme/widget","abandoned":false}),
+    );
+    assert_eq!(version_entry(URL, &package(), &v, "")["abandoned"], false);
+    let archived = Package {
+        archived: true,
+        ..package()
+    };
+    assert_eq!(version_entry(URL, &archived, &v, "")["abandoned"], true);
+    let replaced = Package {
+        abandoned: Some(crate::domain::Abandoned {
+            replacement: Some(PackageName::new("acme/gadget").unwrap()),
+        }),
+        ..archived
+    };
+    assert_eq!(
+        version_entry(URL, &replaced, &v, "")["abandoned"],
+        "acme/gadget"
+    );
+}

@@ -350,6 +350,7 @@ fn guard_is_set_when_more_than_half_of_packages_would_go() {
         &before,
         &Policy {
             confirm_removals: true,
+            ..Policy::default()
         },
     );
     assert_eq!(confirmed.guard, None);
@@ -669,6 +670,7 @@ fn missing_composer_json_removes_the_package_only_when_seen_twice() {
         &state,
         &Policy {
             confirm_removals: true,
+            ..Policy::default()
         },
     );
     let after_first = applied(&state, &first);
@@ -687,6 +689,7 @@ fn missing_composer_json_removes_the_package_only_when_seen_twice() {
         &after_first,
         &Policy {
             confirm_removals: true,
+            ..Policy::default()
         },
     );
     assert_eq!(second.summary.packages_removed, 1);
@@ -823,7 +826,7 @@ fn arb_snapshot() -> impl Strategy<Value = RemoteSnapshot> {
 proptest! {
     #[test]
     fn plan_is_deterministic_and_idempotent_for_any_snapshot(first in arb_snapshot(), second in arb_snapshot()) {
-        let policy = Policy { confirm_removals: true };
+        let policy = Policy { confirm_removals: true, ..Policy::default() };
         let p1 = plan(&sync(), &first, &Current::default(), &policy);
         prop_assert_eq!(&p1, &plan(&sync(), &first, &Current::default(), &policy));
         let state = applied(&Current::default(), &p1);
@@ -850,7 +853,7 @@ proptest! {
     #[test]
     fn user_may_install_exactly_what_their_teams_read_or_everything_as_owner(snap in arb_snapshot()) {
         let start = with_primary(Current::default());
-        let state = applied(&start, &plan(&sync(), &snap, &start, &Policy { confirm_removals: true }));
+        let state = applied(&start, &plan(&sync(), &snap, &start, &Policy { confirm_removals: true, ..Policy::default() }));
         let syncs: Vec<_> = state.syncs.values().cloned().collect();
         let teams: Vec<_> = state.teams.values().cloned().collect();
         let users: Vec<_> = state.users.values().cloned().collect();
@@ -872,7 +875,7 @@ proptest! {
 
     #[test]
     fn partial_snapshot_never_removes_anything(first in arb_snapshot(), second in arb_snapshot()) {
-        let policy = Policy { confirm_removals: true };
+        let policy = Policy { confirm_removals: true, ..Policy::default() };
         let state = applied(&Current::default(), &plan(&sync(), &first, &Current::default(), &policy));
         let mut cut = second;
         cut.repos.complete = false;

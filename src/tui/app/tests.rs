@@ -295,6 +295,8 @@ fn engine_events_drive_the_run_state_and_progress() {
         },
         problems: Vec::new(),
         conflicts: vec![],
+        prefetched: 0,
+        prefetch_bytes: 0,
         requests: 5,
         not_modified: 0,
     };
