@@ -175,6 +175,17 @@ impl GithubSim {
         })
     }
 
+    /// Deletes a tag (its commit stays reachable by SHA, as in git);
+    /// organization hooks hear `delete`.
+    pub fn delete_tag(&self, repo: &str, tag: &str) -> Result<(), SimError> {
+        let mut state = lock(&self.shared.state);
+        state.delete_tag(repo, tag)?;
+        let deliveries = hooks::deleted(&state, repo, RefKind::Tag, tag, &self.shared.base);
+        drop(state);
+        self.shared.deliver(deliveries);
+        Ok(())
+    }
+
     /// Creates `branch` or moves it to a new commit with the same files.
     pub fn push_branch(&self, repo: &str, branch: &str) -> Result<String, SimError> {
         self.push(repo, RefKind::Branch, branch, |state| {

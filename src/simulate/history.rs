@@ -136,6 +136,11 @@ impl History {
         Some(sha)
     }
 
+    /// Removes a tag; its commit stays (commits outlive their refs in git).
+    pub fn delete_tag(&mut self, tag: &str) -> Option<String> {
+        self.tags.remove(tag)
+    }
+
     /// A new commit on `branch` (created from the default branch if new).
     pub fn push_branch(&mut self, branch: &str, generation: u64) -> String {
         let from = self.branches.contains_key(branch).then_some(branch);

@@ -399,6 +399,34 @@ pub(super) fn pushed(state: &State, change: &RefChange<'_>, base: &str) -> Vec<D
     deliveries
 }
 
+/// `delete` for a removed branch or tag.
+pub(super) fn deleted(
+    state: &State,
+    repo: &str,
+    kind: RefKind,
+    name: &str,
+    base: &str,
+) -> Vec<Delivery> {
+    let Some(repo) = state.repos.get(repo) else {
+        return Vec::new();
+    };
+    let ref_type = match kind {
+        RefKind::Branch => "branch",
+        RefKind::Tag => "tag",
+    };
+    let body = org_fields(
+        state,
+        base,
+        json!({
+            "ref": name,
+            "ref_type": ref_type,
+            "pusher_type": "user",
+            "repository": json::hook_repo(state, repo, base, false),
+        }),
+    );
+    vec![delivery("delete", repo, body)]
+}
+
 fn delivery(name: &'static str, repo: &Repo, body: Value) -> Delivery {
     Delivery {
         name,

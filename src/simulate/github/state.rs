@@ -145,6 +145,20 @@ impl State {
         Ok(repo.git.add_tag(tag, generation))
     }
 
+    pub fn delete_tag(&mut self, repo: &str, tag: &str) -> Result<String, SimError> {
+        let generation = self.next_generation();
+        let repo = self.repo_mut(repo)?;
+        let sha = repo
+            .git
+            .delete_tag(tag)
+            .ok_or_else(|| SimError::UnknownRef {
+                repo: repo.name.clone(),
+                reference: tag.to_owned(),
+            })?;
+        repo.pushed = generation;
+        Ok(sha)
+    }
+
     pub fn add_tag_at(&mut self, repo: &str, tag: &str, target: &str) -> Result<String, SimError> {
         let generation = self.next_generation();
         let repo = self.repo_mut(repo)?;
