@@ -49,6 +49,7 @@ fn packages(n: usize, now: Timestamp) -> Vec<PackageSummary> {
                 versions: 1 + i % 40,
                 latest: Some(format!("v{}.{}.{}", i % 5, i % 11, i % 7)),
                 updated_at: Some(Timestamp(now.0 - (i as i64 % 86_400))),
+                dist_bytes: (i as u64 % 40) * 48_000,
             }
         })
         .collect()

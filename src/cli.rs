@@ -8,7 +8,7 @@ use crate::admin::{
 use crate::config::Config;
 use crate::domain::{
     Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind,
-    Timestamp, Token, TokenScope, UserId,
+    Timestamp, Token, TokenScope, UserId, human_bytes,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -569,12 +569,12 @@ pub async fn execute(
                 sync: sync_id(sync)?,
                 path: path.to_owned(),
             };
-            let preview = admin
-                .change_package(name.clone(), change.clone(), false)
-                .await?;
-            for line in &preview.lines {
-                println!("{line}");
-            }
+            print_lines(
+                &admin
+                    .change_package(name.clone(), change.clone(), false)
+                    .await?
+                    .lines,
+            );
             if !confirm(&format!("move {name}"), yes)? {
                 eprintln!("Nothing moved.");
                 return Ok(ExitCode::FAILURE);
@@ -594,20 +594,20 @@ pub async fn execute(
                     replacement: replacement.map(|r| PackageName::new(&r)).transpose()?,
                 }
             };
-            let preview = admin
-                .change_package(PackageName::new(&name)?, change, true)
-                .await?;
-            for line in &preview.lines {
-                println!("{line}");
-            }
+            print_lines(
+                &admin
+                    .change_package(PackageName::new(&name)?, change, true)
+                    .await?
+                    .lines,
+            );
         }
         Command::Package(PackageCommand::Restore { name }) => {
-            let preview = admin
-                .change_package(PackageName::new(&name)?, PackageChange::Restore, true)
-                .await?;
-            for line in &preview.lines {
-                println!("{line}");
-            }
+            print_lines(
+                &admin
+                    .change_package(PackageName::new(&name)?, PackageChange::Restore, true)
+                    .await?
+                    .lines,
+            );
         }
         Command::User(UserCommand::List { json }) => print_users(&admin.list_users().await?, json)?,
         Command::User(UserCommand::Link { user, identity }) => {
@@ -935,6 +935,12 @@ async fn run_sync(
     Ok(summary?)
 }
 
+fn print_lines(lines: &[String]) {
+    for line in lines {
+        println!("{line}");
+    }
+}
+
 fn print_summary(name: &str, s: &RunSummary) {
     let c = &s.changes;
     match &s.error {
@@ -958,9 +964,9 @@ fn print_summary(name: &str, s: &RunSummary) {
     }
     if s.prefetched > 0 {
         println!(
-            "prefetched {} archives ({:.1} MiB) into the dist store",
+            "prefetched {} archives ({}) into the dist store",
             s.prefetched,
-            s.prefetch_bytes as f64 / 1_048_576.0
+            human_bytes(s.prefetch_bytes)
         );
     }
     if !s.conflicts.is_empty() {
@@ -1059,11 +1065,22 @@ fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()>
                 p.package.origin.to_string(),
                 p.latest.clone().unwrap_or_else(|| "-".to_owned()),
                 p.versions.to_string(),
+                human_bytes(p.dist_bytes),
                 when(p.updated_at),
+                match (p.package.abandoned_value(), p.package.manifest_missing) {
+                    (Some(_), _) => "abandoned".to_owned(),
+                    (None, true) => "composer.json missing".to_owned(),
+                    (None, false) => String::new(),
+                },
             ]
         })
         .collect();
-    print_table(&["NAME", "SYNC", "LATEST", "VERSIONS", "UPDATED"], rows);
+    print_table(
+        &[
+            "NAME", "SYNC", "LATEST", "VERSIONS", "DISK", "UPDATED", "NOTE",
+        ],
+        rows,
+    );
     Ok(())
 }
 

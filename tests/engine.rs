@@ -80,10 +80,23 @@ async fn full_sync_reports_events_in_order_and_stores_the_org() {
         seen.last(),
         Some(EngineEvent::SyncFinished { .. })
     ));
+    // After the commit only the prefetch of the new versions' archives
+    // runs, then the summary is announced.
+    let after: Vec<_> = seen[applied + 1..seen.len() - 1].iter().collect();
+    assert!(
+        !after.is_empty()
+            && after.iter().all(
+                |e| matches!(e, EngineEvent::PhaseChanged { phase, .. } if phase == "prefetch")
+            ),
+        "{after:?}"
+    );
+    let Some(EngineEvent::PhaseChanged { done, total, .. }) = after.last() else {
+        panic!("the prefetch phase is missing: {after:?}")
+    };
+    assert_eq!(done, total, "{after:?}");
     assert_eq!(
-        applied,
-        seen.len() - 2,
-        "the summary is announced after the commit"
+        summary.prefetched, *total,
+        "every wanted archive was fetched"
     );
 
     assert_eq!(

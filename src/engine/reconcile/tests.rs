@@ -511,6 +511,22 @@ fn touches_packages(plan: &Plan) -> bool {
     })
 }
 
+/// Repository `name` whose composer.json at every ref declares `package`.
+fn declaring(id: u64, name: &str, package: &str, tags: &[&str]) -> RemoteRepo {
+    let mut repo = package_repo(id, name, tags);
+    for r in &mut repo.refs.items {
+        r.manifest = manifest(package);
+    }
+    repo
+}
+
+/// What the primary sync stores after a run that saw only `repo`.
+fn synced(repo: &RemoteRepo) -> Current {
+    let start = with_primary(Current::default());
+    let snap = snapshot(vec![repo.clone()], vec![]);
+    applied(&start, &plan(&sync(), &snap, &start, &Policy::default()))
+}
+
 /// The takeover: a repository created after `acme/logger` declares that
 /// name with a higher tag. Whatever the order of their ids, the repository
 /// that provided the name first keeps it, in a full run and in a webhook's
@@ -520,20 +536,8 @@ fn claimant_never_takes_a_name_whatever_the_repository_id_order() {
     let name = PackageName::new("acme/logger").unwrap();
     for (owner_id, claimant_id) in [(10, 99), (99, 10)] {
         let owner = package_repo(owner_id, "logger", &["v1.0.0"]);
-        let mut claimant = package_repo(claimant_id, "aaa-evil", &["v99.0.0"]);
-        for r in &mut claimant.refs.items {
-            r.manifest = manifest("acme/logger");
-        }
-        let start = with_primary(Current::default());
-        let before = applied(
-            &start,
-            &plan(
-                &sync(),
-                &snapshot(vec![owner.clone()], vec![]),
-                &start,
-                &Policy::default(),
-            ),
-        );
+        let claimant = declaring(claimant_id, "aaa-evil", "acme/logger", &["v99.0.0"]);
+        let before = synced(&owner);
         let full = snapshot(vec![owner.clone(), claimant.clone()], vec![]);
         let mut scoped = snapshot(vec![claimant.clone()], vec![]);
         scoped.repos.complete = false;
@@ -561,10 +565,7 @@ fn claimant_never_takes_a_name_whatever_the_repository_id_order() {
 #[test]
 fn new_name_declared_by_two_repositories_goes_to_neither() {
     let a = package_repo(1, "widget", &["v1.0.0"]);
-    let mut b = package_repo(2, "widget-fork", &["v2.0.0"]);
-    for r in &mut b.refs.items {
-        r.manifest = manifest("acme/widget");
-    }
+    let b = declaring(2, "widget-fork", "acme/widget", &["v2.0.0"]);
     let p = plan(
         &sync(),
         &snapshot(vec![a, b], vec![]),
@@ -584,20 +585,8 @@ fn new_name_declared_by_two_repositories_goes_to_neither() {
 fn package_move_gives_the_name_and_its_versions_to_the_chosen_repository() {
     let name = PackageName::new("acme/logger").unwrap();
     let owner = package_repo(10, "logger", &["v1.0.0"]);
-    let mut claimant = package_repo(11, "logger-next", &["v2.0.0"]);
-    for r in &mut claimant.refs.items {
-        r.manifest = manifest("acme/logger");
-    }
-    let start = with_primary(Current::default());
-    let before = applied(
-        &start,
-        &plan(
-            &sync(),
-            &snapshot(vec![owner.clone()], vec![]),
-            &start,
-            &Policy::default(),
-        ),
-    );
+    let claimant = declaring(11, "logger-next", "acme/logger", &["v2.0.0"]);
+    let before = synced(&owner);
     let moved = plan_move(&sync(), &name, &claimant, &before).unwrap();
     let after = applied(&before, &moved);
     assert_eq!(after.packages[&name].repo, claimant.id);
@@ -659,8 +648,7 @@ fn package_removed_by_an_admin_is_not_recreated_from_the_same_repository() {
 fn missing_composer_json_removes_the_package_only_when_seen_twice() {
     let name = PackageName::new("acme/widget").unwrap();
     let snap = snapshot(vec![package_repo(10, "widget", &["v1.0.0"])], vec![]);
-    let start = with_primary(Current::default());
-    let state = applied(&start, &plan(&sync(), &snap, &start, &Policy::default()));
+    let state = synced(&snap.repos.items[0]);
     let mut gone = package_repo(10, "widget", &[]);
     gone.refs.items[0].manifest = Manifest::Missing;
     let missing = snapshot(vec![gone], vec![]);
@@ -699,16 +687,7 @@ fn missing_composer_json_removes_the_package_only_when_seen_twice() {
 fn archived_repository_marks_its_package_abandoned_and_admin_marks_survive_runs() {
     let name = PackageName::new("acme/widget").unwrap();
     let mut repo = package_repo(10, "widget", &["v1.0.0"]);
-    let start = with_primary(Current::default());
-    let mut state = applied(
-        &start,
-        &plan(
-            &sync(),
-            &snapshot(vec![repo.clone()], vec![]),
-            &start,
-            &Policy::default(),
-        ),
-    );
+    let mut state = synced(&repo);
     assert_eq!(state.packages[&name].abandoned_value(), None);
     state.packages.get_mut(&name).unwrap().abandoned = Some(crate::domain::Abandoned {
         replacement: Some(PackageName::new("acme/gadget").unwrap()),

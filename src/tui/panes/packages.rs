@@ -3,7 +3,7 @@
 //! filter changes; drawing builds only the rows on screen.
 
 use super::{Cursor, ago, cycle, window};
-use crate::domain::{PackageName, SyncId, Version, VersionKind};
+use crate::domain::{PackageName, SyncId, Version, VersionKind, human_bytes};
 use crate::tui::app::{App, Cmd};
 use crate::tui::keymap::Action;
 use crate::tui::popups::message::Message;
@@ -184,7 +184,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let header =
-        Row::new(["", "NAME", "ORIGIN", "LATEST", "VERS", "UPDATED"]).style(theme.header());
+        Row::new(["", "NAME", "ORIGIN", "LATEST", "VERS", "DISK", "UPDATED"]).style(theme.header());
     let range = window(
         view.cursor.0,
         view.rows.len(),
@@ -199,6 +199,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             p.package.origin.to_string(),
             p.latest.clone().unwrap_or_else(|| "-".to_owned()),
             p.versions.to_string(),
+            human_bytes(p.dist_bytes),
             p.updated_at.map_or("-".to_owned(), |t| ago(app.now, t)),
         ]);
         match (range.start + i == view.cursor.0, marked) {
@@ -213,6 +214,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(16),
         Constraint::Length(10),
         Constraint::Length(5),
+        Constraint::Length(8),
         Constraint::Length(8),
     ];
     frame.render_widget(Table::new(rows, widths).header(header), list);
