@@ -3,7 +3,9 @@
 //!
 //! Reports wall time, requests made versus the minimum the scenario needs,
 //! peak RSS of the packyard process, and for the second run the share of
-//! requests answered 304. Numbers, not pass/fail: `cargo bench --bench sync`.
+//! requests answered 304; then a third run prefetches every archive and
+//! reports its requests and the dist store's size on disk. Numbers, not
+//! pass/fail: `cargo bench --bench sync`.
 //!
 //! Runs for every provider (or those named in `PACKYARD_BENCH_PROVIDERS`,
 //! e.g. `github,gitlab`). Sizes default to the foundation issue's
@@ -189,10 +191,19 @@ fn bench_provider(
 
     let minimum = minimum_requests(&scenario, &sim);
     sim.reset_stats();
-    let first = run_packyard(data.path(), &["sync", "run", "bench"], &sim.token());
+    // Archives are prefetched (and counted) apart, after the metadata runs.
+    let first = run_packyard(
+        data.path(),
+        &["sync", "run", "bench", "--no-prefetch"],
+        &sim.token(),
+    );
     let first_stats = sim.stats();
     sim.reset_stats();
-    let second = run_packyard(data.path(), &["sync", "run", "bench"], &sim.token());
+    let second = run_packyard(
+        data.path(),
+        &["sync", "run", "bench", "--no-prefetch"],
+        &sim.token(),
+    );
     let second_stats = sim.stats();
 
     println!("\n== {kind}");
@@ -217,4 +228,37 @@ fn bench_provider(
     for (route, n) in &first_stats.by_route {
         println!("  {n:>6}  {route}");
     }
+    bench_prefetch(&sim, data.path());
+}
+
+/// The prefetch of every tag's and default branch's archive, as a run after
+/// the metadata is in: its requests, time and the dist store's size on disk.
+fn bench_prefetch(sim: &Simulator, data: &Path) {
+    sim.reset_stats();
+    let run = run_packyard(data, &["sync", "run", "bench"], &sim.token());
+    let stats = sim.stats();
+    let (files, bytes) = disk_use(&data.join("dists"));
+    println!(
+        "prefetch:   {:>8.2} s  {:>6} requests  {files} archives, {:.1} MiB on disk ({:.1} KiB each)  peak RSS {:.1} MiB",
+        run.wall.as_secs_f64(),
+        stats.requests,
+        bytes as f64 / 1_048_576.0,
+        bytes as f64 / 1024.0 / files.max(1) as f64,
+        run.peak_rss_kib as f64 / 1024.0
+    );
+}
+
+/// Files below `dir` and their bytes.
+fn disk_use(dir: &Path) -> (u64, u64) {
+    let mut total = (0, 0);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.is_dir() {
+            let (files, bytes) = disk_use(&entry.path());
+            total = (total.0 + files, total.1 + bytes);
+        } else {
+            total = (total.0 + 1, total.1 + meta.len());
+        }
+    }
+    total
 }

@@ -254,6 +254,18 @@ impl GithubSim {
         Ok(id)
     }
 
+    /// Archives (or unarchives) a repository; organization hooks hear
+    /// `repository` `archived` (or `unarchived`).
+    pub fn set_archived(&self, repo: &str, archived: bool) -> Result<(), SimError> {
+        let mut state = lock(&self.shared.state);
+        state.set_archived(repo, archived)?;
+        let action = if archived { "archived" } else { "unarchived" };
+        let deliveries = hooks::repository(&state, repo, action, &self.shared.base);
+        drop(state);
+        self.shared.deliver(deliveries);
+        Ok(())
+    }
+
     /// Deletes a repository and its hooks; organization hooks hear
     /// `repository` `deleted`.
     pub fn delete_repo(&self, repo: &str) -> Result<(), SimError> {

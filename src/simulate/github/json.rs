@@ -133,7 +133,7 @@ pub(super) fn repo(state: &State, repo: &Repo, role: RepoRole, base: &str) -> Va
         "url": format!("{base}/repos/{full}"),
         "clone_url": format!("{base}/{full}.git"),
         "default_branch": repo.git.default_branch,
-        "archived": false,
+        "archived": repo.archived,
         "disabled": false,
         "visibility": "private",
         "created_at": CREATED_AT,

@@ -47,6 +47,8 @@ pub(super) struct Repo {
     pub git: History,
     /// Generation of the last push to any ref (GitHub's `pushed_at`).
     pub pushed: u64,
+    /// Archived repositories are read-only; GitHub lists them with `archived: true`.
+    pub archived: bool,
 }
 
 pub(super) struct State {
@@ -122,9 +124,15 @@ impl State {
             description: spec.description.clone(),
             git: History::from_spec(&spec.name, spec, self.generation),
             pushed: self.generation,
+            archived: false,
         };
         self.repos.insert(spec.name.clone(), repo);
         id
+    }
+
+    pub fn set_archived(&mut self, repo: &str, archived: bool) -> Result<(), SimError> {
+        self.repo_mut(repo)?.archived = archived;
+        Ok(())
     }
 
     fn repo_mut(&mut self, name: &str) -> Result<&mut Repo, SimError> {
