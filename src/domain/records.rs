@@ -349,6 +349,6 @@ mod tests {
         assert_eq!(human_bytes(1023), "1023 B");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(48 * 1024 * 1024), "48 MiB");
-        assert_eq!(human_bytes(u64::MAX), "16384 TiB");
+        assert_eq!(human_bytes(u64::MAX), "16777216 TiB");
     }
 }

@@ -142,19 +142,16 @@ impl Store {
             dir: dir.to_owned(),
             source,
         })?;
-        let db = sled::Config::new()
-            .path(&path)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
-                    dir: dir.to_owned(),
-                },
-                sled::Error::Io(io) => StoreError::NotWritable {
-                    dir: dir.to_owned(),
-                    source: io,
-                },
-                other => StoreError::Sled(other),
-            })?;
+        let db = open_db(&path).map_err(|e| match e {
+            sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
+                dir: dir.to_owned(),
+            },
+            sled::Error::Io(io) => StoreError::NotWritable {
+                dir: dir.to_owned(),
+                source: io,
+            },
+            other => StoreError::Sled(other),
+        })?;
         let tree = |name: &str| db.open_tree(name);
         let trees = Trees {
             meta: tree("meta")?,
@@ -221,6 +218,24 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+/// sled releases its directory lock from a background thread once the last
+/// handle is gone, so a store closed a moment ago (a restart, a reopen in
+/// the same process) can still look locked: the lock is asked for a little
+/// longer before "in use by another process" is believed.
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    const TRIES: u32 = 20;
+    let mut tries = 1;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(io)) if is_lock_error(&io) && tries < TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 
