@@ -161,14 +161,11 @@ pub enum Response {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "stream", rename_all = "kebab-case")]
 pub enum Streamed {
-    Event {
-        event: EngineEvent,
-    },
+    /// Boxed: events carry run summaries, far larger than the other variant.
+    Event { event: Box<EngineEvent> },
     /// The daemon dropped `missed` events for this client (it read too
     /// slowly): reload the state instead of trusting the events.
-    Lagged {
-        missed: u64,
-    },
+    Lagged { missed: u64 },
 }
 
 /// A secret on the wire. Serializes as its plain value (that is the point),
@@ -555,10 +552,10 @@ mod tests {
             roundtrip(response);
         }
         roundtrip(&Streamed::Event {
-            event: EngineEvent::SyncFinished {
+            event: Box::new(EngineEvent::SyncFinished {
                 sync: id("acme"),
                 summary: summary(),
-            },
+            }),
         });
         roundtrip(&Streamed::Lagged { missed: 4 });
     }

@@ -191,7 +191,7 @@ async fn stream_events(
                 Ok(_) => continue,
             },
             event = events.recv() => match event {
-                Ok(event) => Streamed::Event { event },
+                Ok(event) => Streamed::Event { event: Box::new(event) },
                 Err(broadcast::error::RecvError::Lagged(missed)) => Streamed::Lagged { missed },
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             },
@@ -573,7 +573,7 @@ async fn forward_events(stream: UnixStream, events: broadcast::Sender<EngineEven
         };
         let event = match line {
             Ok(Some(line)) => match serde_json::from_str::<Streamed>(&line) {
-                Ok(Streamed::Event { event }) => event,
+                Ok(Streamed::Event { event }) => *event,
                 Ok(Streamed::Lagged { missed }) => EngineEvent::EventsMissed { missed },
                 Err(e) => {
                     tracing::warn!(error = %e, "unreadable event from the daemon");

@@ -59,7 +59,8 @@ pub enum Reply {
     RemoveSyncPreview(SyncId, SyncRemoval),
     /// The engine refused to remove the sync; the reason says what to do.
     RemoveSyncRefused(SyncId, String),
-    SyncAdded(Sync),
+    /// Boxed: a sync record with its last run is far larger than the rest.
+    SyncAdded(Box<Sync>),
     AddSyncFailed(String),
     TokenCreated(Token, Secret),
     /// A change was made; the text says which.

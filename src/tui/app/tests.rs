@@ -392,7 +392,7 @@ fn add_sync_form_reports_invalid_fields_then_submits_and_shows_host_errors() {
     );
     let mut added = sample::syncs().remove(1);
     added.id = sync_id("acme-two");
-    let cmds = app.update(Msg::Reply(Reply::SyncAdded(added)));
+    let cmds = app.update(Msg::Reply(Reply::SyncAdded(Box::new(added))));
     assert!(app.popup.is_none());
     assert!(
         cmds.iter()
