@@ -56,10 +56,20 @@ pub enum Command {
     /// Create, list and revoke Composer access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the store itself.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Run the Composer server and periodic resyncs (what runs under systemd).
     Serve(ServeArgs),
     /// The dashboard over a simulated GitHub organization: no network, no tokens.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Seal the stored credentials and webhook secrets with a new key, written to the key
+    /// file (`<data dir>/store.key` or PACKYARD_KEY_FILE). Stop `packyard serve` first.
+    RotateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -546,9 +556,25 @@ pub async fn execute(
             admin.revoke_token(id).await?;
             eprintln!("Revoked token {} ({}).", token.id, token.label);
         }
-        Command::Serve(_) | Command::Demo(_) => bail!("serve and demo are not admin commands"),
+        Command::Serve(_) | Command::Demo(_) | Command::Store(_) => {
+            bail!("serve, demo and store are not admin commands")
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `packyard store …`: works on the data dir directly, never through a
+/// daemon, since it rewrites the store.
+pub fn execute_store(command: StoreCommand, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    match command {
+        StoreCommand::RotateKey => {
+            let id = crate::admin::rotate_store_key(data_dir)?;
+            eprintln!(
+                "Sealed the stored secrets with a new key ({id}); the old key opens nothing in the store now."
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `SYNC:LOGIN` → the sync and the login.

@@ -17,7 +17,7 @@ use crate::domain::{
     UserId, Version,
 };
 use crate::engine::{EngineError, EngineHandle};
-use crate::store::{Store, StoreError};
+use crate::store::{KeySource, Store, StoreError};
 use async_trait::async_trait;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -157,6 +157,14 @@ pub fn connect(
         Some(daemon) => Box::new(daemon),
         None => Box::new(InProcess::open(data_dir, settings)?),
     })
+}
+
+/// Seals the data dir's secrets with a new store key and replaces the key
+/// file (`packyard store rotate-key`). It rewrites the store, so it needs
+/// the data dir to itself: a running daemon makes it fail as locked.
+/// Returns the new key's id.
+pub fn rotate_store_key(data_dir: &Path) -> Result<String, AdminError> {
+    Ok(Store::rotate_key(data_dir, &KeySource::from_env(data_dir))?)
 }
 
 /// The engine running inside this process, on this data dir.

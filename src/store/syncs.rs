@@ -88,7 +88,7 @@ impl Store {
             .trees
             .credentials
             .get(k)?
-            .map(|raw| decode("credentials", k, &raw))
+            .map(|raw| self.unseal("credentials", k, &raw))
             .transpose()?;
         Ok(stored.map(Credential::from))
     }
@@ -97,7 +97,7 @@ impl Store {
     pub fn apply_new_sync(&self, sync: &Sync, credential: &Credential) -> Result<(), StoreError> {
         let k = sync.id.as_str().as_bytes();
         let record = encode("syncs", k, sync)?;
-        let secret = encode("credentials", k, &StoredCredential::from(credential))?;
+        let secret = self.seal("credentials", k, &StoredCredential::from(credential))?;
         let t = &self.trees;
         (&t.syncs, &t.credentials).transaction(|(syncs, credentials)| {
             if syncs.get(k)?.is_some() {
