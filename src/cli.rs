@@ -87,7 +87,7 @@ pub enum SyncCommand {
     Run {
         /// The synchronization's name.
         name: String,
-        /// Allow this run to remove more than half of the sync's packages or team memberships.
+        /// Allow this run to remove more than half of the sync's packages or versions.
         #[arg(long)]
         confirm_removals: bool,
     },
@@ -868,6 +868,7 @@ async fn run_sync(
 fn print_summary(name: &str, s: &RunSummary) {
     let c = &s.changes;
     match &s.error {
+        Some(held) if s.guarded => println!("sync {name}: {}\nheld: {held}", c.describe()),
         Some(error) => println!("sync {name} failed: {error}"),
         None if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
         None => println!("sync {name}: {}", c.describe()),

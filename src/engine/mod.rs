@@ -46,9 +46,6 @@ pub enum EngineError {
     NoCredential(String),
     #[error("{0}")]
     InvalidInput(String),
-    /// The deletion guard stopped a run; the message says how to confirm.
-    #[error("{0}")]
-    Guard(String),
     #[error(transparent)]
     Operation(#[from] OperationError),
     #[error("internal error: {0}")]

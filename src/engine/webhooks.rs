@@ -10,7 +10,7 @@
 
 use super::{EngineError, EngineEvent, EngineHandle, Policy, run};
 use crate::domain::{
-    HookState, HookTarget, InstalledHooks, Listing, PlanSummary, QueuedTarget, RemoteRepo,
+    HookState, HookTarget, InstalledHooks, Listing, QueuedTarget, RemoteRepo,
     RemoteSnapshot, RemoteTeam, Secret, Sync, SyncId, Timestamp,
 };
 use crate::providers::hooks::{self, HookError};
@@ -345,22 +345,18 @@ impl EngineHandle {
         let outcome =
             run::plan_and_apply_retrying(self, &sync.id, Arc::new(snapshot), &Policy::default())
                 .await;
-        let summary = match outcome {
-            Ok(applied) => {
-                if let Some(revision) = applied.revision {
-                    self.emit(EngineEvent::PlanApplied {
-                        sync: sync.id.clone(),
-                        revision,
-                    });
-                }
-                applied.plan.summary
-            }
-            Err(EngineError::Guard(message)) => {
-                tracing::warn!(sync = %sync.id, %message, "a webhook refresh would remove too much; left for an admin");
-                PlanSummary::default()
-            }
-            Err(e) => return Err(e),
-        };
+        let applied = outcome?;
+        if let Some(revision) = applied.revision {
+            self.emit(EngineEvent::PlanApplied {
+                sync: sync.id.clone(),
+                revision,
+            });
+        }
+        if let Some(message) = &applied.plan.guard {
+            // Revocations and additions went through; only removals wait.
+            tracing::warn!(sync = %sync.id, %message, "a webhook refresh held removals for an admin");
+        }
+        let summary = applied.plan.summary;
         if !scope.is_empty() {
             self.emit(EngineEvent::HookRefreshed {
                 sync: sync.id.clone(),

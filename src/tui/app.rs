@@ -294,6 +294,11 @@ impl App {
             EngineEvent::SyncFinished { sync, summary } => {
                 let text = syncs::result_text(&summary);
                 match &summary.error {
+                    Some(error) if summary.guarded => {
+                        self.log(Tone::Warning, format!("{sync}: sync finished: {text}"));
+                        self.runs
+                            .insert(sync.clone(), RunState::Failed(error.clone()));
+                    }
                     Some(error) => {
                         self.log(Tone::Error, format!("{sync}: sync failed: {error}"));
                         self.runs

@@ -322,6 +322,36 @@ fn engine_events_drive_the_run_state_and_progress() {
 }
 
 #[test]
+fn guarded_run_is_logged_with_what_it_revoked_and_what_it_held() {
+    let mut app = sample::app();
+    let id = sample::sync_id("acme-github");
+    let summary = RunSummary {
+        started_at: NOW,
+        finished_at: NOW,
+        error: Some("this run would remove 6 of 10 packages, more than half".to_owned()),
+        partial: false,
+        guarded: true,
+        changes: PlanSummary {
+            teams_changed: 1,
+            revoked: vec!["carol from web".to_owned()],
+            ..PlanSummary::default()
+        },
+        problems: Vec::new(),
+        requests: 5,
+        not_modified: 0,
+    };
+    app.update(Msg::Engine(EngineEvent::SyncFinished {
+        sync: id.clone(),
+        summary,
+    }));
+    let entry = &app.activity.entries[0];
+    assert_eq!(entry.tone, Tone::Warning);
+    assert!(entry.text.contains("revoked carol from web"), "{}", entry.text);
+    assert!(entry.text.contains("held: this run would remove 6 of 10"), "{}", entry.text);
+    assert!(matches!(app.runs.get(&id), Some(RunState::Failed(_))));
+}
+
+#[test]
 fn a_webhook_refresh_is_logged_with_its_scope_and_reloads_the_lists() {
     let mut app = sample::app();
     let cmds = app.update(Msg::Engine(EngineEvent::HookRefreshed {
