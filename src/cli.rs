@@ -348,6 +348,9 @@ pub struct ScopeArgs {
 }
 
 /// `2027-01-31` (midnight UTC) or `90d` from now.
+/// Longest `--expires DAYSd`; far below where seconds since 1970 overflow.
+const MAX_EXPIRY_DAYS: i64 = 36_500;
+
 fn parse_expiry(value: &str) -> Result<Timestamp, String> {
     if let Some(days) = value.strip_suffix('d') {
         let days: i64 = days
@@ -355,6 +358,11 @@ fn parse_expiry(value: &str) -> Result<Timestamp, String> {
             .map_err(|_| format!("{value:?}: use a number of days like 90d"))?;
         if days <= 0 {
             return Err("the number of days must be positive".into());
+        }
+        if days > MAX_EXPIRY_DAYS {
+            return Err(format!(
+                "{days} days is too far ahead: at most {MAX_EXPIRY_DAYS} (100 years). For a token that never expires, leave out --expires"
+            ));
         }
         return Ok(Timestamp(Timestamp::now().0 + days * 86_400));
     }
@@ -404,8 +412,33 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
     }
 }
 
+/// stdout was closed under us (`packyard user list | head -1`): not an
+/// error, the reader has all it wanted.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+struct StdoutClosed;
+
 /// Runs one of the admin commands. Returns the process exit code.
 pub async fn execute(
+    command: Command,
+    admin: &dyn AdminClient,
+) -> anyhow::Result<std::process::ExitCode> {
+    match execute_command(command, admin).await {
+        Err(e) if e.is::<StdoutClosed>() => Ok(std::process::ExitCode::SUCCESS),
+        other => other,
+    }
+}
+
+/// Writes one line of a listing to stdout; a closed pipe ends the listing.
+fn print_line(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        other => Ok(other?),
+    }
+}
+
+async fn execute_command(
     command: Command,
     admin: &dyn AdminClient,
 ) -> anyhow::Result<std::process::ExitCode> {
@@ -662,8 +695,7 @@ fn print_users(users: &[UserSummary], json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["USER", "ROLE", "IDENTITIES", "TEAMS"], rows);
-    Ok(())
+    print_table(&["USER", "ROLE", "IDENTITIES", "TEAMS"], rows)
 }
 
 fn sync_id(name: &str) -> anyhow::Result<SyncId> {
@@ -895,7 +927,7 @@ fn print_summary(name: &str, s: &RunSummary) {
 }
 
 /// Prints rows as aligned columns under a header.
-fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
+fn print_table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -908,17 +940,17 @@ fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        print_line(padded.join("  ").trim_end())
     };
-    line(header.iter().map(|h| h.to_string()).collect());
+    line(header.iter().map(|h| h.to_string()).collect())?;
     for row in rows {
-        line(row);
+        line(row)?;
     }
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    print_line(&serde_json::to_string_pretty(value)?)
 }
 
 fn when(t: Option<Timestamp>) -> String {
@@ -957,8 +989,7 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
             "NAME", "PROVIDER", "ORG", "API URL", "PRIMARY", "LAST RUN", "RESULT", "WEBHOOKS",
         ],
         rows,
-    );
-    Ok(())
+    )
 }
 
 fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()> {
@@ -977,8 +1008,7 @@ fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()>
             ]
         })
         .collect();
-    print_table(&["NAME", "SYNC", "LATEST", "VERSIONS", "UPDATED"], rows);
-    Ok(())
+    print_table(&["NAME", "SYNC", "LATEST", "VERSIONS", "UPDATED"], rows)
 }
 
 fn print_teams(teams: &[Team], json: bool) -> anyhow::Result<()> {
@@ -1002,8 +1032,7 @@ fn print_teams(teams: &[Team], json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["SYNC", "TEAM", "NAME", "KIND", "MEMBERS", "REPOS"], rows);
-    Ok(())
+    print_table(&["SYNC", "TEAM", "NAME", "KIND", "MEMBERS", "REPOS"], rows)
 }
 
 /// A token as listed: everything but the hash of its secret.
@@ -1051,6 +1080,5 @@ fn print_tokens(tokens: &[Token], json: bool) -> anyhow::Result<()> {
     print_table(
         &["ID", "LABEL", "SCOPE", "CREATED", "LAST USED", "EXPIRES"],
         rows,
-    );
-    Ok(())
+    )
 }
