@@ -17,7 +17,7 @@ mod sync;
 pub mod version;
 
 pub use access::{Directory, access_for, may_install};
-pub use hooks::{HookState, HookTarget, InstalledHooks, QueuedTarget, hub_signature};
+pub use hooks::{HookState, HookTarget, HubSigner, InstalledHooks, QueuedTarget, hub_signature};
 pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};
 pub use records::{

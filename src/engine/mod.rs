@@ -20,7 +20,7 @@ pub use events::EngineEvent;
 pub use operations::{OperationError, OwnerChange, SyncRemoval};
 pub use reconcile::Policy;
 pub use requests::{PackageSelection, UserSummary};
-pub use webhooks::{Accepted, DeliveryError, HookSettings};
+pub use webhooks::{Accepted, DeliveryError, HookSettings, PendingDelivery};
 
 use crate::domain::{
     Credential, MAX_RESYNC_MINUTES, Package, PackageName, ProviderKind, RemoteOrg, RunSummary,

@@ -5,7 +5,8 @@ use super::{
     CATALOG_MTIME_KEY, REVISION_KEY, Store, StoreError, decode, encode, key, prefix, read_u64, scan,
 };
 use crate::domain::{
-    Change, Current, Identity, Package, PackageName, Plan, SyncId, Team, Timestamp, User, Version,
+    Change, Current, Identity, Package, PackageName, Plan, Sync, SyncId, Team, Timestamp, User,
+    Version,
 };
 use sled::transaction::{ConflictableTransactionError, Transactional};
 use std::collections::BTreeSet;
@@ -15,6 +16,10 @@ use std::collections::BTreeSet;
 enum Write {
     Put(Target, Vec<u8>, Vec<u8>),
     Delete(Target, Vec<u8>),
+    /// Sets a sync's primary flag on the record as stored when the
+    /// transaction runs, so a run summary or hook state recorded since the
+    /// plan was made is kept.
+    Primary(Vec<u8>, bool),
 }
 
 #[derive(Clone, Copy)]
@@ -115,24 +120,34 @@ impl Store {
                             found,
                         }));
                     }
+                    let tree = |target| match target {
+                        Target::Teams => teams,
+                        Target::Identities => identities,
+                        Target::Packages => packages,
+                        Target::Versions => versions,
+                        Target::PackageMtime => mtime,
+                        Target::Syncs => syncs,
+                        Target::Credentials => credentials,
+                        Target::Users => users,
+                    };
                     for write in &writes {
-                        let (target, k) = match write {
-                            Write::Put(target, k, _) | Write::Delete(target, k) => (*target, k),
-                        };
-                        let tree = match target {
-                            Target::Teams => teams,
-                            Target::Identities => identities,
-                            Target::Packages => packages,
-                            Target::Versions => versions,
-                            Target::PackageMtime => mtime,
-                            Target::Syncs => syncs,
-                            Target::Credentials => credentials,
-                            Target::Users => users,
-                        };
                         match write {
-                            Write::Put(_, _, v) => tree.insert(k.as_slice(), v.as_slice())?,
-                            Write::Delete(..) => tree.remove(k.as_slice())?,
-                        };
+                            Write::Put(target, k, v) => {
+                                tree(*target).insert(k.as_slice(), v.as_slice())?;
+                            }
+                            Write::Delete(target, k) => {
+                                tree(*target).remove(k.as_slice())?;
+                            }
+                            Write::Primary(k, primary) => {
+                                let Some(raw) = syncs.get(k)? else { continue };
+                                let mut sync: Sync = decode("syncs", k, &raw)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                sync.primary = *primary;
+                                let raw = encode("syncs", k, &sync)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                syncs.insert(k.as_slice(), raw)?;
+                            }
+                        }
                     }
                     // Last-Modified has one-second resolution, so a change within
                     // the same second as the previous one still moves it forward;
@@ -249,11 +264,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Write>, Vec<Vec<u8>>), StoreError> {
             }
             Change::PutSync(sync) => {
                 let k = sync.id.as_str().as_bytes().to_vec();
-                writes.push(Write::Put(
-                    Target::Syncs,
-                    k.clone(),
-                    encode("syncs", &k, sync)?,
-                ));
+                writes.push(Write::Primary(k, sync.primary));
             }
             Change::DeleteSync(id) => {
                 let k = id.as_str().as_bytes().to_vec();
