@@ -249,3 +249,16 @@ fn token_expiry_far_in_the_future_is_refused_instead_of_wrapping() {
     let out = ok(packyard(data.path()).args(["token", "create", "--org-wide", "--expires", "36500d"]));
     assert!(!stdout(&out).trim().is_empty());
 }
+
+#[test]
+fn new_token_is_recognisable_by_prefix_and_checksum() {
+    let data = tempfile::tempdir().unwrap();
+    let out = ok(packyard(data.path()).args(["token", "create", "--org-wide"]));
+    let token = stdout(&out).trim().to_owned();
+    assert_eq!(
+        packyard::domain::token_shape(&token),
+        packyard::domain::TokenShape::Checksummed,
+        "{token}"
+    );
+    assert!(token.starts_with("pky_") && token.len() == 76, "{token}");
+}

@@ -14,6 +14,7 @@ mod records;
 mod secret;
 mod snapshot;
 mod sync;
+mod token_secret;
 pub mod version;
 
 pub use access::{Directory, access_for, may_install};
@@ -30,3 +31,4 @@ pub use snapshot::{
     RemoteTeam, RepoRefs,
 };
 pub use sync::{Credential, MAX_RESYNC_MINUTES, ProviderKind, Sync};
+pub use token_secret::{TOKEN_PREFIX, TokenShape, token_secret, token_shape};

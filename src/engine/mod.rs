@@ -366,7 +366,7 @@ impl EngineHandle {
                     .into(),
             ));
         }
-        let secret = random_secret("pky_")?;
+        let secret = crate::domain::token_secret(&random_bytes()?);
         let hash = crate::store::token_hash(secret.expose());
         let token = Token {
             id: hash[..12].to_owned(),
@@ -432,17 +432,21 @@ fn normalize_api_url(url: &str) -> Result<String, EngineError> {
     }
 }
 
-/// `prefix` + 32 random bytes, base64url. Tokens take `pky_`, which makes
-/// them recognisable in leaked-secret scans.
-fn random_secret(prefix: &str) -> Result<Secret, EngineError> {
-    use base64::Engine as _;
+/// 32 random bytes, for secrets.
+fn random_bytes() -> Result<[u8; 32], EngineError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| EngineError::Internal(format!("no randomness for a secret: {e}")))?;
-    Ok(Secret::new(format!(
-        "{prefix}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )))
+    Ok(bytes)
+}
+
+/// A webhook secret: 32 random bytes, base64url (Composer tokens have their
+/// own shape, [`crate::domain::token_secret`]).
+fn random_secret() -> Result<Secret, EngineError> {
+    use base64::Engine as _;
+    Ok(Secret::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes()?),
+    ))
 }
 
 #[cfg(test)]

@@ -569,7 +569,7 @@ impl EngineHandle {
         {
             return Ok(secret);
         }
-        let fresh = super::random_secret("")?;
+        let fresh = super::random_secret()?;
         self.blocking(move |s| s.apply_hook_secret(&id, &fresh))
             .await
     }
