@@ -7,7 +7,7 @@ use crate::admin::{
 };
 use crate::config::Config;
 use crate::domain::{
-    Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind,
+    AuditEntry, Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind,
     Timestamp, Token, TokenScope, UserId,
 };
 use anyhow::{Context, bail};
@@ -56,6 +56,15 @@ pub enum Command {
     /// Create, list and revoke Composer access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show the audit log: who changed what, and when (the newest last).
+    Audit {
+        /// How many of the latest entries to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage the store itself.
     #[command(subcommand)]
     Store(StoreCommand),
@@ -589,6 +598,7 @@ async fn execute_command(
             admin.revoke_token(id).await?;
             eprintln!("Revoked token {} ({}).", token.id, token.label);
         }
+        Command::Audit { limit, json } => print_audit(&admin.list_audit(limit).await?, json)?,
         Command::Serve(_) | Command::Demo(_) | Command::Store(_) => {
             bail!("serve, demo and store are not admin commands")
         }
@@ -955,6 +965,24 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 
 fn when(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "never".to_owned(), Timestamp::rfc3339)
+}
+
+fn print_audit(entries: &[AuditEntry], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&entries);
+    }
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.rfc3339(),
+                e.actor.clone(),
+                e.via.clone(),
+                e.action.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["WHEN", "WHO", "VIA", "WHAT"], rows)
 }
 
 fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {

@@ -14,7 +14,7 @@
 use super::{EngineEvent, NewSync, OwnerChange, PackageSelection, PackageSummary, Policy};
 use super::{SyncRemoval, UserSummary};
 use crate::domain::{
-    Credential, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team,
+    AuditEntry, Credential, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team,
     Timestamp, Token, TokenScope, UserId, Version,
 };
 use serde::{Deserialize, Serialize};
@@ -82,6 +82,9 @@ pub enum Request {
     RevokeToken {
         id: String,
     },
+    ListAudit {
+        limit: usize,
+    },
     /// Turns the connection into a stream of [`Streamed`] lines.
     Subscribe,
 }
@@ -137,6 +140,9 @@ pub enum Response {
     },
     TokenRevoked {
         found: bool,
+    },
+    Audit {
+        entries: Vec<AuditEntry>,
     },
     /// Events follow, one [`Streamed`] line each.
     Subscribed,

@@ -7,6 +7,7 @@
 //! property-tested directly.
 
 mod access;
+mod audit;
 mod hooks;
 mod ids;
 mod plan;
@@ -18,6 +19,7 @@ mod token_secret;
 pub mod version;
 
 pub use access::{Directory, access_for, may_install};
+pub use audit::AuditEntry;
 pub use hooks::{HookState, HookTarget, HubSigner, InstalledHooks, QueuedTarget, hub_signature};
 pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};

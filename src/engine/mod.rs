@@ -23,7 +23,7 @@ pub use requests::{PackageSelection, UserSummary};
 pub use webhooks::{Accepted, DeliveryError, HookSettings, PendingDelivery};
 
 use crate::domain::{
-    Credential, MAX_RESYNC_MINUTES, Package, PackageName, ProviderKind, RemoteOrg, RunSummary,
+    AuditEntry, Credential, MAX_RESYNC_MINUTES, Package, PackageName, ProviderKind, RemoteOrg, RunSummary,
     Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
 };
 use crate::providers::{self, ClientSettings, CodeHost, ProviderError};
@@ -389,6 +389,16 @@ impl EngineHandle {
     /// Revokes a token by its public id; false when there is no such token.
     pub async fn revoke_token(&self, id: String) -> Result<bool, EngineError> {
         self.blocking(move |s| s.apply_token_revoked(&id)).await
+    }
+
+    /// Appends an admin action to the audit log.
+    pub async fn record_audit(&self, entry: AuditEntry) -> Result<(), EngineError> {
+        self.blocking(move |s| s.apply_audit(&entry)).await
+    }
+
+    /// The last `limit` admin actions, oldest first.
+    pub async fn list_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, EngineError> {
+        self.blocking(move |s| s.load_audit(limit)).await
     }
 
     /// Drops the cached client of a removed sync.

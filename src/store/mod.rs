@@ -13,6 +13,7 @@
 //!   are on the sync record, like its last run)
 //! - `hook_queue`, `hook_deliveries`, `hook_delivery_log`: refreshes webhooks
 //!   asked for, and the delivery ids already seen
+//! - `audit`: admin actions, append-only, by a sequence number
 //!
 //! Values are JSON: small, debuggable with any sled dump, and serde already
 //! describes every record. Secrets are the exception: sealed with a key kept
@@ -20,6 +21,7 @@
 //! while a store is open, so one process owns a data dir at a time, and the
 //! data dir is made private ([`permissions`]) each time it is opened.
 
+mod audit;
 mod caches;
 mod hooks;
 pub mod keyring;
@@ -132,6 +134,7 @@ struct Trees {
     hook_queue: sled::Tree,
     hook_deliveries: sled::Tree,
     hook_delivery_log: sled::Tree,
+    audit: sled::Tree,
 }
 
 const SCHEMA_KEY: &[u8] = b"schema";
@@ -233,6 +236,7 @@ impl Store {
             hook_queue: tree("hook_queue")?,
             hook_deliveries: tree("hook_deliveries")?,
             hook_delivery_log: tree("hook_delivery_log")?,
+            audit: tree("audit")?,
         };
         match trees.meta.get(SCHEMA_KEY)? {
             None => {
