@@ -57,7 +57,7 @@ fn start_loads_every_list() {
             _ => None,
         })
         .collect();
-    assert_eq!(loads.len(), 5);
+    assert_eq!(loads.len(), 6, "syncs, teams, packages, users, tokens and the audit log");
 }
 
 #[test]
@@ -379,7 +379,7 @@ fn a_webhook_refresh_is_logged_with_its_scope_and_reloads_the_lists() {
 #[test]
 fn lagging_behind_the_engine_reloads_everything() {
     let mut app = sample::app();
-    assert_eq!(app.update(Msg::EventsLagged).len(), 5);
+    assert_eq!(app.update(Msg::EventsLagged).len(), 6);
 }
 
 #[test]
@@ -529,4 +529,26 @@ fn missed_events_clear_runs_that_may_have_ended() {
     }));
     app.update(Msg::EventsLagged);
     assert_eq!(app.running_jobs(), 0);
+}
+
+#[test]
+fn admin_actions_from_the_audit_log_appear_once_in_the_activity_pane() {
+    let mut app = sample::app();
+    let entry = |action: &str| AuditEntry {
+        at: NOW,
+        actor: "uid 1000".to_owned(),
+        via: "admin socket".to_owned(),
+        action: action.to_owned(),
+    };
+    let before = app.activity.entries.len();
+    app.update(Msg::Reply(Reply::Audit(vec![entry("revoked token a1")])));
+    app.update(Msg::Reply(Reply::Audit(vec![
+        entry("revoked token a1"),
+        entry("promoted sync acme to primary"),
+    ])));
+    assert_eq!(app.activity.entries.len(), before + 2);
+    assert_eq!(
+        app.activity.entries[0].text,
+        "uid 1000 via admin socket: promoted sync acme to primary"
+    );
 }
