@@ -7,8 +7,8 @@ use crate::admin::{
 };
 use crate::config::Config;
 use crate::domain::{
-    Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind,
-    Timestamp, Token, TokenScope, UserId, human_bytes,
+    AuditEntry, Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team,
+    TeamKind, Timestamp, Token, TokenScope, UserId, human_bytes,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -56,10 +56,29 @@ pub enum Command {
     /// Create, list and revoke Composer access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show the audit log: who changed what, and when (the newest last).
+    Audit {
+        /// How many of the latest entries to show.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the store itself.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Run the Composer server and periodic resyncs (what runs under systemd).
     Serve(ServeArgs),
     /// The dashboard over a simulated GitHub organization: no network, no tokens.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Seal the stored credentials and webhook secrets with a new key, written to the key
+    /// file (`<data dir>/store.key` or PACKYARD_KEY_FILE). Stop `packyard serve` first.
+    RotateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,7 +96,7 @@ pub enum SyncCommand {
     Run {
         /// The synchronization's name.
         name: String,
-        /// Allow this run to remove more than half of the sync's packages or team memberships.
+        /// Allow this run to remove more than half of the sync's packages or versions.
         #[arg(long)]
         confirm_removals: bool,
         /// Return once the metadata is applied, without downloading the archives of new
@@ -373,6 +392,9 @@ pub struct ScopeArgs {
 }
 
 /// `2027-01-31` (midnight UTC) or `90d` from now.
+/// Longest `--expires DAYSd`; far below where seconds since 1970 overflow.
+const MAX_EXPIRY_DAYS: i64 = 36_500;
+
 fn parse_expiry(value: &str) -> Result<Timestamp, String> {
     if let Some(days) = value.strip_suffix('d') {
         let days: i64 = days
@@ -380,6 +402,11 @@ fn parse_expiry(value: &str) -> Result<Timestamp, String> {
             .map_err(|_| format!("{value:?}: use a number of days like 90d"))?;
         if days <= 0 {
             return Err("the number of days must be positive".into());
+        }
+        if days > MAX_EXPIRY_DAYS {
+            return Err(format!(
+                "{days} days is too far ahead: at most {MAX_EXPIRY_DAYS} (100 years). For a token that never expires, leave out --expires"
+            ));
         }
         return Ok(Timestamp(Timestamp::now().0 + days * 86_400));
     }
@@ -433,8 +460,33 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
     }
 }
 
+/// stdout was closed under us (`packyard user list | head -1`): not an
+/// error, the reader has all it wanted.
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+struct StdoutClosed;
+
 /// Runs one of the admin commands. Returns the process exit code.
 pub async fn execute(
+    command: Command,
+    admin: &dyn AdminClient,
+) -> anyhow::Result<std::process::ExitCode> {
+    match execute_command(command, admin).await {
+        Err(e) if e.is::<StdoutClosed>() => Ok(std::process::ExitCode::SUCCESS),
+        other => other,
+    }
+}
+
+/// Writes one line of a listing to stdout; a closed pipe ends the listing.
+fn print_line(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(StdoutClosed.into()),
+        other => Ok(other?),
+    }
+}
+
+async fn execute_command(
     command: Command,
     admin: &dyn AdminClient,
 ) -> anyhow::Result<std::process::ExitCode> {
@@ -642,9 +694,26 @@ pub async fn execute(
             admin.revoke_token(id).await?;
             eprintln!("Revoked token {} ({}).", token.id, token.label);
         }
-        Command::Serve(_) | Command::Demo(_) => bail!("serve and demo are not admin commands"),
+        Command::Audit { limit, json } => print_audit(&admin.list_audit(limit).await?, json)?,
+        Command::Serve(_) | Command::Demo(_) | Command::Store(_) => {
+            bail!("serve, demo and store are not admin commands")
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `packyard store …`: works on the data dir directly, never through a
+/// daemon, since it rewrites the store.
+pub fn execute_store(command: StoreCommand, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    match command {
+        StoreCommand::RotateKey => {
+            let id = crate::admin::rotate_store_key(data_dir)?;
+            eprintln!(
+                "Sealed the stored secrets with a new key ({id}); the old key opens nothing in the store now."
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `SYNC:LOGIN` → the sync and the login.
@@ -732,8 +801,7 @@ fn print_users(users: &[UserSummary], json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["USER", "ROLE", "IDENTITIES", "TEAMS"], rows);
-    Ok(())
+    print_table(&["USER", "ROLE", "IDENTITIES", "TEAMS"], rows)
 }
 
 fn sync_id(name: &str) -> anyhow::Result<SyncId> {
@@ -944,6 +1012,7 @@ fn print_lines(lines: &[String]) {
 fn print_summary(name: &str, s: &RunSummary) {
     let c = &s.changes;
     match &s.error {
+        Some(held) if s.guarded => println!("sync {name}: {}\nheld: {held}", c.describe()),
         Some(error) => println!("sync {name} failed: {error}"),
         None if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
         None => println!("sync {name}: {}", c.describe()),
@@ -983,7 +1052,7 @@ fn print_summary(name: &str, s: &RunSummary) {
 }
 
 /// Prints rows as aligned columns under a header.
-fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
+fn print_table(header: &[&str], rows: Vec<Vec<String>>) -> anyhow::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -996,21 +1065,39 @@ fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        print_line(padded.join("  ").trim_end())
     };
-    line(header.iter().map(|h| h.to_string()).collect());
+    line(header.iter().map(|h| h.to_string()).collect())?;
     for row in rows {
-        line(row);
+        line(row)?;
     }
+    Ok(())
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    print_line(&serde_json::to_string_pretty(value)?)
 }
 
 fn when(t: Option<Timestamp>) -> String {
     t.map_or_else(|| "never".to_owned(), Timestamp::rfc3339)
+}
+
+fn print_audit(entries: &[AuditEntry], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&entries);
+    }
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.at.rfc3339(),
+                e.actor.clone(),
+                e.via.clone(),
+                e.action.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["WHEN", "WHO", "VIA", "WHAT"], rows)
 }
 
 fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
@@ -1049,8 +1136,7 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
             "NAME", "PROVIDER", "ORG", "API URL", "PRIMARY", "LAST RUN", "RESULT", "WEBHOOKS",
         ],
         rows,
-    );
-    Ok(())
+    )
 }
 
 fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()> {
@@ -1080,8 +1166,7 @@ fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()>
             "NAME", "SYNC", "LATEST", "VERSIONS", "DISK", "UPDATED", "NOTE",
         ],
         rows,
-    );
-    Ok(())
+    )
 }
 
 fn print_teams(teams: &[Team], json: bool) -> anyhow::Result<()> {
@@ -1105,8 +1190,7 @@ fn print_teams(teams: &[Team], json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print_table(&["SYNC", "TEAM", "NAME", "KIND", "MEMBERS", "REPOS"], rows);
-    Ok(())
+    print_table(&["SYNC", "TEAM", "NAME", "KIND", "MEMBERS", "REPOS"], rows)
 }
 
 /// A token as listed: everything but the hash of its secret.
@@ -1154,6 +1238,5 @@ fn print_tokens(tokens: &[Token], json: bool) -> anyhow::Result<()> {
     print_table(
         &["ID", "LABEL", "SCOPE", "CREATED", "LAST USED", "EXPIRES"],
         rows,
-    );
-    Ok(())
+    )
 }

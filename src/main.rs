@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> ExitCode {
+    // Whatever packyard creates (store files, logs, dists) is its own.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -60,6 +62,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 engine,
             };
             runtime.block_on(run_daemon(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Store(command)) => {
+            config.ensure_data_dir()?;
+            let _logs = init_logging(&config.data_dir, &config.log_level)?;
+            cli::execute_store(command, &config.data_dir)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(command) => {

@@ -205,3 +205,67 @@ fn unusable_data_dir_is_reported_with_its_path_when_it_cannot_be_created() {
         "{err}"
     );
 }
+
+#[test]
+fn list_commands_end_quietly_when_the_reader_closes_the_pipe() {
+    let data = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_packyard");
+    for list in [
+        "sync list",
+        "package list",
+        "team list",
+        "user list",
+        "token list",
+        "user list --json",
+    ] {
+        // `true` exits before packyard writes, as `head -1` does after its line.
+        let script =
+            format!("set -o pipefail; (sleep 0.3; exec \"$0\" --data-dir \"$1\" {list}) | true");
+        let out = std::process::Command::new("bash")
+            .args(["-c", &script, bin])
+            .arg(data.path())
+            .env_remove("PACKYARD_DATA_DIR")
+            .env_remove("PACKYARD_KEY_FILE")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && !stderr(&out).contains("panicked"),
+            "{list}: {}\n{}",
+            out.status,
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn token_expiry_far_in_the_future_is_refused_instead_of_wrapping() {
+    let data = tempfile::tempdir().unwrap();
+    for days in ["9223372036854775807d", "40000d"] {
+        let out = packyard(data.path())
+            .args(["token", "create", "--org-wide", "--expires", days])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{days}");
+        assert!(
+            stderr(&out).contains("too far ahead: at most 36500"),
+            "{days}: {}",
+            stderr(&out)
+        );
+    }
+    let out =
+        ok(packyard(data.path()).args(["token", "create", "--org-wide", "--expires", "36500d"]));
+    assert!(!stdout(&out).trim().is_empty());
+}
+
+#[test]
+fn new_token_is_recognisable_by_prefix_and_checksum() {
+    let data = tempfile::tempdir().unwrap();
+    let out = ok(packyard(data.path()).args(["token", "create", "--org-wide"]));
+    let token = stdout(&out).trim().to_owned();
+    assert_eq!(
+        packyard::domain::token_shape(&token),
+        packyard::domain::TokenShape::Checksummed,
+        "{token}"
+    );
+    assert!(token.starts_with("pky_") && token.len() == 76, "{token}");
+}

@@ -199,6 +199,36 @@ async fn removing_most_packages_needs_confirmation_when_guard_trips() {
 }
 
 #[tokio::test]
+async fn revocations_apply_at_once_when_the_guard_holds_package_removals() {
+    let f = fixture().await;
+    f.engine.run_sync(&f.id, Policy::default()).await.unwrap();
+    // An offboarding at the host, on the same day most repositories vanish.
+    for (team, logins) in [
+        ("platform", ["alice", "carol", "dave"].as_slice()),
+        ("payments", &["erin", "frank", "grace"]),
+        ("web", &["heidi", "ivan", "carol"]),
+    ] {
+        for login in logins {
+            f.sim.remove_team_member(team, login).unwrap();
+        }
+    }
+    for repo in ["log", "http-client", "cache", "config", "events", "money"] {
+        f.sim.delete_repo(repo).unwrap();
+    }
+    let run = f.engine.run_sync(&f.id, Policy::default()).await.unwrap();
+    assert!(run.guarded, "the package removals are held");
+    assert_eq!(f.engine.list_packages(None).await.unwrap().len(), 10);
+    let teams = f.engine.list_teams(Some(f.id.clone())).await.unwrap();
+    for slug in ["platform", "payments", "web"] {
+        let team = teams.iter().find(|t| t.slug == slug).unwrap();
+        assert!(team.members.is_empty(), "{slug} keeps {:?}", team.members);
+    }
+    assert_eq!(run.changes.revoked.len(), 9, "{:?}", run.changes.revoked);
+    assert!(run.changes.revoked.contains(&"carol from web".to_owned()));
+    assert_eq!(run.changes.packages_removed, 0);
+}
+
+#[tokio::test]
 async fn run_fails_with_the_hosts_reason_when_the_token_is_revoked() {
     let f = fixture().await;
     f.engine.run_sync(&f.id, Policy::default()).await.unwrap();

@@ -5,11 +5,12 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use futures::StreamExt;
 use packyard::domain::{
     Credential, HookTarget, ProviderKind, Secret, Sync, SyncId, Timestamp, hub_signature,
 };
 use packyard::engine::{EngineHandle, EngineSettings};
-use packyard::server::webhooks::{WEBHOOK_BODY_LIMIT, router};
+use packyard::server::webhooks::{BODIES_IN_FLIGHT, WEBHOOK_BODY_LIMIT, router};
 use packyard::store::Store;
 use tower::ServiceExt;
 
@@ -146,7 +147,7 @@ async fn github_signed_push_is_queued_once_and_forgeries_are_refused() {
 
     // A delivery for a sync that does not exist.
     let (status, _) = post(&engine, "/webhooks/nosuch", &headers, body).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(queued(&engine).len(), 1, "nothing else was queued");
 }
 
@@ -255,4 +256,199 @@ async fn gitlab_push_is_accepted_with_the_hooks_token_only() {
     ];
     let (status, _) = post(&engine, "/webhooks/acme", &bad, body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn unknown_sync_missing_secret_and_bad_signature_answer_alike() {
+    let (engine, _dir) = engine(ProviderKind::Github, "s3cret");
+    let store = engine.store();
+    let mut bare = store
+        .load_sync(&SyncId::new("acme").unwrap())
+        .unwrap()
+        .unwrap();
+    bare.id = SyncId::new("nosecret").unwrap();
+    bare.primary = false;
+    store
+        .apply_new_sync(&bare, &Credential::Token(Secret::new("unused")))
+        .unwrap();
+    let body = fixture("github/webhooks/ping.json");
+    let wrong = hub_signature("guessed", &body);
+    let headers = [
+        ("X-GitHub-Event", "push"),
+        ("X-GitHub-Delivery", "d1"),
+        ("X-Hub-Signature-256", wrong.as_str()),
+    ];
+    let mut answers = Vec::new();
+    for path in ["/webhooks/nosuch", "/webhooks/nosecret", "/webhooks/acme"] {
+        answers.push(post(&engine, path, &headers, body.clone()).await);
+    }
+    assert_eq!(answers[0].0, StatusCode::UNAUTHORIZED);
+    assert!(
+        answers.iter().all(|a| a == &answers[0]),
+        "a stranger cannot tell which syncs exist: {answers:?}"
+    );
+}
+
+/// A body that sends `first` and then never ends, as a stalled upload.
+fn stalled(first: Vec<u8>) -> Body {
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(first) })
+        .chain(futures::stream::pending());
+    Body::from_stream(stream)
+}
+
+fn request(path: &str, headers: &[(&str, &str)], body: Body) -> Request<Body> {
+    let mut request = Request::post(path).header("Content-Type", "application/json");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    request.body(body).unwrap()
+}
+
+#[tokio::test]
+async fn unsigned_delivery_is_refused_before_its_body_arrives() {
+    let (engine, _dir) = engine(ProviderKind::Github, "s3cret");
+    let headers = [("X-GitHub-Event", "push")];
+    let answer = router(engine.clone()).oneshot(request(
+        "/webhooks/acme",
+        &headers,
+        stalled(vec![b' '; 1024]),
+    ));
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), answer)
+        .await
+        .expect("answered without waiting for the body")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let gitlab = engine_with_gitlab_token();
+    let answer = router(gitlab.0.clone()).oneshot(request(
+        "/webhooks/acme",
+        &[("X-Gitlab-Event", "Push Hook"), ("X-Gitlab-Token", "wrong")],
+        stalled(vec![b' '; 1024]),
+    ));
+    let response = tokio::time::timeout(std::time::Duration::from_secs(10), answer)
+        .await
+        .expect("a wrong GitLab token is refused from the headers")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+fn engine_with_gitlab_token() -> (EngineHandle, tempfile::TempDir) {
+    engine(ProviderKind::Gitlab, "gitlab-token")
+}
+
+#[tokio::test(start_paused = true)]
+async fn stalled_signed_uploads_hold_only_a_few_body_slots() {
+    let (engine, _dir) = engine(ProviderKind::Github, "s3cret");
+    let app = router(engine);
+    // Anyone can send a signature header; the body decides.
+    let forged = hub_signature("guessed", b"");
+    let headers = [
+        ("X-GitHub-Event", "push"),
+        ("X-Hub-Signature-256", forged.as_str()),
+    ];
+    let mut stalled_uploads = Vec::new();
+    for _ in 0..BODIES_IN_FLIGHT {
+        let call = app.clone().oneshot(request(
+            "/webhooks/acme",
+            &headers,
+            stalled(vec![b' '; 1 << 20]),
+        ));
+        stalled_uploads.push(tokio::spawn(call));
+    }
+    // The clock only moves once every upload waits on its body, in its slot.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let next = app.clone().oneshot(request(
+        "/webhooks/acme",
+        &headers,
+        stalled(vec![b' '; 1 << 20]),
+    ));
+    let next = tokio::time::timeout(std::time::Duration::from_secs(60), next)
+        .await
+        .expect("turned away rather than left waiting")
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(next.headers().contains_key("retry-after"));
+    for upload in &stalled_uploads {
+        assert!(
+            !upload.is_finished(),
+            "the stalled uploads are still being read"
+        );
+    }
+    for upload in stalled_uploads {
+        upload.abort();
+    }
+    // Their slots are free again once they are gone.
+    let body = fixture("github/webhooks/ping.json");
+    let signature = hub_signature("s3cret", &body);
+    let good = [
+        ("X-GitHub-Event", "ping"),
+        ("X-Hub-Signature-256", signature.as_str()),
+    ];
+    let response = app
+        .oneshot(request("/webhooks/acme", &good, Body::from(body)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn gitlab_deliveries_are_deduplicated_on_idempotency_key_not_event_uuid() {
+    let (engine, _dir) = engine_with_gitlab_token();
+    let body = fixture("gitlab/webhooks/push.json");
+    let event_uuid = "ee8d97b4-1479-43f1-9cac-fbbd1b80da55";
+    let delivery = |webhook_uuid: &'static str, key: Option<&'static str>| {
+        let mut h = vec![
+            ("X-Gitlab-Event", "Push Hook"),
+            ("X-Gitlab-Token", "gitlab-token"),
+            ("X-Gitlab-Event-UUID", event_uuid),
+            ("X-Gitlab-Webhook-UUID", webhook_uuid),
+        ];
+        h.extend(key.map(|k| ("Idempotency-Key", k)));
+        h
+    };
+    // Two deliveries caused by one request share the Event-UUID.
+    let (first, _) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-1", None),
+        body.clone(),
+    )
+    .await;
+    let (second, said) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-2", None),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        (first, second),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED),
+        "{said}"
+    );
+    // A retry keeps its Idempotency-Key (GitLab 17.4+), whatever else changes.
+    let (first, _) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-3", Some("k-1")),
+        body.clone(),
+    )
+    .await;
+    let (retry, said) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-4", Some("k-1")),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(first, StatusCode::ACCEPTED);
+    assert!(
+        retry == StatusCode::OK && said.contains("duplicate"),
+        "{said}"
+    );
+    // Without the key, the Webhook-UUID names the delivery.
+    let (again, said) = post(&engine, "/webhooks/acme", &delivery("w-1", None), body).await;
+    assert!(
+        again == StatusCode::OK && said.contains("duplicate"),
+        "{said}"
+    );
 }

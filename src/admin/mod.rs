@@ -13,11 +13,11 @@ pub mod protocol;
 pub mod socket;
 
 use crate::domain::{
-    PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
-    UserId, Version,
+    AuditEntry, PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token,
+    TokenScope, UserId, Version,
 };
 use crate::engine::{EngineError, EngineHandle};
-use crate::store::{Store, StoreError};
+use crate::store::{KeySource, Store, StoreError};
 use async_trait::async_trait;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -123,6 +123,8 @@ pub trait AdminClient: Send + std::marker::Sync {
     ) -> Result<UserId, AdminError>;
     async fn list_tokens(&self) -> Result<Vec<Token>, AdminError>;
     async fn revoke_token(&self, id: String) -> Result<bool, AdminError>;
+    /// The last `limit` admin actions, oldest first.
+    async fn list_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminError>;
     fn subscribe(&self) -> broadcast::Receiver<EngineEvent>;
 }
 
@@ -166,35 +168,115 @@ pub fn connect(
     })
 }
 
+/// Seals the data dir's secrets with a new store key and replaces the key
+/// file (`packyard store rotate-key`). It rewrites the store, so it needs
+/// the data dir to itself: a running daemon makes it fail as locked.
+/// Returns the new key's id.
+pub fn rotate_store_key(data_dir: &Path) -> Result<String, AdminError> {
+    Ok(Store::rotate_key(data_dir, &KeySource::from_env(data_dir))?)
+}
+
+/// Who asks, for the audit log: an OS user, and how they reached packyard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub uid: u32,
+    pub via: &'static str,
+}
+
+impl Actor {
+    /// The user this process runs as.
+    pub fn this_process() -> Self {
+        Self {
+            uid: rustix::process::getuid().as_raw(),
+            via: "this process",
+        }
+    }
+
+    /// A peer of the daemon's admin socket, by the uid the kernel reports.
+    pub fn socket_peer(uid: u32) -> Self {
+        Self {
+            uid,
+            via: "admin socket",
+        }
+    }
+}
+
 /// The engine running inside this process, on this data dir.
 pub struct InProcess {
     engine: EngineHandle,
+    actor: Actor,
 }
 
 impl InProcess {
     /// Opens the data dir's store (which locks it) and starts an engine on it.
     pub fn open(data_dir: &Path, settings: EngineSettings) -> Result<Self, AdminError> {
         let store = Store::open(data_dir)?;
-        Ok(Self {
-            engine: EngineHandle::new(store, settings),
-        })
+        Ok(Self::new(EngineHandle::new(store, settings)))
+    }
+
+    /// Admin calls on `engine`, made by this process's user.
+    pub fn new(engine: EngineHandle) -> Self {
+        Self {
+            engine,
+            actor: Actor::this_process(),
+        }
+    }
+
+    /// The same engine, with calls recorded as made by `actor`.
+    pub fn acting_for(&self, actor: Actor) -> Self {
+        Self {
+            engine: self.engine.clone(),
+            actor,
+        }
     }
 
     pub fn engine(&self) -> &EngineHandle {
         &self.engine
+    }
+
+    /// Records a change that succeeded. A failed write is logged: the
+    /// change itself is done and cannot be taken back.
+    async fn audit(&self, action: String) {
+        let entry = AuditEntry {
+            at: Timestamp::now(),
+            actor: format!("uid {}", self.actor.uid),
+            via: self.actor.via.to_owned(),
+            action,
+        };
+        tracing::info!(actor = %entry.actor, via = %entry.via, action = %entry.action, "admin action");
+        if let Err(e) = self.engine.record_audit(entry).await {
+            tracing::error!(error = %e, "could not record an admin action in the audit log");
+        }
     }
 }
 
 #[async_trait]
 impl AdminClient for InProcess {
     async fn add_sync(&self, new: NewSync) -> Result<(Sync, RemoteOrg), AdminError> {
-        Ok(self.engine.add_sync(new).await?)
+        let added = self.engine.add_sync(new).await?;
+        self.audit(format!(
+            "added sync {} ({} {})",
+            added.0.id, added.0.provider, added.0.org
+        ))
+        .await;
+        Ok(added)
     }
     async fn list_syncs(&self) -> Result<Vec<Sync>, AdminError> {
         Ok(self.engine.list_syncs().await?)
     }
     async fn run_sync(&self, id: SyncId, policy: Policy) -> Result<RunSummary, AdminError> {
-        Ok(self.engine.run_sync(&id, policy).await?)
+        let summary = self.engine.run_sync(&id, policy.clone()).await?;
+        let confirmed = if policy.confirm_removals {
+            " confirming removals"
+        } else {
+            ""
+        };
+        self.audit(format!(
+            "ran sync {id}{confirmed}: {}",
+            summary.changes.describe()
+        ))
+        .await;
+        Ok(summary)
     }
     async fn list_packages(
         &self,
@@ -214,23 +296,47 @@ impl AdminClient for InProcess {
         label: String,
         expires_at: Option<Timestamp>,
     ) -> Result<(Token, Secret), AdminError> {
-        Ok(self.engine.create_token(scope, label, expires_at).await?)
+        let created = self.engine.create_token(scope, label, expires_at).await?;
+        self.audit(format!(
+            "created token {} ({})",
+            created.0.id, created.0.label
+        ))
+        .await;
+        Ok(created)
     }
     async fn promote_sync(&self, id: SyncId, apply: bool) -> Result<OwnerChange, AdminError> {
-        Ok(self.engine.promote_sync(id, apply).await?)
+        let change = self.engine.promote_sync(id.clone(), apply).await?;
+        if apply {
+            self.audit(format!("promoted sync {id} to primary")).await;
+        }
+        Ok(change)
     }
     async fn remove_sync(&self, id: SyncId, apply: bool) -> Result<SyncRemoval, AdminError> {
-        Ok(self.engine.remove_sync(id, apply).await?)
+        let removal = self.engine.remove_sync(id.clone(), apply).await?;
+        if apply {
+            self.audit(format!("removed sync {id}")).await;
+        }
+        Ok(removal)
     }
     async fn set_resync(&self, id: SyncId, minutes: Option<u32>) -> Result<Sync, AdminError> {
-        Ok(self.engine.set_resync(id, minutes).await?)
+        let sync = self.engine.set_resync(id.clone(), minutes).await?;
+        let every = minutes.map_or_else(|| "the default".to_owned(), |m| format!("{m} minutes"));
+        self.audit(format!("set sync {id} to resync every {every}"))
+            .await;
+        Ok(sync)
     }
     async fn remove_packages(
         &self,
         selection: PackageSelection,
         apply: bool,
     ) -> Result<Vec<PackageName>, AdminError> {
-        Ok(self.engine.remove_packages(selection, apply).await?)
+        let names = self.engine.remove_packages(selection, apply).await?;
+        if apply {
+            let list: Vec<&str> = names.iter().map(PackageName::as_str).collect();
+            self.audit(format!("removed packages {}", list.join(", ")))
+                .await;
+        }
+        Ok(names)
     }
     async fn change_package(
         &self,
@@ -249,7 +355,10 @@ impl AdminClient for InProcess {
         sync: SyncId,
         login: String,
     ) -> Result<(), AdminError> {
-        Ok(self.engine.link_identity(user, sync, login).await?)
+        let action = format!("linked {sync}:{login} to user {user}");
+        self.engine.link_identity(user, sync, login).await?;
+        self.audit(action).await;
+        Ok(())
     }
     async fn unlink_identity(
         &self,
@@ -257,13 +366,23 @@ impl AdminClient for InProcess {
         sync: SyncId,
         login: String,
     ) -> Result<UserId, AdminError> {
-        Ok(self.engine.unlink_identity(user, sync, login).await?)
+        let action = format!("unlinked {sync}:{login} from user {user}");
+        let moved_to = self.engine.unlink_identity(user, sync, login).await?;
+        self.audit(action).await;
+        Ok(moved_to)
     }
     async fn list_tokens(&self) -> Result<Vec<Token>, AdminError> {
         Ok(self.engine.list_tokens().await?)
     }
     async fn revoke_token(&self, id: String) -> Result<bool, AdminError> {
-        Ok(self.engine.revoke_token(id).await?)
+        let found = self.engine.revoke_token(id.clone()).await?;
+        if found {
+            self.audit(format!("revoked token {id}")).await;
+        }
+        Ok(found)
+    }
+    async fn list_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminError> {
+        Ok(self.engine.list_audit(limit).await?)
     }
     fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.engine.subscribe()

@@ -17,8 +17,8 @@ use super::{
 };
 use super::{SyncRemoval, UserSummary};
 use crate::domain::{
-    Credential, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team,
-    Timestamp, Token, TokenScope, UserId, Version,
+    AuditEntry, Credential, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId,
+    Team, Timestamp, Token, TokenScope, UserId, Version,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -90,6 +90,9 @@ pub enum Request {
     RevokeToken {
         id: String,
     },
+    ListAudit {
+        limit: usize,
+    },
     /// Turns the connection into a stream of [`Streamed`] lines.
     Subscribe,
 }
@@ -148,6 +151,9 @@ pub enum Response {
     },
     TokenRevoked {
         found: bool,
+    },
+    Audit {
+        entries: Vec<AuditEntry>,
     },
     /// Events follow, one [`Streamed`] line each.
     Subscribed,

@@ -12,12 +12,12 @@
 
 use super::protocol::{MAX_REQUEST_BYTES, Request, Response, Streamed, WireNewSync};
 use super::{
-    AdminClient, AdminError, EngineEvent, InProcess, NewSync, OwnerChange, PackageChange,
+    Actor, AdminClient, AdminError, EngineEvent, InProcess, NewSync, OwnerChange, PackageChange,
     PackageChangePreview, PackageSelection, PackageSummary, Policy, SyncRemoval, UserSummary,
 };
 use crate::domain::{
-    PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
-    UserId, Version,
+    AuditEntry, PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token,
+    TokenScope, UserId, Version,
 };
 use crate::engine::EngineHandle;
 use async_trait::async_trait;
@@ -113,7 +113,7 @@ impl AdminSocket {
     /// Answers admin calls on `engine` until `shutdown` fires, then removes
     /// the socket file and waits for the connections to close.
     pub async fn serve(self, engine: EngineHandle, shutdown: CancellationToken) {
-        let admin = std::sync::Arc::new(InProcess { engine });
+        let admin = std::sync::Arc::new(InProcess::new(engine));
         let connections = TaskTracker::new();
         loop {
             let accepted = tokio::select! {
@@ -144,6 +144,16 @@ impl AdminSocket {
 }
 
 async fn handle_connection(stream: UnixStream, admin: &InProcess) {
+    // The kernel's word on who connected, for the audit log; the socket is
+    // 0600, so it is this user or root.
+    let admin = match stream.peer_cred() {
+        Ok(cred) => admin.acting_for(Actor::socket_peer(cred.uid())),
+        Err(e) => {
+            tracing::warn!(error = %e, "admin connection without peer credentials refused");
+            return;
+        }
+    };
+    let admin = &admin;
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = String::new();
@@ -293,6 +303,10 @@ async fn dispatch(admin: &dyn AdminClient, request: Request) -> Response {
             .await
             .map(|found| Response::TokenRevoked { found }),
         // Handled by the connection before dispatch: it changes the protocol.
+        Request::ListAudit { limit } => admin
+            .list_audit(limit)
+            .await
+            .map(|entries| Response::Audit { entries }),
         Request::Subscribe => Ok(Response::Subscribed),
     };
     result.unwrap_or_else(|e| Response::Failed {
@@ -497,6 +511,12 @@ impl AdminClient for SocketClient {
             .await?
         {
             Response::IdentityUnlinked { user } => Ok(user),
+            other => Err(unexpected(other)),
+        }
+    }
+    async fn list_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, AdminError> {
+        match self.call(&Request::ListAudit { limit }).await? {
+            Response::Audit { entries } => Ok(entries),
             other => Err(unexpected(other)),
         }
     }

@@ -94,16 +94,34 @@ impl HookState {
 /// `sha256=<hex HMAC-SHA256 of body keyed by secret>`: how GitHub
 /// (`X-Hub-Signature-256`) and Bitbucket (`X-Hub-Signature`) sign deliveries.
 pub fn hub_signature(secret: &str, body: &[u8]) -> String {
-    use hmac::{Hmac, KeyInit, Mac};
-    // HMAC takes keys of any length, so this cannot fail.
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key");
-    mac.update(body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256={hex}")
+    let mut signer = HubSigner::new(secret);
+    signer.update(body);
+    signer.finish()
+}
+
+/// [`hub_signature`] of a body that arrives in pieces.
+pub struct HubSigner(hmac::Hmac<sha2::Sha256>);
+
+impl HubSigner {
+    pub fn new(secret: &str) -> Self {
+        use hmac::KeyInit;
+        // HMAC takes keys of any length, so this cannot fail.
+        Self(
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+                .expect("HMAC accepts any key"),
+        )
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        hmac::Mac::update(&mut self.0, chunk);
+    }
+
+    pub fn finish(self) -> String {
+        let hex: String = hmac::Mac::finalize(self.0)
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256={hex}")
+    }
 }

@@ -7,6 +7,7 @@
 //! property-tested directly.
 
 mod access;
+mod audit;
 mod hooks;
 mod ids;
 mod plan;
@@ -14,10 +15,12 @@ mod records;
 mod secret;
 mod snapshot;
 mod sync;
+mod token_secret;
 pub mod version;
 
 pub use access::{Directory, access_for, may_install};
-pub use hooks::{HookState, HookTarget, InstalledHooks, QueuedTarget, hub_signature};
+pub use audit::AuditEntry;
+pub use hooks::{HookState, HookTarget, HubSigner, InstalledHooks, QueuedTarget, hub_signature};
 pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};
 pub use records::{
@@ -31,3 +34,4 @@ pub use snapshot::{
     RemoteTeam, RepoRefs,
 };
 pub use sync::{Credential, MAX_RESYNC_MINUTES, ProviderKind, Sync};
+pub use token_secret::{TOKEN_PREFIX, TokenShape, token_secret, token_shape};

@@ -46,6 +46,10 @@ pub struct PlanSummary {
     pub versions_added: usize,
     pub versions_changed: usize,
     pub versions_removed: usize,
+    /// Access this plan takes away, one entry per lost membership ("alice
+    /// from backend", "bob as owner/admin"). Never held by the guard.
+    #[serde(default)]
+    pub revoked: Vec<String>,
 }
 
 impl PlanSummary {
@@ -56,7 +60,7 @@ impl PlanSummary {
     /// "packages +1 ~0 -0, versions +3 ~0 -1" (what changed only), or
     /// "up to date".
     pub fn describe(&self) -> String {
-        let parts: Vec<String> = [
+        let mut parts: Vec<String> = [
             (
                 "packages",
                 self.packages_added,
@@ -80,12 +84,25 @@ impl PlanSummary {
         .filter(|(_, a, ch, r)| a + ch + r > 0)
         .map(|(what, a, ch, r)| format!("{what} +{a} ~{ch} -{r}"))
         .collect();
+        if !self.revoked.is_empty() {
+            parts.push(format!("revoked {}", describe_revoked(&self.revoked)));
+        }
         if parts.is_empty() {
             "up to date".to_owned()
         } else {
             parts.join(", ")
         }
     }
+}
+
+/// Names the first few revocations and counts the rest, to fit a status line.
+fn describe_revoked(revoked: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut text = revoked[..revoked.len().min(SHOWN)].join("; ");
+    if revoked.len() > SHOWN {
+        text.push_str(&format!(" and {} more", revoked.len() - SHOWN));
+    }
+    text
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,8 +113,9 @@ pub struct Plan {
     pub problems: Vec<Problem>,
     /// Repositories that declare a name another repository owns.
     pub conflicts: Vec<Conflict>,
-    /// Set when the plan removes more than half of the sync's packages or team
-    /// members: the engine applies it only after an admin confirms.
+    /// Set when more than half of the sync's packages or versions would go:
+    /// those removals were taken out of the plan, which applies without
+    /// them, and this says how to confirm them.
     pub guard: Option<String>,
 }
 

@@ -23,12 +23,12 @@ pub use operations::{OperationError, OwnerChange, SyncRemoval};
 pub use packages::{PackageChange, PackageChangePreview};
 pub use reconcile::Policy;
 pub use requests::{PackageSelection, UserSummary};
-pub use webhooks::{Accepted, DeliveryError, HookSettings};
+pub use webhooks::{Accepted, DeliveryError, HookSettings, PendingDelivery};
 
 use crate::composer::DistCache;
 use crate::domain::{
-    Credential, MAX_RESYNC_MINUTES, Package, PackageName, Prefetch, ProviderKind, RemoteOrg,
-    RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
+    AuditEntry, Credential, MAX_RESYNC_MINUTES, Package, PackageName, Prefetch, ProviderKind,
+    RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
 };
 use crate::providers::{self, ClientSettings, CodeHost, ProviderError};
 use crate::store::{Store, StoreError};
@@ -50,9 +50,6 @@ pub enum EngineError {
     NoCredential(String),
     #[error("{0}")]
     InvalidInput(String),
-    /// The deletion guard stopped a run; the message says how to confirm.
-    #[error("{0}")]
-    Guard(String),
     #[error(transparent)]
     Operation(#[from] OperationError),
     #[error("internal error: {0}")]
@@ -408,7 +405,7 @@ impl EngineHandle {
                     .into(),
             ));
         }
-        let secret = random_secret("pky_")?;
+        let secret = crate::domain::token_secret(&random_bytes()?);
         let hash = crate::store::token_hash(secret.expose());
         let token = Token {
             id: hash[..12].to_owned(),
@@ -431,6 +428,16 @@ impl EngineHandle {
     /// Revokes a token by its public id; false when there is no such token.
     pub async fn revoke_token(&self, id: String) -> Result<bool, EngineError> {
         self.blocking(move |s| s.apply_token_revoked(&id)).await
+    }
+
+    /// Appends an admin action to the audit log.
+    pub async fn record_audit(&self, entry: AuditEntry) -> Result<(), EngineError> {
+        self.blocking(move |s| s.apply_audit(&entry)).await
+    }
+
+    /// The last `limit` admin actions, oldest first.
+    pub async fn list_audit(&self, limit: usize) -> Result<Vec<AuditEntry>, EngineError> {
+        self.blocking(move |s| s.load_audit(limit)).await
     }
 
     /// Drops the cached client of a removed sync.
@@ -474,17 +481,21 @@ fn normalize_api_url(url: &str) -> Result<String, EngineError> {
     }
 }
 
-/// `prefix` + 32 random bytes, base64url. Tokens take `pky_`, which makes
-/// them recognisable in leaked-secret scans.
-fn random_secret(prefix: &str) -> Result<Secret, EngineError> {
-    use base64::Engine as _;
+/// 32 random bytes, for secrets.
+fn random_bytes() -> Result<[u8; 32], EngineError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| EngineError::Internal(format!("no randomness for a secret: {e}")))?;
-    Ok(Secret::new(format!(
-        "{prefix}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )))
+    Ok(bytes)
+}
+
+/// A webhook secret: 32 random bytes, base64url (Composer tokens have their
+/// own shape, [`crate::domain::token_secret`]).
+fn random_secret() -> Result<Secret, EngineError> {
+    use base64::Engine as _;
+    Ok(Secret::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes()?),
+    ))
 }
 
 #[cfg(test)]

@@ -19,8 +19,10 @@
 //!   two runs in a row find it so (one "missing" may be a lagging replica).
 //! - Tags and branches become versions by Composer's naming rules; refs that
 //!   cannot be used are skipped and reported, the rest syncs.
-//! - Removing more than half of the sync's packages or team members sets the
-//!   plan's guard, so the engine asks for confirmation before applying it.
+//! - Removing more than half of the sync's packages or versions is held: those
+//!   removals leave the plan, whose guard says so, until an admin confirms.
+//!   Revocations of access (memberships, team access, owner/admin) are never
+//!   held.
 
 use crate::domain::version::{self, Named};
 use crate::domain::{
@@ -707,16 +709,13 @@ pub fn plan_move(
     Ok(out)
 }
 
+/// Holds back what loses data and lets revocations through. Removing more
+/// than half of the sync's packages or versions (a host that answered a
+/// "complete" listing with nothing, say) is held until an admin confirms:
+/// those removals leave the plan and the guard says why. Every other change
+/// applies at once, revoked access above all: keeping access by mistake is
+/// the worse error. What was revoked is listed on the summary.
 fn set_guard(sync: &SyncId, current: &Current, policy: &Policy, out: &mut Plan) {
-    if policy.confirm_removals {
-        return;
-    }
-    let packages_before = current
-        .packages
-        .values()
-        .filter(|p| &p.origin == sync)
-        .count();
-    let members_before: usize = current.teams.values().map(|t| t.members.len()).sum();
     let mut after: BTreeMap<&TeamKey, Option<&Team>> = BTreeMap::new();
     for change in &out.changes {
         match change {
@@ -729,33 +728,59 @@ fn set_guard(sync: &SyncId, current: &Current, policy: &Policy, out: &mut Plan) 
             _ => {}
         }
     }
-    let members_removed: usize = current
-        .teams
+    let mut revoked = Vec::new();
+    for (key, old) in &current.teams {
+        let Some(new) = after.get(key) else { continue };
+        for (member, login) in &old.members {
+            if new.is_none_or(|n| !n.members.contains_key(member)) {
+                revoked.push(match old.kind {
+                    TeamKind::OrgAdmins => format!("{login} as owner/admin"),
+                    TeamKind::Remote => format!("{login} from {}", old.slug),
+                });
+            }
+        }
+    }
+    out.summary.revoked = revoked;
+    if policy.confirm_removals {
+        return;
+    }
+    let own = |name: &PackageName| {
+        current
+            .packages
+            .get(name)
+            .is_some_and(|p| &p.origin == sync)
+    };
+    let packages_before = current
+        .packages
+        .values()
+        .filter(|p| &p.origin == sync)
+        .count();
+    let versions_before: usize = current
+        .versions
         .iter()
-        .filter_map(|(k, old)| after.get(k).map(|new| (old, *new)))
-        .map(|(old, new)| {
-            old.members
-                .keys()
-                .filter(|m| new.is_none_or(|n| !n.members.contains_key(*m)))
-                .count()
-        })
+        .filter(|(name, _)| own(name))
+        .map(|(_, versions)| versions.len())
         .sum();
-    let packages_removed = out.summary.packages_removed;
+    let (packages_removed, versions_removed) =
+        (out.summary.packages_removed, out.summary.versions_removed);
     let mut reasons = Vec::new();
     if packages_removed > 0 && packages_removed * 2 > packages_before {
         reasons.push(format!("{packages_removed} of {packages_before} packages"));
     }
-    if members_removed > 0 && members_removed * 2 > members_before {
-        reasons.push(format!(
-            "{members_removed} of {members_before} team memberships"
-        ));
+    if versions_removed > 0 && versions_removed * 2 > versions_before {
+        reasons.push(format!("{versions_removed} of {versions_before} versions"));
     }
-    if !reasons.is_empty() {
-        out.guard = Some(format!(
-            "this run would remove {}, more than half; nothing was changed. Check the host, then confirm the removal (`packyard sync run {sync} --confirm-removals`)",
-            reasons.join(" and ")
-        ));
+    if reasons.is_empty() {
+        return;
     }
+    out.changes
+        .retain(|c| !matches!(c, Change::DeletePackage(_) | Change::DeleteVersion { .. }));
+    out.summary.packages_removed = 0;
+    out.summary.versions_removed = 0;
+    out.guard = Some(format!(
+        "this run would remove {}, more than half, so those removals are held; everything else (revoked access included) was applied. Check the host, then confirm the removal (`packyard sync run {sync} --confirm-removals`)",
+        reasons.join(" and ")
+    ));
 }
 
 #[cfg(test)]

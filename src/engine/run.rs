@@ -21,6 +21,8 @@ struct Outcome {
     prefetched: u64,
     prefetch_bytes: u64,
     partial: bool,
+    /// The deletion guard held removals back; says how to confirm them.
+    held: Option<String>,
 }
 
 impl EngineHandle {
@@ -31,8 +33,7 @@ impl EngineHandle {
         });
         let mut stats = RequestStats::default();
         let result = self.snapshot_and_apply(&sync, &policy, &mut stats).await;
-        let guarded = matches!(result, Err(EngineError::Guard(_)));
-        let (outcome, error) = match result {
+        let (mut outcome, error) = match result {
             Ok(outcome) => (outcome, None),
             Err(e) => (
                 Outcome {
@@ -42,10 +43,15 @@ impl EngineHandle {
                     prefetched: 0,
                     prefetch_bytes: 0,
                     partial: false,
+                    held: None,
                 },
                 Some(e.to_string()),
             ),
         };
+        // A run whose removals were held applied everything else, but it
+        // waits for an admin, so it reports as not done.
+        let guarded = outcome.held.is_some();
+        let error = error.or(outcome.held.take());
         let summary = RunSummary {
             started_at,
             finished_at: Timestamp::now(),
@@ -72,18 +78,19 @@ impl EngineHandle {
             tracing::warn!(sync = %sync.id, package = %conflict.name, "{}", conflict.describe());
         }
         match &summary.error {
-            None => {
-                tracing::info!(sync = %sync.id, changes = ?summary.changes, problems = summary.problems.len(), requests = summary.requests, "sync finished");
-                self.emit(EngineEvent::SyncFinished {
-                    sync: sync.id.clone(),
-                    summary: summary.clone(),
-                });
-            }
-            Some(error) => {
+            Some(error) if !summary.guarded => {
                 tracing::warn!(sync = %sync.id, %error, "sync failed");
                 self.emit(EngineEvent::SyncFailed {
                     sync: sync.id.clone(),
                     error: error.clone(),
+                });
+            }
+            // A guarded run's summary says what was applied and what waits.
+            _ => {
+                tracing::info!(sync = %sync.id, changes = ?summary.changes, problems = summary.problems.len(), requests = summary.requests, "sync finished");
+                self.emit(EngineEvent::SyncFinished {
+                    sync: sync.id.clone(),
+                    summary: summary.clone(),
                 });
             }
         }
@@ -145,11 +152,13 @@ impl EngineHandle {
             problems,
             conflicts: applied.plan.conflicts,
             partial: !snapshot.is_complete(),
+            held: applied.plan.guard,
         })
     }
 }
 
 /// A plan committed to the store (`revision` is `None` when it was empty).
+/// Its `guard` says which removals it held back.
 pub(super) struct Applied {
     pub plan: Plan,
     pub revision: Option<u64>,
@@ -171,7 +180,6 @@ pub(super) async fn plan_and_apply_retrying(
         match attempt {
             Attempt::Stale => continue,
             Attempt::Removed => return Err(EngineError::NoSuchSync(id.to_string())),
-            Attempt::Guarded(message) => return Err(EngineError::Guard(message)),
             Attempt::Done { plan, revision } => return Ok(Applied { plan, revision }),
         }
     }
@@ -185,8 +193,6 @@ enum Attempt {
     Removed,
     /// Another writer moved the store on; plan again.
     Stale,
-    /// The deletion guard tripped; nothing was written.
-    Guarded(String),
     /// The plan was applied (`revision` is `None` when it was empty).
     Done { plan: Plan, revision: Option<u64> },
 }
@@ -204,9 +210,6 @@ fn plan_and_apply(
     }
     let current = store.load_current(id, &reconcile::claimed_names(snapshot))?;
     let plan = reconcile::plan(id, snapshot, &current, policy);
-    if let Some(guard) = plan.guard {
-        return Ok(Attempt::Guarded(guard));
-    }
     if plan.is_empty() {
         return Ok(Attempt::Done {
             plan,

@@ -10,7 +10,7 @@
 
 use super::{EngineError, EngineEvent, EngineHandle, Policy, run};
 use crate::domain::{
-    HookState, HookTarget, InstalledHooks, Listing, PlanSummary, QueuedTarget, RemoteRepo,
+    HookState, HookTarget, InstalledHooks, Listing, ProviderKind, QueuedTarget, RemoteRepo,
     RemoteSnapshot, RemoteTeam, Secret, Sync, SyncId, Timestamp,
 };
 use crate::providers::hooks::{self, HookError};
@@ -85,6 +85,35 @@ pub enum Accepted {
     },
 }
 
+/// A delivery to a known sync with a webhook secret, whose signature is
+/// being checked as its body arrives ([`EngineHandle::begin_delivery`]).
+pub struct PendingDelivery {
+    id: SyncId,
+    provider: ProviderKind,
+    verifier: hooks::Verifier,
+}
+
+impl PendingDelivery {
+    /// Feeds the next piece of the body to the signature check.
+    pub fn update(&mut self, chunk: &[u8]) {
+        self.verifier.update(chunk);
+    }
+}
+
+impl DeliveryError {
+    /// The delivery did not prove it comes from a hook of ours: an unknown
+    /// sync, one without a secret, or a missing or wrong signature. These
+    /// all look the same from outside, so a caller learns nothing about
+    /// which syncs exist.
+    pub fn is_unauthorized(&self) -> bool {
+        match self {
+            Self::UnknownSync(_) | Self::NoSecret(_) => true,
+            Self::Refused(e) => e.is_signature(),
+            Self::QueueFull(_) | Self::Engine(_) => false,
+        }
+    }
+}
+
 impl EngineHandle {
     /// Checks a delivery for sync `sync` and queues what it asks for. The
     /// queue is durable when this returns, so the caller may acknowledge.
@@ -94,6 +123,19 @@ impl EngineHandle {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Accepted, DeliveryError> {
+        let mut pending = self.begin_delivery(sync, headers).await?;
+        pending.update(body);
+        self.finish_delivery(pending, headers, body).await
+    }
+
+    /// Starts checking a delivery from its headers alone: an unknown sync,
+    /// a missing secret or signature header, and a wrong GitLab token are
+    /// refused before any of the body is read.
+    pub async fn begin_delivery(
+        &self,
+        sync: &str,
+        headers: &HeaderMap,
+    ) -> Result<PendingDelivery, DeliveryError> {
         let unknown = || DeliveryError::UnknownSync(sync.to_owned());
         let id = SyncId::new(sync).map_err(|_| unknown())?;
         let record = match self.load_sync(&id).await {
@@ -108,9 +150,29 @@ impl EngineHandle {
             })
             .await?
             .ok_or_else(|| DeliveryError::NoSecret(sync.to_owned()))?;
-        hooks::verify(record.provider, headers, body, &secret)?;
-        let delivery = hooks::delivery_headers_of(record.provider, headers)?;
-        let targets = hooks::targets(record.provider, &delivery.event, body)?;
+        Ok(PendingDelivery {
+            id,
+            provider: record.provider,
+            verifier: hooks::Verifier::new(record.provider, headers, &secret)?,
+        })
+    }
+
+    /// Finishes the signature check of a delivery whose whole `body` went
+    /// through [`PendingDelivery::update`], then queues what it asks for.
+    pub async fn finish_delivery(
+        &self,
+        pending: PendingDelivery,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Accepted, DeliveryError> {
+        let PendingDelivery {
+            id,
+            provider,
+            verifier,
+        } = pending;
+        verifier.finish()?;
+        let delivery = hooks::delivery_headers_of(provider, headers)?;
+        let targets = hooks::targets(provider, &delivery.event, body)?;
         if targets.is_empty() {
             return Ok(Accepted::Ignored {
                 event: delivery.event,
@@ -345,26 +407,22 @@ impl EngineHandle {
         let outcome =
             run::plan_and_apply_retrying(self, &sync.id, Arc::new(snapshot), &Policy::default())
                 .await;
-        let (summary, conflicts) = match outcome {
-            Ok(applied) => {
-                if let Some(revision) = applied.revision {
-                    self.emit(EngineEvent::PlanApplied {
-                        sync: sync.id.clone(),
-                        revision,
-                    });
-                    self.prefetch_in_background(&sync.id);
-                }
-                (applied.plan.summary, applied.plan.conflicts)
-            }
-            Err(EngineError::Guard(message)) => {
-                tracing::warn!(sync = %sync.id, %message, "a webhook refresh would remove too much; left for an admin");
-                (PlanSummary::default(), Vec::new())
-            }
-            Err(e) => return Err(e),
-        };
-        for conflict in &conflicts {
+        let applied = outcome?;
+        if let Some(revision) = applied.revision {
+            self.emit(EngineEvent::PlanApplied {
+                sync: sync.id.clone(),
+                revision,
+            });
+            self.prefetch_in_background(&sync.id);
+        }
+        if let Some(message) = &applied.plan.guard {
+            // Revocations and additions went through; only removals wait.
+            tracing::warn!(sync = %sync.id, %message, "a webhook refresh held removals for an admin");
+        }
+        for conflict in &applied.plan.conflicts {
             tracing::warn!(sync = %sync.id, package = %conflict.name, "{}", conflict.describe());
         }
+        let (summary, conflicts) = (applied.plan.summary, applied.plan.conflicts);
         if !scope.is_empty() {
             self.emit(EngineEvent::HookRefreshed {
                 sync: sync.id.clone(),
@@ -516,7 +574,7 @@ impl EngineHandle {
         {
             return Ok(secret);
         }
-        let fresh = super::random_secret("")?;
+        let fresh = super::random_secret()?;
         self.blocking(move |s| s.apply_hook_secret(&id, &fresh))
             .await
     }

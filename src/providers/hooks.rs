@@ -10,7 +10,7 @@
 
 use super::ProviderError;
 use super::http::{HttpClient, Paged, Pagination};
-use crate::domain::{HookTarget, InstalledHooks, ProviderKind, Secret, hub_signature};
+use crate::domain::{HookTarget, HubSigner, InstalledHooks, ProviderKind, Secret};
 use futures::{StreamExt, stream};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, Url};
@@ -61,11 +61,14 @@ pub fn event_header(kind: ProviderKind) -> &'static str {
     }
 }
 
-/// The headers that carry a delivery id, most specific first.
+/// The headers that carry a delivery id, most specific first. GitLab's
+/// `Idempotency-Key` (17.4+) stays the same across retries; before it,
+/// `X-Gitlab-Webhook-UUID` names each delivery. `X-Gitlab-Event-UUID` is
+/// shared by every event one request caused, so it names no delivery.
 fn delivery_headers(kind: ProviderKind) -> &'static [&'static str] {
     match kind {
         ProviderKind::Github => &["X-GitHub-Delivery"],
-        ProviderKind::Gitlab => &["X-Gitlab-Event-UUID", "X-Gitlab-Webhook-UUID"],
+        ProviderKind::Gitlab => &["Idempotency-Key", "X-Gitlab-Webhook-UUID"],
         ProviderKind::BitbucketCloud => &["X-Request-UUID"],
         ProviderKind::BitbucketServer => &["X-Request-Id"],
     }
@@ -96,21 +99,66 @@ pub fn verify(
     body: &[u8],
     secret: &Secret,
 ) -> Result<(), HookError> {
-    let (name, is_hmac) = signature_header(kind);
-    let Some(given) = header(headers, name) else {
-        return Err(HookError::Unsigned { header: name });
-    };
-    let expected = if is_hmac {
-        hub_signature(secret.expose(), body)
-    } else {
-        secret.expose().to_owned()
-    };
+    let mut verifier = Verifier::new(kind, headers, secret)?;
+    verifier.update(body);
+    verifier.finish()
+}
+
+/// Checks a delivery's signature while its body arrives, so the body is
+/// never held twice and a delivery without the signature header, or with a
+/// wrong GitLab token, is refused before any of its body is read.
+pub struct Verifier {
+    header: &'static str,
+    given: String,
+    /// `None` once a token (not an HMAC) was checked.
+    signer: Option<HubSigner>,
+}
+
+impl Verifier {
+    pub fn new(
+        kind: ProviderKind,
+        headers: &HeaderMap,
+        secret: &Secret,
+    ) -> Result<Self, HookError> {
+        let (name, is_hmac) = signature_header(kind);
+        let Some(given) = header(headers, name) else {
+            return Err(HookError::Unsigned { header: name });
+        };
+        let verifier = Self {
+            header: name,
+            given: given.to_owned(),
+            signer: is_hmac.then(|| HubSigner::new(secret.expose())),
+        };
+        if !is_hmac {
+            verifier.compare(secret.expose())?;
+        }
+        Ok(verifier)
+    }
+
+    pub fn update(&mut self, chunk: &[u8]) {
+        if let Some(signer) = &mut self.signer {
+            signer.update(chunk);
+        }
+    }
+
+    /// Call once the whole body went through [`Verifier::update`].
+    pub fn finish(mut self) -> Result<(), HookError> {
+        match self.signer.take() {
+            Some(signer) => self.compare(&signer.finish()),
+            None => Ok(()),
+        }
+    }
+
     // Lengths are not secret (the format is public); contents are compared
     // in constant time.
-    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(HookError::BadSignature { header: name })
+    fn compare(&self, expected: &str) -> Result<(), HookError> {
+        if bool::from(self.given.as_bytes().ct_eq(expected.as_bytes())) {
+            Ok(())
+        } else {
+            Err(HookError::BadSignature {
+                header: self.header,
+            })
+        }
     }
 }
 
@@ -451,6 +499,7 @@ pub(super) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::hub_signature;
     use reqwest::header::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

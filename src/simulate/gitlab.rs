@@ -37,7 +37,8 @@
 //! project hooks), a `Member Hook` for a subgroup member added or removed
 //! and a `Project Hook` for a project created or deleted (group hooks
 //! only), with `X-Gitlab-Event`, `X-Gitlab-Event-UUID`,
-//! `X-Gitlab-Webhook-UUID`, `X-Gitlab-Instance` and, when the hook has a
+//! `X-Gitlab-Webhook-UUID` and `Idempotency-Key` (one per delivery; the
+//! simulator never retries), `X-Gitlab-Instance` and, when the hook has a
 //! secret, `X-Gitlab-Token`.
 
 mod events;
@@ -100,10 +101,8 @@ impl Shared {
             let mut headers = vec![
                 ("X-Gitlab-Event".to_owned(), delivery.header.to_owned()),
                 ("X-Gitlab-Event-UUID".to_owned(), id.to_owned()),
-                (
-                    "X-Gitlab-Webhook-UUID".to_owned(),
-                    format!("00000000-0000-4000-9000-{:012x}", hook.id),
-                ),
+                ("X-Gitlab-Webhook-UUID".to_owned(), id.to_owned()),
+                ("Idempotency-Key".to_owned(), id.to_owned()),
                 ("X-Gitlab-Instance".to_owned(), self.base.clone()),
                 ("User-Agent".to_owned(), "GitLab/17.5.0".to_owned()),
             ];

@@ -33,7 +33,7 @@ impl Store {
             .trees
             .hook_secrets
             .get(k)?
-            .map(|raw| decode("hook_secrets", k, &raw))
+            .map(|raw| self.unseal("hook_secrets", k, &raw))
             .transpose()?;
         Ok(raw.map(Secret::new))
     }
@@ -41,7 +41,7 @@ impl Store {
     /// Stores `secret` unless the sync already has one; returns the one kept.
     pub fn apply_hook_secret(&self, sync: &SyncId, secret: &Secret) -> Result<Secret, StoreError> {
         let k = sync.as_str().as_bytes();
-        let raw = encode("hook_secrets", k, &secret.expose())?;
+        let raw = self.seal("hook_secrets", k, &secret.expose())?;
         let previous =
             self.trees
                 .hook_secrets
@@ -51,7 +51,7 @@ impl Store {
             Ok(()) => Ok(secret.clone()),
             Err(existing) => {
                 let kept: String =
-                    decode("hook_secrets", k, &existing.current.unwrap_or_default())?;
+                    self.unseal("hook_secrets", k, &existing.current.unwrap_or_default())?;
                 Ok(Secret::new(kept))
             }
         }

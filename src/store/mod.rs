@@ -4,7 +4,7 @@
 //! # Layout
 //! - `meta`: schema version and the store revision (bumped by every apply)
 //! - `syncs`, `credentials`: sync records and their secrets (apart, so listing
-//!   syncs never reads a secret)
+//!   syncs never reads a secret; secrets sealed, see [`keyring`])
 //! - `teams`, `identities`, `packages`, `versions`, `package_mtime`: synced state
 //! - `users`: people, each owning identities on one or more syncs
 //! - `tokens`: Composer tokens by SHA-256 hash
@@ -14,29 +14,40 @@
 //! - `dists`: what is known of each archive in the dist store; `published`:
 //!   every commit that was ever a version of a package (its dist stays
 //!   downloadable); `removals`: packages an admin removed, by repository
-//! - `hook_secrets`: each sync's webhook secret (its installed hooks are on
-//!   the sync record, like its last run)
+//! - `hook_secrets`: each sync's webhook secret, sealed (its installed hooks
+//!   are on the sync record, like its last run)
 //! - `hook_queue`, `hook_deliveries`, `hook_delivery_log`: refreshes webhooks
 //!   asked for, and the delivery ids already seen
+//! - `audit`: admin actions, append-only, by a sequence number
 //!
 //! Values are JSON: small, debuggable with any sled dump, and serde already
-//! describes every record. sled holds an exclusive lock on the directory, so
-//! one process owns a data dir at a time.
+//! describes every record. Secrets are the exception: sealed with a key kept
+//! outside the store ([`keyring`]). `store.lock` in the data dir is held
+//! while a store is open, so one process owns a data dir at a time, and the
+//! data dir is made private ([`permissions`]) each time it is opened.
 
+mod audit;
 mod caches;
 mod hooks;
+pub mod keyring;
+pub mod permissions;
 mod published;
+mod rewrite;
 mod state;
 mod syncs;
 mod tokens;
 
 pub use caches::{DistInfo, EtagEntry};
 pub use hooks::{Enqueued, REMEMBERED_DELIVERIES};
+pub use keyring::{KeyError, KeySource};
 pub use published::Published;
 pub use tokens::token_hash;
 
+use keyring::{Key, Keyring};
 use serde::{Serialize, de::DeserializeOwned};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// Bumped when the on-disk layout changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -76,6 +87,10 @@ pub enum StoreError {
         "the store changed while this run was planning (revision {expected} became {found}); the run will be retried"
     )]
     Conflict { expected: u64, found: u64 },
+    #[error(transparent)]
+    Key(#[from] keyring::KeyError),
+    #[error(transparent)]
+    Permissions(#[from] permissions::PermissionError),
     #[error("store error: {0}")]
     Sled(#[from] sled::Error),
 }
@@ -101,6 +116,9 @@ impl StoreError {
 pub struct Store {
     db: sled::Db,
     trees: Trees,
+    keyring: Arc<Keyring>,
+    /// Held (flock) while any clone lives.
+    _lock: Arc<std::fs::File>,
     /// The data dir the store lives in; the dist store sits beside it.
     dir: PathBuf,
 }
@@ -128,6 +146,7 @@ struct Trees {
     hook_queue: sled::Tree,
     hook_deliveries: sled::Tree,
     hook_delivery_log: sled::Tree,
+    audit: sled::Tree,
 }
 
 const SCHEMA_KEY: &[u8] = b"schema";
@@ -135,23 +154,80 @@ const REVISION_KEY: &[u8] = b"revision";
 const CATALOG_MTIME_KEY: &[u8] = b"catalog_mtime";
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir/store`.
+    /// Opens (creating if needed) the store in `dir/store`, with the key
+    /// [`KeySource::from_env`] finds.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let path = dir.join("store");
-        std::fs::create_dir_all(&path).map_err(|source| StoreError::NotWritable {
+        Self::open_with_key(dir, &KeySource::from_env(dir))
+    }
+
+    /// Opens the store with the key from `source`. Makes the data dir
+    /// private, finishes an interrupted rewrite or rotation, and seals any
+    /// secret still stored in plaintext (by an older packyard).
+    pub fn open_with_key(dir: &Path, source: &KeySource) -> Result<Self, StoreError> {
+        let lock = lock(dir)?;
+        rewrite::recover(dir).map_err(|source| StoreError::NotWritable {
             dir: dir.to_owned(),
             source,
         })?;
-        let db = open_db(&path).map_err(|e| match e {
-            sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
-                dir: dir.to_owned(),
-            },
-            sled::Error::Io(io) => StoreError::NotWritable {
-                dir: dir.to_owned(),
-                source: io,
-            },
-            other => StoreError::Sled(other),
-        })?;
+        let current = source.load_or_create()?;
+        let pending = keyring::read_existing(&source.pending_path())?;
+        let mut db = open_db(dir)?;
+        // A rotation that swapped the store in but had not yet renamed its
+        // key leaves the new key pending: the store's secrets name it.
+        let rotated = match &pending {
+            Some(next) => rewrite::uses(&db, next)?,
+            None => false,
+        };
+        let ring = Keyring { current, pending };
+        let target = if rotated {
+            ring.pending.as_ref().unwrap_or(&ring.current)
+        } else {
+            &ring.current
+        };
+        if rewrite::needed(&db, target)? {
+            tracing::info!(dir = %dir.display(), "sealing the stored secrets with the store key");
+            rewrite::rewrite(db, dir, &ring, target)?;
+            db = open_db(dir)?;
+        }
+        let ring = match (rotated, ring.pending) {
+            (true, Some(next)) => {
+                std::fs::rename(source.pending_path(), source.path()).map_err(|source_err| {
+                    KeyError::Write {
+                        path: source.path().to_owned(),
+                        source: source_err,
+                    }
+                })?;
+                Keyring {
+                    current: next,
+                    pending: None,
+                }
+            }
+            (_, pending) => {
+                if pending.is_some() {
+                    // A rotation that never swapped its copy in.
+                    let _ = std::fs::remove_file(source.pending_path());
+                }
+                Keyring {
+                    current: ring.current,
+                    pending: None,
+                }
+            }
+        };
+        // Last, so that it covers what opening created (sled's own files
+        // get the process umask's modes).
+        let changed = permissions::make_private(dir)?;
+        if changed > 0 {
+            tracing::info!(dir = %dir.display(), changed, "made the data directory private: 0700 for directories, 0600 for files");
+        }
+        Self::from_db(dir, db, ring, lock)
+    }
+
+    fn from_db(
+        dir: &Path,
+        db: sled::Db,
+        keyring: Keyring,
+        lock: std::fs::File,
+    ) -> Result<Self, StoreError> {
         let tree = |name: &str| db.open_tree(name);
         let trees = Trees {
             meta: tree("meta")?,
@@ -175,6 +251,7 @@ impl Store {
             hook_queue: tree("hook_queue")?,
             hook_deliveries: tree("hook_deliveries")?,
             hook_delivery_log: tree("hook_delivery_log")?,
+            audit: tree("audit")?,
         };
         match trees.meta.get(SCHEMA_KEY)? {
             None => {
@@ -196,6 +273,8 @@ impl Store {
         let store = Self {
             db,
             trees,
+            keyring: Arc::new(keyring),
+            _lock: Arc::new(lock),
             dir: dir.to_owned(),
         };
         store.backfill_published()?;
@@ -205,6 +284,58 @@ impl Store {
     /// The data dir this store was opened in.
     pub fn data_dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Seals every stored secret with a new key, written to the key file;
+    /// the old key no longer opens anything in the store. Needs the data dir
+    /// to itself (stop `packyard serve` first). Returns the new key's id.
+    pub fn rotate_key(dir: &Path, source: &KeySource) -> Result<String, StoreError> {
+        if let KeySource::Credential(path) = source {
+            return Err(KeyError::ReadOnly { path: path.clone() }.into());
+        }
+        let store = Self::open_with_key(dir, source)?;
+        let next = Key::generate()?;
+        next.write_to(&source.pending_path())?;
+        let Store {
+            db,
+            trees,
+            keyring,
+            _lock,
+            dir: _,
+        } = store;
+        drop(trees);
+        rewrite::rewrite(db, dir, &keyring, &next)?;
+        std::fs::rename(source.pending_path(), source.path()).map_err(|e| KeyError::Write {
+            path: source.path().to_owned(),
+            source: e,
+        })?;
+        permissions::make_private(dir)?;
+        tracing::info!(key = %next.id_hex(), "rotated the store key");
+        Ok(next.id_hex())
+    }
+
+    /// Seals `value` for record `k` of the secret tree `tree`.
+    fn seal<T: Serialize>(
+        &self,
+        tree: &'static str,
+        k: &[u8],
+        value: &T,
+    ) -> Result<Vec<u8>, StoreError> {
+        let plain = Zeroizing::new(encode(tree, k, value)?);
+        Ok(self.keyring.current.seal(tree, k, &plain)?)
+    }
+
+    /// Opens what [`Store::seal`] stored.
+    fn unseal<T: DeserializeOwned>(
+        &self,
+        tree: &'static str,
+        k: &[u8],
+        raw: &[u8],
+    ) -> Result<T, StoreError> {
+        match self.keyring.open(tree, k, raw)? {
+            Some(plain) => decode(tree, k, &plain),
+            None => decode(tree, k, raw),
+        }
     }
 
     /// Monotonic counter of applied plans; also used to detect concurrent writers.
@@ -221,22 +352,54 @@ impl Store {
     }
 }
 
-/// sled releases its directory lock from a background thread once the last
-/// handle is gone, so a store closed a moment ago (a restart, a reopen in
-/// the same process) can still look locked: the lock is asked for a little
-/// longer before "in use by another process" is believed.
-fn open_db(path: &Path) -> sled::Result<sled::Db> {
+/// Takes `dir/store.lock`, creating the data dir if needed.
+fn lock(dir: &Path) -> Result<std::fs::File, StoreError> {
+    let not_writable = |source| StoreError::NotWritable {
+        dir: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(not_writable)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("store.lock"))
+        .map_err(not_writable)?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(StoreError::Locked {
+            dir: dir.to_owned(),
+        }),
+        Err(e) => Err(not_writable(e.into())),
+    }
+}
+
+/// sled releases its own directory lock from a background thread once the
+/// last handle is gone, so a store closed a moment ago (a restart, a reopen
+/// in the same process, a rewrite) can still look locked: the lock is asked
+/// for a little longer before "in use by another process" is believed.
+fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     const TRIES: u32 = 20;
     let mut tries = 1;
-    loop {
-        match sled::Config::new().path(path).open() {
+    let opened = loop {
+        match sled::Config::new().path(dir.join("store")).open() {
             Err(sled::Error::Io(io)) if is_lock_error(&io) && tries < TRIES => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            other => return other,
+            other => break other,
         }
-    }
+    };
+    opened.map_err(|e| match e {
+        sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
+            dir: dir.to_owned(),
+        },
+        sled::Error::Io(io) => StoreError::NotWritable {
+            dir: dir.to_owned(),
+            source: io,
+        },
+        other => StoreError::Sled(other),
+    })
 }
 
 fn is_lock_error(err: &std::io::Error) -> bool {

@@ -6,8 +6,8 @@ use super::{
     read_u64, scan,
 };
 use crate::domain::{
-    Change, Current, Identity, Package, PackageName, Plan, Removal, SyncId, Team, Timestamp, User,
-    Version, VersionKind,
+    Change, Current, Identity, Package, PackageName, Plan, Removal, Sync, SyncId, Team, Timestamp,
+    User, Version, VersionKind,
 };
 use sled::transaction::{ConflictableTransactionError, Transactional};
 use std::collections::BTreeSet;
@@ -19,6 +19,10 @@ enum Write {
     Delete(Target, Vec<u8>),
     /// Records a version's commit as published (merged with what is there).
     Publish(Vec<u8>, VersionKind),
+    /// Sets a sync's primary flag on the record as stored when the
+    /// transaction runs, so a run summary or hook state recorded since the
+    /// plan was made is kept.
+    Primary(Vec<u8>, bool),
 }
 
 #[derive(Clone, Copy)]
@@ -158,6 +162,15 @@ impl Store {
                                     .map_err(ConflictableTransactionError::Abort)?;
                                 published.insert(k.as_slice(), value)?;
                             }
+                            Write::Primary(k, primary) => {
+                                let Some(raw) = syncs.get(k)? else { continue };
+                                let mut sync: Sync = decode("syncs", k, &raw)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                sync.primary = *primary;
+                                let raw = encode("syncs", k, &sync)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                syncs.insert(k.as_slice(), raw)?;
+                            }
                         }
                     }
                     // Last-Modified has one-second resolution, so a change within
@@ -280,11 +293,7 @@ fn prepare(plan: &Plan) -> Result<(Vec<Write>, Vec<Vec<u8>>), StoreError> {
             }
             Change::PutSync(sync) => {
                 let k = sync.id.as_str().as_bytes().to_vec();
-                writes.push(Write::Put(
-                    Target::Syncs,
-                    k.clone(),
-                    encode("syncs", &k, sync)?,
-                ));
+                writes.push(Write::Primary(k, sync.primary));
             }
             Change::DeleteSync(id) => {
                 let k = id.as_str().as_bytes().to_vec();

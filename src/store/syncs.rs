@@ -88,7 +88,7 @@ impl Store {
             .trees
             .credentials
             .get(k)?
-            .map(|raw| decode("credentials", k, &raw))
+            .map(|raw| self.unseal("credentials", k, &raw))
             .transpose()?;
         Ok(stored.map(Credential::from))
     }
@@ -97,7 +97,7 @@ impl Store {
     pub fn apply_new_sync(&self, sync: &Sync, credential: &Credential) -> Result<(), StoreError> {
         let k = sync.id.as_str().as_bytes();
         let record = encode("syncs", k, sync)?;
-        let secret = encode("credentials", k, &StoredCredential::from(credential))?;
+        let secret = self.seal("credentials", k, &StoredCredential::from(credential))?;
         let t = &self.trees;
         (&t.syncs, &t.credentials).transaction(|(syncs, credentials)| {
             if syncs.get(k)?.is_some() {
@@ -130,13 +130,24 @@ impl Store {
         self.update_sync(id, |sync| sync.resync_minutes = minutes)
     }
 
-    fn update_sync(&self, id: &SyncId, change: impl FnOnce(&mut Sync)) -> Result<(), StoreError> {
-        let mut sync = self
-            .load_sync(id)?
-            .ok_or_else(|| StoreError::NoSuchSync(id.to_string()))?;
-        change(&mut sync);
+    /// Changes one sync record in a transaction: a promote applied
+    /// meanwhile is either seen or retried over, never written back stale
+    /// (which could leave two primaries).
+    fn update_sync(&self, id: &SyncId, change: impl Fn(&mut Sync)) -> Result<(), StoreError> {
         let k = id.as_str().as_bytes();
-        self.trees.syncs.insert(k, encode("syncs", k, &sync)?)?;
+        self.trees.syncs.transaction(|syncs| {
+            let Some(raw) = syncs.get(k)? else {
+                return Err(ConflictableTransactionError::Abort(StoreError::NoSuchSync(
+                    id.to_string(),
+                )));
+            };
+            let mut sync: Sync =
+                decode("syncs", k, &raw).map_err(ConflictableTransactionError::Abort)?;
+            change(&mut sync);
+            let raw = encode("syncs", k, &sync).map_err(ConflictableTransactionError::Abort)?;
+            syncs.insert(k, raw)?;
+            Ok(())
+        })?;
         self.flush()
     }
 }

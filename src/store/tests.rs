@@ -382,3 +382,55 @@ mod hook_queue {
         assert!(store.load_hook_secret(&sync_id()).unwrap().is_none());
     }
 }
+
+fn sync_named(name: &str, primary: bool) -> Sync {
+    Sync {
+        id: SyncId::new(name).unwrap(),
+        provider: ProviderKind::Github,
+        api_url: "https://api.github.com".into(),
+        org: name.into(),
+        primary,
+        created_at: Timestamp(1),
+        last_run: None,
+        resync_minutes: None,
+        hooks: None,
+    }
+}
+
+#[test]
+fn concurrent_promotes_and_run_records_never_leave_two_primaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let cred = Credential::Token(Secret::new("t"));
+    store.apply_new_sync(&sync_named("a", true), &cred).unwrap();
+    store
+        .apply_new_sync(&sync_named("b", false), &cred)
+        .unwrap();
+    let recorder = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for i in 0..300 {
+                let id = SyncId::new(if i % 2 == 0 { "a" } else { "b" }).unwrap();
+                store.apply_resync_minutes(&id, Some(i)).unwrap();
+            }
+        })
+    };
+    for i in 0..300i64 {
+        // What a promote plans: both records with the flag moved.
+        let to_a = i % 2 == 0;
+        let p = plan(vec![
+            Change::PutSync(sync_named("a", to_a)),
+            Change::PutSync(sync_named("b", !to_a)),
+        ]);
+        while let Err(e) = store.apply(&p, store.revision().unwrap(), Timestamp(i)) {
+            assert!(matches!(e, StoreError::Conflict { .. }), "{e}");
+        }
+    }
+    recorder.join().unwrap();
+    let syncs = store.load_syncs().unwrap();
+    assert_eq!(syncs.iter().filter(|s| s.primary).count(), 1, "{syncs:?}");
+    assert!(
+        syncs.iter().all(|s| s.resync_minutes.is_some()),
+        "no record went back stale"
+    );
+}

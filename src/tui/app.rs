@@ -15,7 +15,7 @@ use super::popups::{Outcome, Popup, confirm, message};
 use super::theme::Theme;
 use crate::admin::{EngineEvent, NewSync, OwnerChange, PackageSummary, SyncRemoval, UserSummary};
 use crate::domain::{
-    PackageName, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
+    AuditEntry, PackageName, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
 };
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::BTreeMap;
@@ -54,6 +54,7 @@ pub enum Reply {
     Packages(Vec<PackageSummary>),
     Users(Vec<UserSummary>),
     Tokens(Vec<Token>),
+    Audit(Vec<AuditEntry>),
     Versions(PackageName, Vec<Version>),
     PromotePreview(SyncId, OwnerChange),
     RemoveSyncPreview(SyncId, SyncRemoval),
@@ -78,6 +79,8 @@ pub enum Resource {
     Packages,
     Users,
     Tokens,
+    /// The latest admin actions, for the Activity pane.
+    Audit,
 }
 
 /// An admin call to make. `apply` variants change things; the others read.
@@ -121,6 +124,8 @@ pub struct App {
     pub tokens: Vec<Token>,
     pub users_view: UsersView,
     pub activity: ActivityLog,
+    /// The newest audit entry already in the activity log.
+    pub audit_seen: Option<AuditEntry>,
     pub popup: Option<Popup>,
     /// A short message for the status bar, until a few seconds pass.
     pub flash: Option<(String, Timestamp)>,
@@ -148,6 +153,7 @@ impl App {
             tokens: Vec::new(),
             users_view: UsersView::default(),
             activity: ActivityLog::default(),
+            audit_seen: None,
             popup: None,
             flash: None,
         }
@@ -295,6 +301,11 @@ impl App {
             EngineEvent::SyncFinished { sync, summary } => {
                 let text = syncs::result_text(&summary);
                 match &summary.error {
+                    Some(error) if summary.guarded => {
+                        self.log(Tone::Warning, format!("{sync}: sync finished: {text}"));
+                        self.runs
+                            .insert(sync.clone(), RunState::Failed(error.clone()));
+                    }
                     Some(error) => {
                         self.log(Tone::Error, format!("{sync}: sync failed: {error}"));
                         self.runs
@@ -363,6 +374,23 @@ impl App {
                 self.tokens = list;
                 self.users_view.tokens.clamp(self.tokens.len());
             }
+            Reply::Audit(entries) => {
+                // Entries come oldest first; log those after the last one seen.
+                let start = self
+                    .audit_seen
+                    .as_ref()
+                    .and_then(|seen| entries.iter().rposition(|e| e == seen))
+                    .map_or(0, |i| i + 1);
+                for entry in &entries[start..] {
+                    self.log(
+                        Tone::Info,
+                        format!("{} via {}: {}", entry.actor, entry.via, entry.action),
+                    );
+                }
+                if let Some(last) = entries.last() {
+                    self.audit_seen = Some(last.clone());
+                }
+            }
             Reply::Versions(name, versions) => {
                 self.popup = Some(Popup::Message(packages::versions_message(&name, &versions)));
             }
@@ -427,6 +455,7 @@ pub fn load_all() -> Vec<Cmd> {
         Resource::Packages,
         Resource::Users,
         Resource::Tokens,
+        Resource::Audit,
     ]
     .into_iter()
     .map(Cmd::Load)

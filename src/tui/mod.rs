@@ -132,6 +132,9 @@ fn execute(cmd: Cmd, admin: &Arc<dyn AdminClient>, tx: &mpsc::UnboundedSender<Ms
     });
 }
 
+/// Admin actions the Activity pane shows when it starts.
+const AUDIT_SHOWN: usize = 20;
+
 async fn call(cmd: Cmd, admin: &dyn AdminClient) -> Option<Reply> {
     let failed = |what: String| {
         move |e: crate::admin::AdminError| Reply::Failed {
@@ -148,6 +151,7 @@ async fn call(cmd: Cmd, admin: &dyn AdminClient) -> Option<Reply> {
                 Resource::Packages => admin.list_packages(None).await.map(Reply::Packages),
                 Resource::Users => admin.list_users().await.map(Reply::Users),
                 Resource::Tokens => admin.list_tokens().await.map(Reply::Tokens),
+                Resource::Audit => admin.list_audit(AUDIT_SHOWN).await.map(Reply::Audit),
             }
             .unwrap_or_else(failed(what))
         }

@@ -17,7 +17,9 @@ pub fn packyard(data_dir: &Path) -> Command {
     cmd.arg("--data-dir")
         .arg(data_dir)
         .env_remove("PACKYARD_DATA_DIR")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        .env_remove("PACKYARD_KEY_FILE")
+        .env_remove("CREDENTIALS_DIRECTORY");
     cmd
 }
 

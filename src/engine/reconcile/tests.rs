@@ -366,24 +366,135 @@ fn guard_is_set_when_more_than_half_of_packages_would_go() {
 }
 
 #[test]
-fn guard_is_set_when_more_than_half_of_members_would_go() {
+fn revocations_apply_at_once_when_more_than_half_of_members_go() {
     let full = snapshot(vec![], vec![team(5, &[2, 3, 4, 5], &[])]);
     let before = applied(
         &Current::default(),
         &plan(&sync(), &full, &Current::default(), &Policy::default()),
     );
-    let p = plan(
-        &sync(),
-        &snapshot(vec![], vec![team(5, &[2], &[])]),
-        &before,
-        &Policy::default(),
+    let mut emptied = snapshot(vec![], vec![team(5, &[2], &[])]);
+    emptied.admins = Listing::complete(vec![]);
+    let p = plan(&sync(), &emptied, &before, &Policy::default());
+    assert_eq!(p.guard, None, "revocations are never held");
+    let after = applied(&before, &p);
+    let kept = &after.teams[&TeamKey {
+        sync: sync(),
+        remote: 5u64.into(),
+    }];
+    assert_eq!(
+        kept.members.keys().collect::<Vec<_>>(),
+        [&RemoteId::from(2u64)]
     );
+    assert_eq!(
+        p.summary.revoked,
+        [
+            "user3 from team5",
+            "user4 from team5",
+            "user5 from team5",
+            "user1 as owner/admin"
+        ]
+    );
+    assert!(
+        p.summary
+            .describe()
+            .contains("revoked user3 from team5; user4 from team5; user5 from team5 and 1 more"),
+        "{}",
+        p.summary.describe()
+    );
+}
+
+#[test]
+fn held_package_removals_leave_the_rest_of_the_plan_applied() {
+    let full = snapshot(
+        vec![
+            package_repo(10, "a", &[]),
+            package_repo(11, "b", &[]),
+            package_repo(12, "c", &[]),
+        ],
+        vec![team(5, &[2, 3], &[10, 11, 12])],
+    );
+    let before = applied(
+        &Current::default(),
+        &plan(&sync(), &full, &Current::default(), &Policy::default()),
+    );
+    let shrunk = snapshot(
+        vec![package_repo(10, "a", &["1.0.0"])],
+        vec![team(5, &[2], &[10, 11, 12])],
+    );
+    let p = plan(&sync(), &shrunk, &before, &Policy::default());
+    assert!(p.guard.is_some());
+    assert!(
+        !p.changes
+            .iter()
+            .any(|c| matches!(c, Change::DeletePackage(_) | Change::DeleteVersion { .. })),
+        "{:?}",
+        p.changes
+    );
+    assert_eq!(
+        (p.summary.packages_removed, p.summary.versions_removed),
+        (0, 0)
+    );
+    let after = applied(&before, &p);
+    assert_eq!(after.packages.len(), 3, "the removals wait for an admin");
+    assert!(after.versions[&PackageName::new("acme/a").unwrap()].contains_key("1.0.0"));
+    assert_eq!(
+        p.summary.revoked,
+        ["user3 from team5"],
+        "the revocation applies"
+    );
+    assert_eq!(
+        plan(&sync(), &shrunk, &after, &Policy::default())
+            .summary
+            .revoked
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn guard_holds_version_removals_when_a_complete_listing_loses_every_tag() {
+    let tags = ["1.0.0", "1.1.0", "1.2.0", "2.0.0"];
+    let full = snapshot(
+        vec![package_repo(10, "a", &tags), package_repo(11, "b", &[])],
+        vec![],
+    );
+    let before = applied(
+        &Current::default(),
+        &plan(&sync(), &full, &Current::default(), &Policy::default()),
+    );
+    let no_tags = snapshot(
+        vec![package_repo(10, "a", &[]), package_repo(11, "b", &[])],
+        vec![],
+    );
+    let p = plan(&sync(), &no_tags, &before, &Policy::default());
     assert!(
         p.guard
             .as_deref()
-            .is_some_and(|g| g.contains("team memberships")),
+            .is_some_and(|g| g.contains("4 of 6 versions") && g.contains("--confirm-removals")),
         "{:?}",
         p.guard
+    );
+    assert!(p.is_empty(), "{:?}", p.changes);
+    let confirmed = plan(
+        &sync(),
+        &no_tags,
+        &before,
+        &Policy {
+            confirm_removals: true,
+            ..Policy::default()
+        },
+    );
+    assert_eq!(confirmed.summary.versions_removed, 4);
+    let one_tag_gone = snapshot(
+        vec![
+            package_repo(10, "a", &tags[..3]),
+            package_repo(11, "b", &[]),
+        ],
+        vec![],
+    );
+    assert_eq!(
+        plan(&sync(), &one_tag_gone, &before, &Policy::default()).guard,
+        None
     );
 }
 

@@ -57,7 +57,11 @@ fn start_loads_every_list() {
             _ => None,
         })
         .collect();
-    assert_eq!(loads.len(), 5);
+    assert_eq!(
+        loads.len(),
+        6,
+        "syncs, teams, packages, users, tokens and the audit log"
+    );
 }
 
 #[test]
@@ -325,6 +329,47 @@ fn engine_events_drive_the_run_state_and_progress() {
 }
 
 #[test]
+fn guarded_run_is_logged_with_what_it_revoked_and_what_it_held() {
+    let mut app = sample::app();
+    let id = sample::sync_id("acme-github");
+    let summary = RunSummary {
+        started_at: NOW,
+        finished_at: NOW,
+        error: Some("this run would remove 6 of 10 packages, more than half".to_owned()),
+        partial: false,
+        guarded: true,
+        changes: PlanSummary {
+            teams_changed: 1,
+            revoked: vec!["carol from web".to_owned()],
+            ..PlanSummary::default()
+        },
+        problems: Vec::new(),
+        conflicts: vec![],
+        prefetched: 0,
+        prefetch_bytes: 0,
+        requests: 5,
+        not_modified: 0,
+    };
+    app.update(Msg::Engine(EngineEvent::SyncFinished {
+        sync: id.clone(),
+        summary,
+    }));
+    let entry = &app.activity.entries[0];
+    assert_eq!(entry.tone, Tone::Warning);
+    assert!(
+        entry.text.contains("revoked carol from web"),
+        "{}",
+        entry.text
+    );
+    assert!(
+        entry.text.contains("held: this run would remove 6 of 10"),
+        "{}",
+        entry.text
+    );
+    assert!(matches!(app.runs.get(&id), Some(RunState::Failed(_))));
+}
+
+#[test]
 fn a_webhook_refresh_is_logged_with_its_scope_and_reloads_the_lists() {
     let mut app = sample::app();
     let cmds = app.update(Msg::Engine(EngineEvent::HookRefreshed {
@@ -353,7 +398,7 @@ fn a_webhook_refresh_is_logged_with_its_scope_and_reloads_the_lists() {
 #[test]
 fn lagging_behind_the_engine_reloads_everything() {
     let mut app = sample::app();
-    assert_eq!(app.update(Msg::EventsLagged).len(), 5);
+    assert_eq!(app.update(Msg::EventsLagged).len(), 6);
 }
 
 #[test]
@@ -503,4 +548,26 @@ fn missed_events_clear_runs_that_may_have_ended() {
     }));
     app.update(Msg::EventsLagged);
     assert_eq!(app.running_jobs(), 0);
+}
+
+#[test]
+fn admin_actions_from_the_audit_log_appear_once_in_the_activity_pane() {
+    let mut app = sample::app();
+    let entry = |action: &str| AuditEntry {
+        at: NOW,
+        actor: "uid 1000".to_owned(),
+        via: "admin socket".to_owned(),
+        action: action.to_owned(),
+    };
+    let before = app.activity.entries.len();
+    app.update(Msg::Reply(Reply::Audit(vec![entry("revoked token a1")])));
+    app.update(Msg::Reply(Reply::Audit(vec![
+        entry("revoked token a1"),
+        entry("promoted sync acme to primary"),
+    ])));
+    assert_eq!(app.activity.entries.len(), before + 2);
+    assert_eq!(
+        app.activity.entries[0].text,
+        "uid 1000 via admin socket: promoted sync acme to primary"
+    );
 }

@@ -83,12 +83,14 @@ pub fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
     }
 }
 
-/// "up to date", "packages +3, versions +12 ~1", "failed: …".
+/// "up to date", "packages +3, versions +12 ~1", "failed: …", or what a
+/// guarded run applied and what it held.
 pub fn result_text(run: &RunSummary) -> String {
-    if let Some(error) = &run.error {
-        return format!("failed: {error}");
+    match &run.error {
+        Some(held) if run.guarded => format!("{}; held: {held}", run.changes.describe()),
+        Some(error) => format!("failed: {error}"),
+        None => run.changes.describe(),
     }
-    run.changes.describe()
 }
 
 fn details(app: &App, run: &RunSummary) -> Vec<String> {
@@ -116,8 +118,14 @@ fn details(app: &App, run: &RunSummary) -> Vec<String> {
         ),
         String::new(),
     ];
-    if let Some(error) = &run.error {
-        lines.push(format!("Error: {error}"));
+    if !c.revoked.is_empty() {
+        lines.push(format!("Revoked ({}):", c.revoked.len()));
+        lines.extend(c.revoked.iter().map(|r| format!("  {r}")));
+    }
+    match &run.error {
+        Some(held) if run.guarded => lines.push(format!("Held: {held}")),
+        Some(error) => lines.push(format!("Error: {error}")),
+        None => {}
     }
     if run.partial {
         lines.push("Some listings were incomplete at the host, so nothing was removed.".to_owned());
