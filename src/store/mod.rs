@@ -19,12 +19,14 @@
 //! one process owns a data dir at a time.
 
 mod caches;
+mod changes;
 mod hooks;
 mod state;
 mod syncs;
 mod tokens;
 
 pub use caches::{DistInfo, EtagEntry};
+pub use changes::{ChangeFeed, Changed};
 pub use hooks::{Enqueued, REMEMBERED_DELIVERIES};
 pub use tokens::token_hash;
 
@@ -94,6 +96,7 @@ impl StoreError {
 pub struct Store {
     db: sled::Db,
     trees: Trees,
+    changes: ChangeFeed,
 }
 
 #[derive(Clone)]
@@ -181,7 +184,11 @@ impl Store {
                 }
             }
         }
-        Ok(Self { db, trees })
+        Ok(Self {
+            db,
+            trees,
+            changes: ChangeFeed::default(),
+        })
     }
 
     /// Monotonic counter of applied plans; also used to detect concurrent writers.
