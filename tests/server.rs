@@ -6,9 +6,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{Request, Response, StatusCode, header};
 use base64::Engine;
 use packyard::composer::metadata::{self, Entry};
-use packyard::composer::{ArchiveSource, DistCache, DistError};
+use packyard::composer::{ArchiveSource, Catalog, DistCache, DistError};
 use packyard::domain::*;
-use packyard::server::{AppState, router};
+use packyard::server::{AppState, flush_token_use, router};
 use packyard::store::{Store, token_hash};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -267,13 +267,20 @@ impl Fixture {
             .unwrap();
     }
 
-    fn router(&self) -> Router {
-        router(AppState {
-            store: self.store.clone(),
+    /// The server over a catalog of the store as it is now, following it.
+    async fn router(&self) -> Router {
+        router(self.state().await)
+    }
+
+    async fn state(&self) -> AppState {
+        AppState {
+            catalog: Catalog::open(self.store.clone(), PUBLIC_URL.into())
+                .await
+                .unwrap(),
             dists: self.dists.clone(),
             archives: self.archives.clone(),
             public_url: PUBLIC_URL.into(),
-        })
+        }
     }
 }
 
@@ -341,14 +348,14 @@ fn sha1_hex(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn health_answers_ok_when_no_token_is_sent() {
     let f = Fixture::new();
-    let response = send(&f.router(), get("/health", None)).await;
+    let response = send(&f.router().await, get("/health", None)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn request_is_refused_with_basic_challenge_when_token_is_missing() {
     let f = Fixture::new();
-    let response = send(&f.router(), get("/packages.json", None)).await;
+    let response = send(&f.router().await, get("/packages.json", None)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.headers()[header::WWW_AUTHENTICATE],
@@ -367,7 +374,7 @@ async fn request_is_refused_with_basic_challenge_when_token_is_missing() {
 async fn request_is_refused_when_token_has_expired() {
     let f = Fixture::new();
     let response = send(
-        &f.router(),
+        &f.router().await,
         get("/packages.json", Some(&basic(EXPIRED_TOKEN))),
     )
     .await;
@@ -377,7 +384,7 @@ async fn request_is_refused_when_token_has_expired() {
 #[tokio::test]
 async fn request_is_refused_when_token_is_unknown() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     for auth in [
         basic("not-a-token"),
         "Bearer not-a-token".into(),
@@ -401,17 +408,41 @@ async fn request_is_refused_when_token_is_unknown() {
 #[tokio::test]
 async fn token_is_accepted_when_sent_as_basic_password_or_bearer() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     for auth in [basic(ORG_TOKEN), format!("Bearer {ORG_TOKEN}")] {
         let response = send(&router, get("/packages.json", Some(&auth))).await;
         assert_eq!(response.status(), StatusCode::OK, "{auth}");
     }
-    let used = f
+}
+
+#[tokio::test]
+async fn token_use_is_written_when_flushed_not_by_the_request() {
+    let f = Fixture::new();
+    let state = f.state().await;
+    let router = router(state.clone());
+    let last_used = || {
+        f.store
+            .load_token_by_hash(&token_hash(ORG_TOKEN))
+            .unwrap()
+            .unwrap()
+            .last_used
+    };
+    for _ in 0..3 {
+        let response = send(&router, get("/packages.json", Some(&basic(ORG_TOKEN)))).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(last_used(), None, "a request wrote to the store");
+    assert_eq!(flush_token_use(&state.catalog, &f.store).unwrap(), 1);
+    let written = last_used().expect("the flush records the use");
+    assert!(written.0 > TOKENS_AT);
+    // Nothing new to write until the token is used again.
+    assert_eq!(flush_token_use(&state.catalog, &f.store).unwrap(), 0);
+    let team = f
         .store
-        .load_token_by_hash(&token_hash(ORG_TOKEN))
+        .load_token_by_hash(&token_hash(TEAM_TOKEN))
         .unwrap()
         .unwrap();
-    assert!(used.last_used.is_some());
+    assert_eq!(team.last_used, None, "an unused token is left alone");
 }
 
 // ---------------------------------------------------------------- packages.json
@@ -419,7 +450,7 @@ async fn token_is_accepted_when_sent_as_basic_password_or_bearer() {
 #[tokio::test]
 async fn packages_json_lists_only_visible_packages_when_token_is_team_scoped() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let team =
         json_body(send(&router, get("/packages.json", Some(&basic(TEAM_TOKEN)))).await).await;
     let org = json_body(send(&router, get("/packages.json", Some(&basic(ORG_TOKEN)))).await).await;
@@ -439,7 +470,7 @@ async fn packages_json_lists_only_visible_packages_when_token_is_team_scoped() {
 #[tokio::test]
 async fn packages_json_answers_304_when_unchanged_and_200_when_catalog_changed() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let first = send(&router, get("/packages.json", Some(&auth))).await;
     assert_eq!(first.headers()[header::CONTENT_TYPE], "application/json");
@@ -466,7 +497,7 @@ async fn packages_json_answers_304_when_unchanged_and_200_when_catalog_changed()
 #[tokio::test]
 async fn metadata_is_refused_not_304_when_if_modified_since_comes_without_token() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let future = "Fri, 01 Jan 2100 00:00:00 GMT";
     for path in [
         "/packages.json",
@@ -492,7 +523,7 @@ async fn metadata_is_refused_not_304_when_if_modified_since_comes_without_token(
 #[tokio::test]
 async fn p2_is_the_same_404_when_package_is_hidden_or_unknown() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let mut answers = Vec::new();
     for path in [
@@ -521,7 +552,7 @@ async fn p2_is_the_same_404_when_package_is_hidden_or_unknown() {
 #[tokio::test]
 async fn p2_answers_304_when_unchanged_and_200_after_a_later_change() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let first = send(&router, get("/p2/acme/widget.json", Some(&auth))).await;
     assert_eq!(first.status(), StatusCode::OK);
@@ -574,7 +605,7 @@ async fn p2_expands_to_the_full_entries_when_minified() {
     let f = Fixture::new();
     let doc = json_body(
         send(
-            &f.router(),
+            &f.router().await,
             get("/p2/acme/widget.json", Some(&basic(ORG_TOKEN))),
         )
         .await,
@@ -604,7 +635,7 @@ async fn p2_dev_holds_branches_with_default_branch_and_alias_when_requested() {
     let f = Fixture::new();
     let doc = json_body(
         send(
-            &f.router(),
+            &f.router().await,
             get("/p2/acme/widget~dev.json", Some(&basic(TEAM_TOKEN))),
         )
         .await,
@@ -623,7 +654,7 @@ async fn p2_dev_holds_branches_with_default_branch_and_alias_when_requested() {
     assert!(!entries[0].contains_key("default-branch"));
     let tags = json_body(
         send(
-            &f.router(),
+            &f.router().await,
             get("/p2/acme/widget.json", Some(&basic(TEAM_TOKEN))),
         )
         .await,
@@ -641,7 +672,7 @@ async fn p2_dev_holds_branches_with_default_branch_and_alias_when_requested() {
 #[tokio::test]
 async fn dist_shasum_in_p2_matches_the_served_bytes_when_fetched_once() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let path = format!("/dists/acme/widget/{V120}.zip");
 
@@ -671,7 +702,7 @@ async fn dist_shasum_in_p2_matches_the_served_bytes_when_fetched_once() {
 #[tokio::test]
 async fn dist_is_404_when_commit_is_not_a_published_version_of_the_package() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(ORG_TOKEN);
     for commit in [
         SECRET_V1,
@@ -700,7 +731,7 @@ async fn dist_is_404_when_commit_is_not_a_published_version_of_the_package() {
 #[tokio::test]
 async fn dist_is_404_when_commit_looks_like_a_path() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(ORG_TOKEN);
     for file in [
         "..%2F..%2Fstore%2Fdb.zip",
@@ -734,7 +765,7 @@ async fn dist_is_502_naming_the_problem_when_the_host_fails_or_sends_no_zip() {
     ] {
         let f = Fixture::with_archives(FakeArchives::serving(body_result));
         let response = send(
-            &f.router(),
+            &f.router().await,
             get(
                 &format!("/dists/acme/widget/{V100}.zip"),
                 Some(&basic(ORG_TOKEN)),
@@ -815,7 +846,7 @@ async fn cache_refuses_commit_before_fetching_when_it_is_not_hex() {
 #[tokio::test]
 async fn notify_batch_is_accepted_when_authenticated_and_refused_when_too_large() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let post = |body: Vec<u8>, auth: Option<&str>| {
         let mut builder =
             Request::post("/downloads/").header(header::CONTENT_TYPE, "application/json");
@@ -846,7 +877,7 @@ async fn notify_batch_is_accepted_when_authenticated_and_refused_when_too_large(
 #[tokio::test]
 async fn unknown_route_is_404_when_requested() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     for path in ["/", "/p2/acme", "/p/acme/widget.json", "/dists/acme/widget"] {
         let response = send(&router, get(path, Some(&basic(ORG_TOKEN)))).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");

@@ -1,9 +1,10 @@
 //! `packyard serve`: the engine, the Composer server, the admin socket and
 //! the periodic resync in one process, shut down cleanly on SIGTERM or Ctrl-C.
 
-use super::{AppState, router};
+use super::connections::{self, Limits};
+use super::{AppState, router, usage};
 use crate::admin::socket::{self, SocketError};
-use crate::composer::{ArchiveSource, DistCache};
+use crate::composer::{ArchiveSource, Catalog, CatalogError, DistCache};
 use crate::domain::Package;
 use crate::engine::{EngineHandle, EngineSettings};
 use crate::store::{Store, StoreError};
@@ -32,6 +33,8 @@ pub enum DaemonError {
     Serve(std::io::Error),
     #[error(transparent)]
     Socket(#[from] SocketError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
 }
 
 /// What `serve` needs, resolved from the configuration and flags.
@@ -81,18 +84,27 @@ pub async fn serve(
     let bound = listener.local_addr().map_err(DaemonError::Serve)?;
     let public_url = public_url.unwrap_or_else(|| format!("http://{bound}"));
     let store = engine.store().clone();
+    let catalog = Catalog::open(store.clone(), public_url.clone()).await?;
     let state = AppState {
         dists: DistCache::new(data_dir, store.clone()),
-        store,
+        catalog: catalog.clone(),
         archives: Arc::new(EngineArchives(engine.clone())),
         public_url: public_url.clone(),
     };
     tracing::info!(%bound, %public_url, "serving");
     let app = router(state).merge(super::webhooks::router(engine.clone()));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    let usage = tokio::spawn(usage::flush_periodically(
+        catalog,
+        store,
+        shutdown.child_token(),
+    ));
+    let served = connections::serve(listener, app, &Limits::default(), shutdown.clone())
         .await
-        .map_err(DaemonError::Serve)
+        .map_err(DaemonError::Serve);
+    // Requests are over: the last uses they noted are written now.
+    shutdown.cancel();
+    let _ = usage.await;
+    served
 }
 
 /// The Composer server and the periodic resync running beside an engine:

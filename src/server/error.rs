@@ -1,7 +1,7 @@
 //! `AppError`: every way a request can fail, and the short JSON answer each
 //! one gets. Internal details go to the log, never to the client.
 
-use crate::composer::DistError;
+use crate::composer::{CatalogError, DistError};
 use crate::store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -27,6 +27,10 @@ pub enum AppError {
     /// the user and names the host.
     #[error("{0}")]
     Upstream(String),
+    /// The catalog could not catch up with the store, so an answer could
+    /// be stale. Composer retries a 503 a few times.
+    #[error("{0}")]
+    Unavailable(String),
     /// Anything else. Logged in full, answered with a generic message.
     #[error("{0}")]
     Internal(String),
@@ -35,6 +39,12 @@ pub enum AppError {
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         AppError::Internal(e.to_string())
+    }
+}
+
+impl From<CatalogError> for AppError {
+    fn from(e: CatalogError) -> Self {
+        AppError::Unavailable(e.to_string())
     }
 }
 
@@ -56,6 +66,7 @@ impl IntoResponse for AppError {
             }
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let message = match &self {
@@ -66,6 +77,10 @@ impl IntoResponse for AppError {
             AppError::Upstream(detail) => {
                 tracing::warn!(error = %detail, "archive download failed");
                 detail.clone()
+            }
+            AppError::Unavailable(detail) => {
+                tracing::error!(error = %detail, "request refused");
+                "the package catalog is being rebuilt and is behind the store; try again shortly, and if this persists an admin should check the packyard server log".to_owned()
             }
             other => other.to_string(),
         };
