@@ -883,3 +883,268 @@ async fn unknown_route_is_404_when_requested() {
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+// ---------------------------------------------------------------- the published catalog
+
+fn get_with(
+    path: &str,
+    authorization: &str,
+    extra: &[(header::HeaderName, &str)],
+) -> Request<Body> {
+    let mut request = get(path, Some(authorization));
+    for (name, value) in extra {
+        request
+            .headers_mut()
+            .insert(name.clone(), value.parse().unwrap());
+    }
+    request
+}
+
+#[tokio::test]
+async fn metadata_is_gzipped_when_accepted_and_304_when_the_etag_or_date_matches() {
+    use std::io::Read;
+    let f = Fixture::new();
+    let router = f.router().await;
+    let auth = basic(TEAM_TOKEN);
+    for path in [
+        "/packages.json",
+        "/p2/acme/widget.json",
+        "/p2/acme/widget~dev.json",
+    ] {
+        let plain = send(&router, get(path, Some(&auth))).await;
+        assert_eq!(plain.status(), StatusCode::OK, "{path}");
+        assert!(!plain.headers().contains_key(header::CONTENT_ENCODING));
+        assert_eq!(
+            plain.headers()[header::VARY],
+            "Authorization, Accept-Encoding"
+        );
+        let etag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let stamp = last_modified(&plain);
+        let plain = body(plain).await;
+
+        let zipped = send(
+            &router,
+            get_with(
+                path,
+                &auth,
+                &[(header::ACCEPT_ENCODING, "deflate, gzip, br, zstd")],
+            ),
+        )
+        .await;
+        assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip", "{path}");
+        assert_eq!(zipped.headers()[header::ETAG], etag.as_str());
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(body(zipped).await.as_ref())
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain, "{path}");
+
+        for conditional in [
+            (header::IF_NONE_MATCH, etag.as_str()),
+            (header::IF_MODIFIED_SINCE, stamp.as_str()),
+        ] {
+            let again = send(&router, get_with(path, &auth, &[conditional.clone()])).await;
+            assert_eq!(
+                again.status(),
+                StatusCode::NOT_MODIFIED,
+                "{path} {conditional:?}"
+            );
+            assert_eq!(again.headers()[header::ETAG], etag.as_str());
+            assert!(body(again).await.is_empty());
+        }
+        // A tag that does not match wins over a date that would.
+        let other = send(
+            &router,
+            get_with(
+                path,
+                &auth,
+                &[
+                    (header::IF_NONE_MATCH, "\"0000000000000000\""),
+                    (header::IF_MODIFIED_SINCE, "Fri, 01 Jan 2100 00:00:00 GMT"),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(other.status(), StatusCode::OK, "{path}");
+    }
+    // A token that may not see the package gets the 404 even with its tag.
+    let org = send(
+        &router,
+        get("/p2/acme/secret.json", Some(&basic(ORG_TOKEN))),
+    )
+    .await;
+    let etag = org.headers()[header::ETAG].to_str().unwrap().to_owned();
+    let hidden = send(
+        &router,
+        get_with(
+            "/p2/acme/secret.json",
+            &auth,
+            &[(header::IF_NONE_MATCH, &etag)],
+        ),
+    )
+    .await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn store_change_is_served_by_the_next_request_after_its_commit() {
+    let f = Fixture::new();
+    let router = f.router().await;
+    let auth = basic(TEAM_TOKEN);
+    let before = json_body(send(&router, get("/packages.json", Some(&auth))).await).await;
+    assert_eq!(before["available-packages"], json!(["acme/widget"]));
+    // No yield between the commit and the request: the request must wait
+    // for the rebuild rather than answer from the older catalog.
+    let mut team = f.store.load_teams(None).unwrap().remove(0);
+    team.repos.insert(RemoteId("2".into()), Permission::Read);
+    f.apply(vec![Change::PutTeam(team.clone())], SYNCED_AT + 10);
+    let after = json_body(send(&router, get("/packages.json", Some(&auth))).await).await;
+    assert_eq!(
+        after["available-packages"],
+        json!(["acme/secret", "acme/widget"])
+    );
+    let secret = send(&router, get("/p2/acme/secret.json", Some(&auth))).await;
+    assert_eq!(secret.status(), StatusCode::OK);
+
+    team.repos.clear();
+    f.apply(vec![Change::PutTeam(team)], SYNCED_AT + 20);
+    let gone = send(&router, get("/p2/acme/widget.json", Some(&auth))).await;
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "access removed by a sync"
+    );
+
+    f.apply(
+        vec![Change::DeletePackage(name("acme/secret"))],
+        SYNCED_AT + 30,
+    );
+    let deleted = send(
+        &router,
+        get("/p2/acme/secret.json", Some(&basic(ORG_TOKEN))),
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::NOT_FOUND, "package removed");
+}
+
+#[tokio::test]
+async fn revoked_token_is_refused_by_the_next_request() {
+    let f = Fixture::new();
+    let router = f.router().await;
+    let auth = basic(ORG_TOKEN);
+    assert_eq!(
+        send(&router, get("/packages.json", Some(&auth)))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert!(f.store.apply_token_revoked("org").unwrap());
+    for path in [
+        "/packages.json",
+        "/p2/acme/widget.json",
+        &format!("/dists/acme/widget/{V100}.zip"),
+    ] {
+        let response = send(&router, get(path, Some(&auth))).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(f.archives.calls(), 0);
+}
+
+#[tokio::test]
+async fn token_is_refused_once_it_expires_without_a_store_change() {
+    let f = Fixture::new();
+    let now = Timestamp::now();
+    f.store
+        .apply_new_token(&Token {
+            id: "soon".into(),
+            label: "soon".into(),
+            scope: TokenScope::OrgWide,
+            hash: token_hash("soon-expiring-token-0123"),
+            created_at: Timestamp(TOKENS_AT),
+            last_used: None,
+            expires_at: Some(Timestamp(now.0 + 2)),
+        })
+        .unwrap();
+    let router = f.router().await;
+    let auth = basic("soon-expiring-token-0123");
+    assert_eq!(
+        send(&router, get("/packages.json", Some(&auth)))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Expiry is checked against the clock on each request.
+    while Timestamp::now().0 < now.0 + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let expired = send(&router, get("/packages.json", Some(&auth))).await;
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn one_package_change_serializes_only_that_package() {
+    let f = Fixture::new();
+    let catalog = Catalog::open(f.store.clone(), PUBLIC_URL.into())
+        .await
+        .unwrap();
+    let first = catalog.reports();
+    assert_eq!(first.packages_serialized, 2, "both packages at the start");
+    assert!(first.last.as_ref().unwrap().full);
+
+    let newer = version(
+        "acme/widget",
+        "v1.3.0",
+        "1.3.0.0",
+        VersionKind::Tag,
+        "d000000000000000000000000000000000000000",
+        json!({}),
+    );
+    f.apply(vec![Change::PutVersion(newer)], SYNCED_AT + 60);
+    let snapshot = catalog.fresh().await.unwrap();
+    let after = catalog.reports();
+    assert_eq!(after.builds, first.builds + 1);
+    assert_eq!(after.packages_serialized, first.packages_serialized + 1);
+    let report = after.last.unwrap();
+    assert!(!report.full);
+    assert_eq!((report.packages_serialized, report.scopes_computed), (1, 0));
+    assert_eq!(report.seq, snapshot.seq());
+    let names: Vec<&str> = snapshot.package_names().map(PackageName::as_str).collect();
+    assert_eq!(names, ["acme/secret", "acme/widget"]);
+}
+
+#[tokio::test]
+async fn metadata_requests_neither_rebuild_nor_write_to_the_store() {
+    let f = Fixture::new();
+    let state = f.state().await;
+    let router = router(state.clone());
+    let reports = state.catalog.reports();
+    let tokens = f.store.load_tokens().unwrap();
+    // The router's state holds the catalog and the dist cache, no store:
+    // metadata can only come from the published snapshot.
+    for _ in 0..50 {
+        for auth in [
+            basic(ORG_TOKEN),
+            basic(TEAM_TOKEN),
+            format!("Bearer {ORG_TOKEN}"),
+        ] {
+            for path in [
+                "/packages.json",
+                "/p2/acme/widget.json",
+                "/p2/acme/widget~dev.json",
+                "/p2/acme/secret.json",
+            ] {
+                send(&router, get(path, Some(&auth))).await;
+            }
+        }
+    }
+    assert_eq!(
+        state.catalog.reports(),
+        reports,
+        "a request rebuilt the catalog"
+    );
+    assert_eq!(
+        f.store.load_tokens().unwrap(),
+        tokens,
+        "a request wrote a token"
+    );
+}
