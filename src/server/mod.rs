@@ -23,7 +23,7 @@ mod usage;
 pub mod webhooks;
 
 pub use auth::Caller;
-pub use connections::Limits;
+pub use connections::{Limits, serve as serve_router};
 pub use daemon::{DaemonError, DaemonOptions, Services, bind, run_daemon, serve};
 pub use error::AppError;
 pub use usage::flush_token_use;
