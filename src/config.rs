@@ -41,7 +41,7 @@ use directories::ProjectDirs;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use tracing_subscriber::EnvFilter;
 
@@ -61,6 +61,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The URL Composer clients use, without a trailing `/` (`[server] public_url`).
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
+    pub trusted_proxies: Vec<IpAddr>,
     /// Store, dist cache, logs and the admin socket live here.
     pub data_dir: PathBuf,
     /// A level or an `EnvFilter` directive; `RUST_LOG` overrides it.
@@ -177,6 +179,8 @@ struct ServerSection {
     listen: SocketAddr,
     #[serde(deserialize_with = "public_url")]
     public_url: Option<String>,
+    #[serde(deserialize_with = "trusted_proxies")]
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ServerSection {
@@ -184,6 +188,7 @@ impl Default for ServerSection {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -250,6 +255,7 @@ impl Config {
         Self {
             listen: file.server.listen,
             public_url: file.server.public_url,
+            trusted_proxies: file.server.trusted_proxies,
             data_dir,
             log_level: file.log_level,
             sync: file.sync,
@@ -372,6 +378,19 @@ fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
     parse_public_url(&String::deserialize(d)?)
         .map(Some)
         .map_err(D::Error::custom)
+}
+
+fn trusted_proxies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpAddr>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .into_iter()
+        .map(|value| {
+            value.parse().map_err(|_| {
+                D::Error::custom(format!(
+                    "{value:?} is not an IP address: list the addresses your reverse proxies connect from, e.g. [\"127.0.0.1\", \"::1\"] (no host names or ranges)"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

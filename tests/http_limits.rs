@@ -4,7 +4,7 @@
 
 use packyard::composer::{ArchiveSource, Catalog, DistCache};
 use packyard::domain::{Package, Timestamp, Token, TokenScope};
-use packyard::server::{AppState, Limits, router, serve_router};
+use packyard::server::{AppState, AuthFailures, Limits, router, serve_router};
 use packyard::store::{Store, token_hash};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +62,7 @@ async fn start(limits: Limits) -> Server {
             .unwrap(),
         dists: DistCache::new(dir.path(), store),
         archives: Arc::new(NoArchives),
+        auth_failures: Arc::new(AuthFailures::new(Vec::new())),
         public_url,
     };
     let stop = CancellationToken::new();

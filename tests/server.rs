@@ -8,7 +8,7 @@ use base64::Engine;
 use packyard::composer::metadata::{self, Entry};
 use packyard::composer::{ArchiveSource, Catalog, DistCache, DistError};
 use packyard::domain::*;
-use packyard::server::{AppState, flush_token_use, router};
+use packyard::server::{AppState, AuthFailures, flush_token_use, router};
 use packyard::store::{Store, token_hash};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -279,6 +279,7 @@ impl Fixture {
                 .unwrap(),
             dists: self.dists.clone(),
             archives: self.archives.clone(),
+            auth_failures: Arc::new(AuthFailures::new(Vec::new())),
             public_url: PUBLIC_URL.into(),
         }
     }
@@ -1147,4 +1148,57 @@ async fn metadata_requests_neither_rebuild_nor_write_to_the_store() {
         tokens,
         "a request wrote a token"
     );
+}
+
+#[tokio::test]
+async fn failed_authentications_past_the_limit_get_429_while_valid_tokens_pass() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let f = Fixture::new();
+    let mut state = f.state().await;
+    let proxy: SocketAddr = "10.0.0.9:4000".parse().unwrap();
+    state.auth_failures = Arc::new(AuthFailures::with_limit(
+        3,
+        std::time::Duration::from_secs(3600),
+        vec![proxy.ip()],
+    ));
+    let router = router(state);
+    let from = |peer: &str, forwarded: Option<&str>, auth: &str| {
+        let mut request = get("/packages.json", Some(auth));
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        if let Some(client) = forwarded {
+            request
+                .headers_mut()
+                .insert("x-forwarded-for", client.parse().unwrap());
+        }
+        request
+    };
+    let bad = basic("guess-0000000000");
+    for _ in 0..3 {
+        let r = send(&router, from("192.0.2.1:5000", None, &bad)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = send(&router, from("192.0.2.1:5000", None, &bad)).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    let message = json_body(limited).await["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("auth.json"), "{message}");
+    // The same address with a valid token is served as ever.
+    let valid = send(&router, from("192.0.2.1:5000", None, &basic(ORG_TOKEN))).await;
+    assert_eq!(valid.status(), StatusCode::OK);
+    // Behind the trusted proxy each forwarded client has its own count;
+    // elsewhere the header is not believed.
+    for _ in 0..3 {
+        let r = send(&router, from("10.0.0.9:4000", Some("198.51.100.7"), &bad)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let other = send(&router, from("10.0.0.9:4000", Some("198.51.100.8"), &bad)).await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+    let spoofed = send(&router, from("192.0.2.1:5000", Some("198.51.100.9"), &bad)).await;
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -8,10 +8,11 @@ use super::error::AppError;
 use crate::composer::catalog::{Snapshot, TokenEntry};
 use crate::domain::{Secret, Timestamp};
 use crate::store::token_hash;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use base64::Engine;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The authenticated caller, and the catalog snapshot its request is
@@ -29,21 +30,45 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let origin = || origin(&state.public_url).to_owned();
-        let secret = presented_token(&parts.headers)
-            .ok_or_else(|| AppError::MissingToken { origin: origin() })?;
+        let Some(secret) = presented_token(&parts.headers) else {
+            return Err(refuse(
+                parts,
+                state,
+                AppError::MissingToken { origin: origin() },
+            ));
+        };
         // The snapshot is taken before the lookup and includes every commit
         // that returned before this request started: a revoked token is
         // refused from the next request on.
         let snapshot = state.catalog.fresh().await?;
         let now = Timestamp::now();
-        let token = snapshot
+        let Some(token) = snapshot
             .token(&token_hash(secret.expose()))
             // An expired token is refused like an unknown one.
             .filter(|t| !t.is_expired(now))
             .cloned()
-            .ok_or_else(|| AppError::UnknownToken { origin: origin() })?;
+        else {
+            return Err(refuse(
+                parts,
+                state,
+                AppError::UnknownToken { origin: origin() },
+            ));
+        };
         token.record_use(now);
         Ok(Caller { snapshot, token })
+    }
+}
+
+/// `refusal`, or 429 when the client failed too often. Without a known
+/// peer address (a router driven in-process) nothing is counted.
+fn refuse(parts: &Parts, state: &AppState, refusal: AppError) -> AppError {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return refusal;
+    };
+    let client = state.auth_failures.client(peer.ip(), &parts.headers);
+    match state.auth_failures.record(client) {
+        Some(retry_after) => AppError::TooManyFailures { retry_after },
+        None => refusal,
     }
 }
 

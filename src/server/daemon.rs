@@ -2,7 +2,7 @@
 //! the periodic resync in one process, shut down cleanly on SIGTERM or Ctrl-C.
 
 use super::connections::{self, Limits};
-use super::{AppState, router, usage};
+use super::{AppState, AuthFailures, router, usage};
 use crate::admin::socket::{self, SocketError};
 use crate::composer::{ArchiveSource, Catalog, CatalogError, DistCache};
 use crate::domain::Package;
@@ -10,7 +10,7 @@ use crate::engine::{EngineHandle, EngineSettings};
 use crate::store::{Store, StoreError};
 use async_trait::async_trait;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,8 @@ pub struct DaemonOptions {
     pub listen: SocketAddr,
     /// The URL clients use; defaults to `http://` + the bound address.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Full resync of every sync this often; `None` turns it off.
     pub resync_interval: Option<Duration>,
     pub engine: EngineSettings,
@@ -79,6 +81,7 @@ pub async fn serve(
     data_dir: &std::path::Path,
     listener: TcpListener,
     public_url: Option<String>,
+    trusted_proxies: Vec<IpAddr>,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let bound = listener.local_addr().map_err(DaemonError::Serve)?;
@@ -89,6 +92,7 @@ pub async fn serve(
         dists: DistCache::new(data_dir, store.clone()),
         catalog: catalog.clone(),
         archives: Arc::new(EngineArchives(engine.clone())),
+        auth_failures: Arc::new(AuthFailures::new(trusted_proxies)),
         public_url: public_url.clone(),
     };
     tracing::info!(%bound, %public_url, "serving");
@@ -126,6 +130,25 @@ impl Services {
         public_url: Option<String>,
         resync_interval: Option<Duration>,
     ) -> Services {
+        Self::start_behind(
+            engine,
+            data_dir,
+            listener,
+            public_url,
+            Vec::new(),
+            resync_interval,
+        )
+    }
+
+    /// [`Services::start`] behind reverse proxies at `trusted_proxies`.
+    pub fn start_behind(
+        engine: &EngineHandle,
+        data_dir: &std::path::Path,
+        listener: TcpListener,
+        public_url: Option<String>,
+        trusted_proxies: Vec<IpAddr>,
+        resync_interval: Option<Duration>,
+    ) -> Services {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         {
@@ -139,9 +162,17 @@ impl Services {
         let http = {
             let (engine, data_dir, shutdown) =
                 (engine.clone(), data_dir.to_owned(), shutdown.clone());
-            tokio::spawn(
-                async move { serve(&engine, &data_dir, listener, public_url, shutdown).await },
-            )
+            tokio::spawn(async move {
+                serve(
+                    &engine,
+                    &data_dir,
+                    listener,
+                    public_url,
+                    trusted_proxies,
+                    shutdown,
+                )
+                .await
+            })
         };
         Services {
             shutdown,
@@ -191,11 +222,12 @@ pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
     let admin_socket = socket::bind(&crate::admin::socket_path(&options.data_dir)).await?;
     let listener = bind(options.listen).await?;
     announce(&listener, options.public_url.as_deref())?;
-    let services = Services::start(
+    let services = Services::start_behind(
         &engine,
         &options.data_dir,
         listener,
         options.public_url.clone(),
+        options.trusted_proxies.clone(),
         options.resync_interval,
     );
     services.spawn(stop_on_signal(services.shutdown()));

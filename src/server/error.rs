@@ -20,6 +20,12 @@ pub enum AppError {
         "the packyard token was not accepted (unknown or revoked). Ask an admin for a new one and update the \"{origin}\" entry of auth.json (\"http-basic\" password or \"bearer\")"
     )]
     UnknownToken { origin: String },
+    /// Too many failed authentications from this client address.
+    #[error(
+        "too many failed authentications from this address; check the packyard token in auth.json and try again in {} s",
+        .retry_after.as_secs().max(1)
+    )]
+    TooManyFailures { retry_after: std::time::Duration },
     /// Absent and forbidden look the same, so nothing is revealed.
     #[error("not found")]
     NotFound,
@@ -64,6 +70,7 @@ impl IntoResponse for AppError {
             AppError::MissingToken { .. } | AppError::UnknownToken { .. } => {
                 StatusCode::UNAUTHORIZED
             }
+            AppError::TooManyFailures { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -89,6 +96,12 @@ impl IntoResponse for AppError {
             Json(json!({ "status": "error", "message": message })),
         )
             .into_response();
+        if let AppError::TooManyFailures { retry_after } = &self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

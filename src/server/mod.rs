@@ -14,6 +14,7 @@
 //!   authenticated; see [`webhooks`])
 
 mod auth;
+mod auth_failures;
 mod connections;
 mod daemon;
 mod error;
@@ -23,6 +24,7 @@ mod usage;
 pub mod webhooks;
 
 pub use auth::Caller;
+pub use auth_failures::AuthFailures;
 pub use connections::{Limits, serve as serve_router};
 pub use daemon::{DaemonError, DaemonOptions, Services, bind, run_daemon, serve};
 pub use error::AppError;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub catalog: Catalog,
     pub dists: DistCache,
     pub archives: Arc<dyn ArchiveSource>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<AuthFailures>,
     /// The externally visible base URL (`https://repo.example.com`), used for
     /// every URL the metadata carries.
     pub public_url: String,
