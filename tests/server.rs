@@ -944,7 +944,11 @@ async fn metadata_is_gzipped_when_accepted_and_304_when_the_etag_or_date_matches
             (header::IF_NONE_MATCH, etag.as_str()),
             (header::IF_MODIFIED_SINCE, stamp.as_str()),
         ] {
-            let again = send(&router, get_with(path, &auth, &[conditional.clone()])).await;
+            let again = send(
+                &router,
+                get_with(path, &auth, std::slice::from_ref(&conditional)),
+            )
+            .await;
             assert_eq!(
                 again.status(),
                 StatusCode::NOT_MODIFIED,

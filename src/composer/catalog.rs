@@ -190,6 +190,10 @@ async fn follow(
         };
         let catalog = Catalog { inner };
         let (seq, changed) = catalog.inner.feed.take();
+        if changed.is_empty() && !full {
+            // An earlier pass already took these changes.
+            continue;
+        }
         let previous = catalog.inner.published.load_full();
         let (store, public_url) = (store.clone(), public_url.clone());
         let was_full = std::mem::take(&mut full);

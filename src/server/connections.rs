@@ -7,6 +7,7 @@
 //! - a request body must arrive within `body_timeout` (tower-http);
 //! - at most `max_connections` are open at once; further ones wait in the
 //!   listen backlog. The process's open-file limit is raised to fit them.
+//!
 //! Shutdown stops accepting and lets open requests finish.
 
 use axum::Router;

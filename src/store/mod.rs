@@ -121,6 +121,9 @@ struct Trees {
     hook_delivery_log: sled::Tree,
 }
 
+/// sled's page cache, see [`Store::open`].
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 const SCHEMA_KEY: &[u8] = b"schema";
 const REVISION_KEY: &[u8] = b"revision";
 const CATALOG_MTIME_KEY: &[u8] = b"catalog_mtime";
@@ -135,6 +138,11 @@ impl Store {
         })?;
         let db = sled::Config::new()
             .path(&path)
+            // Requests are answered from the published catalog, not from
+            // sled, so sled's page cache (1 GiB by default) only serves syncs
+            // and catalog rebuilds; a small one keeps the daemon's memory
+            // to the catalog itself.
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {

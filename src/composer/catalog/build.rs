@@ -31,6 +31,8 @@ pub struct BuildReport {
     /// Scope views whose visible set changed with the changed packages.
     pub scopes_updated: usize,
     pub tokens: usize,
+    /// Loading and serializing packages, of `took`.
+    pub packages_took: Duration,
     pub took: Duration,
 }
 
@@ -52,6 +54,7 @@ pub(super) fn full(
         .filter_map(|(name, published)| Some((name, published?)))
         .collect();
     let serialized = packages.len();
+    let packages_took = started.elapsed();
     let tokens = store.load_tokens()?;
     let empty = HashMap::new();
     let (scopes, computed, _) = views(
@@ -79,6 +82,7 @@ pub(super) fn full(
         scopes_computed: computed,
         scopes_updated: 0,
         tokens: snapshot.tokens.len(),
+        packages_took,
         took: started.elapsed(),
     };
     Ok((snapshot, report))
@@ -112,6 +116,7 @@ pub(super) fn update(
             }
         }
     }
+    let packages_took = started.elapsed();
     let tokens = if changed.tokens {
         store.load_tokens()?
     } else {
@@ -153,6 +158,7 @@ pub(super) fn update(
         scopes_computed: computed,
         scopes_updated: updated,
         tokens: snapshot.tokens.len(),
+        packages_took,
         took: started.elapsed(),
     };
     Ok((snapshot, report))

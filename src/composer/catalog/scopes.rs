@@ -4,7 +4,7 @@
 
 use crate::domain::{
     Access, Directory, Package, PackageName, RemoteId, Sync, SyncId, Team, TeamKind, TokenScope,
-    User, may_install,
+    User, UserId, may_install,
 };
 use crate::store::{Store, StoreError};
 use std::borrow::Borrow;
@@ -16,15 +16,35 @@ pub(super) struct People {
     syncs: Vec<Sync>,
     teams: Vec<Team>,
     users: Vec<User>,
+    /// Position in `users`, so a user scope finds its user at once.
+    user_at: HashMap<UserId, usize>,
 }
 
 impl People {
     pub(super) fn load(store: &Store) -> Result<Self, StoreError> {
-        Ok(Self {
-            syncs: store.load_syncs()?,
-            teams: store.load_teams(None)?,
-            users: store.load_users()?,
-        })
+        Ok(Self::new(
+            store.load_syncs()?,
+            store.load_teams(None)?,
+            store.load_users()?,
+        ))
+    }
+
+    fn new(syncs: Vec<Sync>, teams: Vec<Team>, users: Vec<User>) -> Self {
+        let user_at = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.clone(), i))
+            .collect();
+        Self {
+            syncs,
+            teams,
+            users,
+            user_at,
+        }
+    }
+
+    fn user(&self, id: &UserId) -> Option<&User> {
+        self.user_at.get(id).map(|&i| &self.users[i])
     }
 
     fn directory(&self) -> Directory<'_> {
@@ -35,9 +55,21 @@ impl People {
         }
     }
 
-    /// Whether `scope` may install `package`, over every record.
+    /// Whether `scope` may install `package`. The rule reads only the
+    /// scope's own user, so the directory holds just that one.
     pub(super) fn allows(&self, scope: &TokenScope, package: &Package) -> bool {
-        may_install(scope, &self.directory(), package)
+        let users = match scope {
+            TokenScope::User { user } => match self.user(user) {
+                Some(user) => std::slice::from_ref(user),
+                None => return false,
+            },
+            TokenScope::OrgWide | TokenScope::Team { .. } => &[],
+        };
+        let dir = Directory {
+            users,
+            ..self.directory()
+        };
+        may_install(scope, &dir, package)
     }
 
     /// The packages `scope` may install, out of `packages`. Scanning every
@@ -63,7 +95,7 @@ impl People {
                     .collect(),
             ),
             TokenScope::User { user } => {
-                let Some(user) = self.users.iter().find(|u| &u.id == user) else {
+                let Some(user) = self.user(user) else {
                     return Access::Only(BTreeSet::new());
                 };
                 let teams =
@@ -132,9 +164,7 @@ pub(super) fn index_by_repo<P: Borrow<Package>>(packages: &BTreeMap<PackageName,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        IdentityKey, Permission, ProviderKind, TeamKey, Timestamp, UserId, access_for,
-    };
+    use crate::domain::{IdentityKey, Permission, ProviderKind, TeamKey, Timestamp, access_for};
     use proptest::prelude::*;
 
     fn sync_id(n: u8) -> SyncId {
@@ -215,14 +245,14 @@ mod tests {
             0u8..2,
         )
             .prop_map(|(teams, users, packages, primary)| {
-                let people = People {
-                    syncs: (0..2).map(|n| sync(n, n == primary)).collect(),
-                    teams: teams
+                let people = People::new(
+                    (0..2).map(|n| sync(n, n == primary)).collect(),
+                    teams
                         .into_iter()
                         .enumerate()
                         .map(|(i, t)| team(i, t))
                         .collect(),
-                    users: users
+                    users
                         .into_iter()
                         .enumerate()
                         .map(|(i, ids)| User {
@@ -236,7 +266,7 @@ mod tests {
                                 .collect(),
                         })
                         .collect(),
-                };
+                );
                 let packages = packages
                     .into_iter()
                     .enumerate()
