@@ -19,6 +19,7 @@
 
 use base64::Engine;
 use packyard::composer::Catalog;
+use packyard::composer::catalog::BuildReport;
 use packyard::domain::*;
 use packyard::store::{Store, token_hash};
 use serde_json::json;
@@ -377,12 +378,7 @@ fn rebuild_timings(data: &Path, spec: &Spec) {
         let mut tag = version(&one.name, 5, 0, spec.tags);
         tag.version = "v9.0.0".into();
         tag.normalized = "9.0.0.0".into();
-        let (started, cpu) = (Instant::now(), cpu_time());
-        apply(&store, vec![Change::PutVersion(tag)]);
-        catalog.fresh().await.expect("fresh catalog");
-        let took = started.elapsed();
-        let cpu = cpu_time() - cpu;
-        let report = catalog.reports().last.expect("a build");
+        let (took, cpu, report) = timed_change(&store, &catalog, Change::PutVersion(tag)).await;
         println!(
             "one-package change: {:.1} ms from commit to published catalog, {:.1} ms CPU with the commit (build {:.1} ms, {} package serialized, {} scope views updated)",
             took.as_secs_f64() * 1000.0,
@@ -393,12 +389,7 @@ fn rebuild_timings(data: &Path, spec: &Spec) {
         );
         let mut team = store.load_teams(None).unwrap().remove(0);
         team.members.remove(&RemoteId("u0".into()));
-        let (started, cpu) = (Instant::now(), cpu_time());
-        apply(&store, vec![Change::PutTeam(team)]);
-        catalog.fresh().await.expect("fresh catalog");
-        let took = started.elapsed();
-        let cpu = cpu_time() - cpu;
-        let report = catalog.reports().last.expect("a build");
+        let (took, cpu, report) = timed_change(&store, &catalog, Change::PutTeam(team)).await;
         println!(
             "membership change: {:.1} ms from commit to published catalog, {:.1} ms CPU ({} scope views recomputed)",
             took.as_secs_f64() * 1000.0,
@@ -418,6 +409,20 @@ fn rebuild_timings(data: &Path, spec: &Spec) {
     });
     // Dropping the runtime ends the catalog's follower, the last store user.
     drop(runtime);
+}
+
+/// Commits `change` and waits for the catalog that includes it: wall and
+/// CPU time from before the commit, and the build's report.
+async fn timed_change(
+    store: &Store,
+    catalog: &Catalog,
+    change: Change,
+) -> (Duration, Duration, BuildReport) {
+    let (started, cpu) = (Instant::now(), cpu_time());
+    apply(store, vec![change]);
+    catalog.fresh().await.expect("fresh catalog");
+    let (took, cpu) = (started.elapsed(), cpu_time() - cpu);
+    (took, cpu, catalog.reports().last.expect("a build"))
 }
 
 /// A running `packyard serve` on the generated data, killed on drop.

@@ -42,50 +42,24 @@ pub(super) fn full(
     public_url: &str,
     seq: u64,
 ) -> Result<(Snapshot, BuildReport), StoreError> {
-    let started = Instant::now();
-    let people = Arc::new(People::load(store)?);
     let work = store
         .load_packages()?
         .into_iter()
         .map(Work::Loaded)
         .collect();
-    let packages: BTreeMap<PackageName, Published> = publish_all(store, public_url, work)?
-        .into_iter()
-        .filter_map(|(name, published)| Some((name, published?)))
-        .collect();
-    let serialized = packages.len();
-    let packages_took = started.elapsed();
-    let tokens = store.load_tokens()?;
-    let empty = HashMap::new();
-    let (scopes, computed, _) = views(
-        public_url,
-        &tokens,
-        &packages,
-        &people,
-        ViewsFrom::Scratch,
-        &empty,
-    );
-    let snapshot = assemble(
-        store,
-        seq,
-        packages,
-        people,
-        scopes,
-        tokens,
-        &HashMap::new(),
-    )?;
-    let report = BuildReport {
-        seq,
-        full: true,
-        packages_serialized: serialized,
-        packages_removed: 0,
-        scopes_computed: computed,
-        scopes_updated: 0,
-        tokens: snapshot.tokens.len(),
-        packages_took,
-        took: started.elapsed(),
+    let everything = Changed {
+        people: true,
+        tokens: true,
+        ..Changed::default()
     };
-    Ok((snapshot, report))
+    let nothing = Snapshot {
+        seq: 0,
+        packages: BTreeMap::new(),
+        people: Arc::default(),
+        scopes: HashMap::new(),
+        tokens: HashMap::new(),
+    };
+    build(store, public_url, &nothing, seq, work, everything, true)
 }
 
 /// `previous` with `changed` applied.
@@ -96,6 +70,21 @@ pub(super) fn update(
     seq: u64,
     changed: Changed,
 ) -> Result<(Snapshot, BuildReport), StoreError> {
+    let work = changed.packages.iter().cloned().map(Work::Named).collect();
+    build(store, public_url, previous, seq, work, changed, false)
+}
+
+/// `previous` with `work` published and what `changed` names reloaded.
+/// `took` leaves out listing the packages of a full build.
+fn build(
+    store: &Store,
+    public_url: &str,
+    previous: &Snapshot,
+    seq: u64,
+    work: Vec<Work>,
+    changed: Changed,
+    full: bool,
+) -> Result<(Snapshot, BuildReport), StoreError> {
     let started = Instant::now();
     let people = if changed.people {
         Arc::new(People::load(store)?)
@@ -103,7 +92,6 @@ pub(super) fn update(
         previous.people.clone()
     };
     let mut packages = previous.packages.clone();
-    let work = changed.packages.iter().cloned().map(Work::Named).collect();
     let (mut serialized, mut removed) = (0, 0);
     for (name, published) in publish_all(store, public_url, work)? {
         match published {
@@ -152,7 +140,7 @@ pub(super) fn update(
     )?;
     let report = BuildReport {
         seq,
-        full: false,
+        full,
         packages_serialized: serialized,
         packages_removed: removed,
         scopes_computed: computed,
