@@ -630,7 +630,10 @@ mod tests {
         let e = err("log_level = \"info\"\n[server]\nlistn = \"0.0.0.0:80\"\n");
         assert!(e.contains(FILE), "{e}");
         assert!(e.contains("line 3, key `server.listn`"), "{e}");
-        assert!(e.contains("`listen` or `public_url`"), "{e}");
+        assert!(
+            e.contains("`listen`, `public_url`, `trusted_proxies`"),
+            "{e}"
+        );
         let e = err("[sync]\ntimeout_secs = 30\nconcurrency = 0\n");
         assert!(e.contains("line 3, key `sync.concurrency`"), "{e}");
         assert!(e.contains("from 1 to 256"), "{e}");
