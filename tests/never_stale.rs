@@ -63,14 +63,17 @@ fn token(data: &std::path::Path, scope: &[&str]) -> String {
     stdout(&out).trim().to_owned()
 }
 
-async fn status(client: &reqwest::Client, url: &str, token: &str) -> StatusCode {
+async fn get(client: &reqwest::Client, url: &str, token: &str) -> reqwest::Response {
     client
         .get(url)
         .basic_auth("composer", Some(token))
         .send()
         .await
         .unwrap()
-        .status()
+}
+
+async fn status(client: &reqwest::Client, url: &str, token: &str) -> StatusCode {
+    get(client, url, token).await.status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,15 +101,12 @@ async fn member_removed_at_the_host_gets_404_on_the_next_request_after_the_run()
     s.sim.remove_team_member("alpha", "alice").unwrap();
     ok(packyard(&s.data).args(["sync", "run", "acme"]));
     assert_eq!(status(&client, &url, &alice).await, StatusCode::NOT_FOUND);
-    let listed: serde_json::Value = client
-        .get(format!("{}/packages.json", s.served.url))
-        .basic_auth("composer", Some(&alice))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: serde_json::Value =
+        get(&client, &format!("{}/packages.json", s.served.url), &alice)
+            .await
+            .json()
+            .await
+            .unwrap();
     assert_eq!(listed["available-packages"], serde_json::json!([]));
 }
 
