@@ -45,7 +45,7 @@ use directories::ProjectDirs;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use tracing_subscriber::EnvFilter;
 
@@ -65,6 +65,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The URL Composer clients use, without a trailing `/` (`[server] public_url`).
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`[server] trusted_proxies`).
+    pub trusted_proxies: Vec<IpAddr>,
     /// Store, dist cache, logs and the admin socket live here.
     pub data_dir: PathBuf,
     /// A level or an `EnvFilter` directive; `RUST_LOG` overrides it.
@@ -205,6 +207,8 @@ struct ServerSection {
     listen: SocketAddr,
     #[serde(deserialize_with = "public_url")]
     public_url: Option<String>,
+    #[serde(deserialize_with = "trusted_proxies")]
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for ServerSection {
@@ -212,6 +216,7 @@ impl Default for ServerSection {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -278,6 +283,7 @@ impl Config {
         Self {
             listen: file.server.listen,
             public_url: file.server.public_url,
+            trusted_proxies: file.server.trusted_proxies,
             data_dir,
             log_level: file.log_level,
             sync: file.sync,
@@ -401,6 +407,19 @@ fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
     parse_public_url(&String::deserialize(d)?)
         .map(Some)
         .map_err(D::Error::custom)
+}
+
+fn trusted_proxies<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpAddr>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .into_iter()
+        .map(|value| {
+            value.parse().map_err(|_| {
+                D::Error::custom(format!(
+                    "{value:?} is not an IP address: list the addresses your reverse proxies connect from, e.g. [\"127.0.0.1\", \"::1\"] (no host names or ranges)"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn log_level<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -640,7 +659,10 @@ mod tests {
         let e = err("log_level = \"info\"\n[server]\nlistn = \"0.0.0.0:80\"\n");
         assert!(e.contains(FILE), "{e}");
         assert!(e.contains("line 3, key `server.listn`"), "{e}");
-        assert!(e.contains("`listen` or `public_url`"), "{e}");
+        assert!(
+            e.contains("`listen`, `public_url`, `trusted_proxies`"),
+            "{e}"
+        );
         let e = err("[sync]\ntimeout_secs = 30\nconcurrency = 0\n");
         assert!(e.contains("line 3, key `sync.concurrency`"), "{e}");
         assert!(e.contains("from 1 to 256"), "{e}");

@@ -12,8 +12,10 @@
 //! - [`store`]: the only owner of sled; applies a plan atomically.
 //! - [`engine`]: runs synchronizations (snapshot → reconcile → apply) and
 //!   broadcasts progress events. [`engine::reconcile`] is the pure planner.
-//! - [`composer`]: packages.json, p2 metadata and the dist archive cache.
-//! - [`server`]: the Composer HTTP server (axum) with token authentication.
+//! - [`composer`]: packages.json, p2 metadata, the published in-memory catalog
+//!   and the dist archive cache.
+//! - [`server`]: the Composer HTTP server (axum on hyper-util: HTTP/1.1 and
+//!   HTTP/2 cleartext) with token authentication.
 //! - [`admin`]: the API front ends use to administer packyard.
 //! - [`cli`]: command-line parsing and non-interactive commands.
 //! - [`config`]: configuration file, data dir and logging.

@@ -58,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 data_dir: config.data_dir.clone(),
                 listen: args.listen.unwrap_or(config.listen),
                 public_url,
+                trusted_proxies: config.trusted_proxies.clone(),
                 resync_interval: resync_interval(&config),
                 engine,
             };
@@ -120,10 +121,11 @@ async fn dashboard(config: Config) -> anyhow::Result<ExitCode> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{bound}"));
-    let services = Services::start(
+    let services = Services::start_behind(
         admin.engine(),
         listener,
         config.public_url.clone(),
+        config.trusted_proxies.clone(),
         resync_interval(&config),
     );
     let (notices, received) = tokio::sync::mpsc::unbounded_channel();

@@ -92,6 +92,7 @@ fn full_config_sets_every_field() {
         Config {
             listen: "0.0.0.0:9090".parse().expect("addr"),
             public_url: Some("https://packages.example.com".into()),
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
             data_dir: "/var/lib/packyard".into(),
             log_level: "info,packyard=debug".into(),
             sync: SyncDefaults {

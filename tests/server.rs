@@ -6,9 +6,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{Request, Response, StatusCode, header};
 use base64::Engine;
 use packyard::composer::metadata::{self, Entry};
-use packyard::composer::{ArchiveSource, DistCache, DistError};
+use packyard::composer::{ArchiveSource, Catalog, DistCache, DistError};
 use packyard::domain::*;
-use packyard::server::{AppState, router};
+use packyard::server::{AppState, AuthFailures, flush_token_use, router};
 use packyard::store::{Store, token_hash};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -285,13 +285,21 @@ impl Fixture {
             .unwrap();
     }
 
-    fn router(&self) -> Router {
-        router(AppState {
-            store: self.store.clone(),
+    /// The server over a catalog of the store as it is now, following it.
+    async fn router(&self) -> Router {
+        router(self.state().await)
+    }
+
+    async fn state(&self) -> AppState {
+        AppState {
+            catalog: Catalog::open(self.store.clone(), PUBLIC_URL.into())
+                .await
+                .unwrap(),
             dists: self.dists.clone(),
             archives: self.archives.clone(),
+            auth_failures: Arc::new(AuthFailures::new(Vec::new())),
             public_url: PUBLIC_URL.into(),
-        })
+        }
     }
 }
 
@@ -359,14 +367,14 @@ fn sha1_hex(bytes: &[u8]) -> String {
 #[tokio::test]
 async fn health_answers_ok_when_no_token_is_sent() {
     let f = Fixture::new();
-    let response = send(&f.router(), get("/health", None)).await;
+    let response = send(&f.router().await, get("/health", None)).await;
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn request_is_refused_with_basic_challenge_when_token_is_missing() {
     let f = Fixture::new();
-    let response = send(&f.router(), get("/packages.json", None)).await;
+    let response = send(&f.router().await, get("/packages.json", None)).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.headers()[header::WWW_AUTHENTICATE],
@@ -385,7 +393,7 @@ async fn request_is_refused_with_basic_challenge_when_token_is_missing() {
 async fn request_is_refused_when_token_has_expired() {
     let f = Fixture::new();
     let response = send(
-        &f.router(),
+        &f.router().await,
         get("/packages.json", Some(&basic(EXPIRED_TOKEN))),
     )
     .await;
@@ -395,7 +403,7 @@ async fn request_is_refused_when_token_has_expired() {
 #[tokio::test]
 async fn request_is_refused_when_token_is_unknown() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     for auth in [
         basic("not-a-token"),
         "Bearer not-a-token".into(),
@@ -419,17 +427,41 @@ async fn request_is_refused_when_token_is_unknown() {
 #[tokio::test]
 async fn token_is_accepted_when_sent_as_basic_password_or_bearer() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     for auth in [basic(ORG_TOKEN), format!("Bearer {ORG_TOKEN}")] {
         let response = send(&router, get("/packages.json", Some(&auth))).await;
         assert_eq!(response.status(), StatusCode::OK, "{auth}");
     }
-    let used = f
+}
+
+#[tokio::test]
+async fn token_use_is_written_when_flushed_not_by_the_request() {
+    let f = Fixture::new();
+    let state = f.state().await;
+    let router = router(state.clone());
+    let last_used = || {
+        f.store
+            .load_token_by_hash(&token_hash(ORG_TOKEN))
+            .unwrap()
+            .unwrap()
+            .last_used
+    };
+    for _ in 0..3 {
+        let response = send(&router, get("/packages.json", Some(&basic(ORG_TOKEN)))).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(last_used(), None, "a request wrote to the store");
+    assert_eq!(flush_token_use(&state.catalog, &f.store).unwrap(), 1);
+    let written = last_used().expect("the flush records the use");
+    assert!(written.0 > TOKENS_AT);
+    // Nothing new to write until the token is used again.
+    assert_eq!(flush_token_use(&state.catalog, &f.store).unwrap(), 0);
+    let team = f
         .store
-        .load_token_by_hash(&token_hash(ORG_TOKEN))
+        .load_token_by_hash(&token_hash(TEAM_TOKEN))
         .unwrap()
         .unwrap();
-    assert!(used.last_used.is_some());
+    assert_eq!(team.last_used, None, "an unused token is left alone");
 }
 
 // ---------------------------------------------------------------- packages.json
@@ -437,7 +469,7 @@ async fn token_is_accepted_when_sent_as_basic_password_or_bearer() {
 #[tokio::test]
 async fn packages_json_lists_only_visible_packages_when_token_is_team_scoped() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let team =
         json_body(send(&router, get("/packages.json", Some(&basic(TEAM_TOKEN)))).await).await;
     let org = json_body(send(&router, get("/packages.json", Some(&basic(ORG_TOKEN)))).await).await;
@@ -457,7 +489,7 @@ async fn packages_json_lists_only_visible_packages_when_token_is_team_scoped() {
 #[tokio::test]
 async fn packages_json_answers_304_when_unchanged_and_200_when_catalog_changed() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let first = send(&router, get("/packages.json", Some(&auth))).await;
     assert_eq!(first.headers()[header::CONTENT_TYPE], "application/json");
@@ -484,7 +516,7 @@ async fn packages_json_answers_304_when_unchanged_and_200_when_catalog_changed()
 #[tokio::test]
 async fn metadata_is_refused_not_304_when_if_modified_since_comes_without_token() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let future = "Fri, 01 Jan 2100 00:00:00 GMT";
     for path in [
         "/packages.json",
@@ -510,7 +542,7 @@ async fn metadata_is_refused_not_304_when_if_modified_since_comes_without_token(
 #[tokio::test]
 async fn p2_is_the_same_404_when_package_is_hidden_or_unknown() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let mut answers = Vec::new();
     for path in [
@@ -539,7 +571,7 @@ async fn p2_is_the_same_404_when_package_is_hidden_or_unknown() {
 #[tokio::test]
 async fn p2_answers_304_when_unchanged_and_200_after_a_later_change() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let first = send(&router, get("/p2/acme/widget.json", Some(&auth))).await;
     assert_eq!(first.status(), StatusCode::OK);
@@ -592,7 +624,7 @@ async fn p2_expands_to_the_full_entries_when_minified() {
     let f = Fixture::new();
     let doc = json_body(
         send(
-            &f.router(),
+            &f.router().await,
             get("/p2/acme/widget.json", Some(&basic(ORG_TOKEN))),
         )
         .await,
@@ -622,7 +654,7 @@ async fn p2_dev_holds_branches_with_default_branch_and_alias_when_requested() {
     let f = Fixture::new();
     let doc = json_body(
         send(
-            &f.router(),
+            &f.router().await,
             get("/p2/acme/widget~dev.json", Some(&basic(TEAM_TOKEN))),
         )
         .await,
@@ -641,7 +673,7 @@ async fn p2_dev_holds_branches_with_default_branch_and_alias_when_requested() {
     assert!(!entries[0].contains_key("default-branch"));
     let tags = json_body(
         send(
-            &f.router(),
+            &f.router().await,
             get("/p2/acme/widget.json", Some(&basic(TEAM_TOKEN))),
         )
         .await,
@@ -659,7 +691,7 @@ async fn p2_dev_holds_branches_with_default_branch_and_alias_when_requested() {
 #[tokio::test]
 async fn dist_shasum_in_p2_matches_the_served_bytes_when_fetched_once() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(TEAM_TOKEN);
     let path = format!("/dists/acme/widget/{V120}.zip");
 
@@ -689,7 +721,7 @@ async fn dist_shasum_in_p2_matches_the_served_bytes_when_fetched_once() {
 #[tokio::test]
 async fn dist_is_404_when_commit_is_not_a_published_version_of_the_package() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(ORG_TOKEN);
     for commit in [
         SECRET_V1,
@@ -718,7 +750,7 @@ async fn dist_is_404_when_commit_is_not_a_published_version_of_the_package() {
 #[tokio::test]
 async fn dist_is_404_when_commit_looks_like_a_path() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let auth = basic(ORG_TOKEN);
     for file in [
         "..%2F..%2Fstore%2Fdb.zip",
@@ -756,7 +788,7 @@ async fn dist_is_502_naming_the_problem_and_nothing_is_kept_when_the_host_sends_
     ] {
         let f = Fixture::with_archives(FakeArchives::serving(body_result));
         let response = send(
-            &f.router(),
+            &f.router().await,
             get(
                 &format!("/dists/acme/widget/{V100}.zip"),
                 Some(&basic(ORG_TOKEN)),
@@ -837,7 +869,7 @@ async fn cache_refuses_commit_before_fetching_when_it_is_not_hex() {
 #[tokio::test]
 async fn notify_batch_is_accepted_when_authenticated_and_refused_when_too_large() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     let post = |body: Vec<u8>, auth: Option<&str>| {
         let mut builder =
             Request::post("/downloads/").header(header::CONTENT_TYPE, "application/json");
@@ -868,9 +900,331 @@ async fn notify_batch_is_accepted_when_authenticated_and_refused_when_too_large(
 #[tokio::test]
 async fn unknown_route_is_404_when_requested() {
     let f = Fixture::new();
-    let router = f.router();
+    let router = f.router().await;
     for path in ["/", "/p2/acme", "/p/acme/widget.json", "/dists/acme/widget"] {
         let response = send(&router, get(path, Some(&basic(ORG_TOKEN)))).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+// ---------------------------------------------------------------- the published catalog
+
+fn get_with(
+    path: &str,
+    authorization: &str,
+    extra: &[(header::HeaderName, &str)],
+) -> Request<Body> {
+    let mut request = get(path, Some(authorization));
+    for (name, value) in extra {
+        request
+            .headers_mut()
+            .insert(name.clone(), value.parse().unwrap());
+    }
+    request
+}
+
+#[tokio::test]
+async fn metadata_is_gzipped_when_accepted_and_304_when_the_etag_or_date_matches() {
+    use std::io::Read;
+    let f = Fixture::new();
+    let router = f.router().await;
+    let auth = basic(TEAM_TOKEN);
+    for path in [
+        "/packages.json",
+        "/p2/acme/widget.json",
+        "/p2/acme/widget~dev.json",
+    ] {
+        let plain = send(&router, get(path, Some(&auth))).await;
+        assert_eq!(plain.status(), StatusCode::OK, "{path}");
+        assert!(!plain.headers().contains_key(header::CONTENT_ENCODING));
+        assert_eq!(
+            plain.headers()[header::VARY],
+            "Authorization, Accept-Encoding"
+        );
+        let etag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let stamp = last_modified(&plain);
+        let plain = body(plain).await;
+
+        let zipped = send(
+            &router,
+            get_with(
+                path,
+                &auth,
+                &[(header::ACCEPT_ENCODING, "deflate, gzip, br, zstd")],
+            ),
+        )
+        .await;
+        assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip", "{path}");
+        assert_eq!(zipped.headers()[header::ETAG], etag.as_str());
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(body(zipped).await.as_ref())
+            .read_to_end(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped, plain, "{path}");
+
+        for conditional in [
+            (header::IF_NONE_MATCH, etag.as_str()),
+            (header::IF_MODIFIED_SINCE, stamp.as_str()),
+        ] {
+            let again = send(
+                &router,
+                get_with(path, &auth, std::slice::from_ref(&conditional)),
+            )
+            .await;
+            assert_eq!(
+                again.status(),
+                StatusCode::NOT_MODIFIED,
+                "{path} {conditional:?}"
+            );
+            assert_eq!(again.headers()[header::ETAG], etag.as_str());
+            assert!(body(again).await.is_empty());
+        }
+        // A tag that does not match wins over a date that would.
+        let other = send(
+            &router,
+            get_with(
+                path,
+                &auth,
+                &[
+                    (header::IF_NONE_MATCH, "\"0000000000000000\""),
+                    (header::IF_MODIFIED_SINCE, "Fri, 01 Jan 2100 00:00:00 GMT"),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(other.status(), StatusCode::OK, "{path}");
+    }
+    // A token that may not see the package gets the 404 even with its tag.
+    let org = send(
+        &router,
+        get("/p2/acme/secret.json", Some(&basic(ORG_TOKEN))),
+    )
+    .await;
+    let etag = org.headers()[header::ETAG].to_str().unwrap().to_owned();
+    let hidden = send(
+        &router,
+        get_with(
+            "/p2/acme/secret.json",
+            &auth,
+            &[(header::IF_NONE_MATCH, &etag)],
+        ),
+    )
+    .await;
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn store_change_is_served_by_the_next_request_after_its_commit() {
+    let f = Fixture::new();
+    let router = f.router().await;
+    let auth = basic(TEAM_TOKEN);
+    let before = json_body(send(&router, get("/packages.json", Some(&auth))).await).await;
+    assert_eq!(before["available-packages"], json!(["acme/widget"]));
+    // No yield between the commit and the request: the request must wait
+    // for the rebuild rather than answer from the older catalog.
+    let mut team = f.store.load_teams(None).unwrap().remove(0);
+    team.repos.insert(RemoteId("2".into()), Permission::Read);
+    f.apply(vec![Change::PutTeam(team.clone())], SYNCED_AT + 10);
+    let after = json_body(send(&router, get("/packages.json", Some(&auth))).await).await;
+    assert_eq!(
+        after["available-packages"],
+        json!(["acme/secret", "acme/widget"])
+    );
+    let secret = send(&router, get("/p2/acme/secret.json", Some(&auth))).await;
+    assert_eq!(secret.status(), StatusCode::OK);
+
+    team.repos.clear();
+    f.apply(vec![Change::PutTeam(team)], SYNCED_AT + 20);
+    let gone = send(&router, get("/p2/acme/widget.json", Some(&auth))).await;
+    assert_eq!(
+        gone.status(),
+        StatusCode::NOT_FOUND,
+        "access removed by a sync"
+    );
+
+    f.apply(
+        vec![Change::DeletePackage(name("acme/secret"))],
+        SYNCED_AT + 30,
+    );
+    let deleted = send(
+        &router,
+        get("/p2/acme/secret.json", Some(&basic(ORG_TOKEN))),
+    )
+    .await;
+    assert_eq!(deleted.status(), StatusCode::NOT_FOUND, "package removed");
+}
+
+#[tokio::test]
+async fn revoked_token_is_refused_by_the_next_request() {
+    let f = Fixture::new();
+    let router = f.router().await;
+    let auth = basic(ORG_TOKEN);
+    assert_eq!(
+        send(&router, get("/packages.json", Some(&auth)))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert!(f.store.apply_token_revoked("org").unwrap());
+    for path in [
+        "/packages.json",
+        "/p2/acme/widget.json",
+        &format!("/dists/acme/widget/{V100}.zip"),
+    ] {
+        let response = send(&router, get(path, Some(&auth))).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+    assert_eq!(f.archives.calls(), 0);
+}
+
+#[tokio::test]
+async fn token_is_refused_once_it_expires_without_a_store_change() {
+    let f = Fixture::new();
+    let now = Timestamp::now();
+    f.store
+        .apply_new_token(&Token {
+            id: "soon".into(),
+            label: "soon".into(),
+            scope: TokenScope::OrgWide,
+            hash: token_hash("soon-expiring-token-0123"),
+            created_at: Timestamp(TOKENS_AT),
+            last_used: None,
+            expires_at: Some(Timestamp(now.0 + 2)),
+        })
+        .unwrap();
+    let router = f.router().await;
+    let auth = basic("soon-expiring-token-0123");
+    assert_eq!(
+        send(&router, get("/packages.json", Some(&auth)))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // Expiry is checked against the clock on each request.
+    while Timestamp::now().0 < now.0 + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let expired = send(&router, get("/packages.json", Some(&auth))).await;
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn one_package_change_serializes_only_that_package() {
+    let f = Fixture::new();
+    let catalog = Catalog::open(f.store.clone(), PUBLIC_URL.into())
+        .await
+        .unwrap();
+    let first = catalog.reports();
+    assert_eq!(first.packages_serialized, 2, "both packages at the start");
+    assert!(first.last.as_ref().unwrap().full);
+
+    let newer = version(
+        "acme/widget",
+        "v1.3.0",
+        "1.3.0.0",
+        VersionKind::Tag,
+        "d000000000000000000000000000000000000000",
+        json!({}),
+    );
+    f.apply(vec![Change::PutVersion(newer)], SYNCED_AT + 60);
+    let snapshot = catalog.fresh().await.unwrap();
+    let after = catalog.reports();
+    assert_eq!(after.builds, first.builds + 1);
+    assert_eq!(after.packages_serialized, first.packages_serialized + 1);
+    let report = after.last.unwrap();
+    assert!(!report.full);
+    assert_eq!((report.packages_serialized, report.scopes_computed), (1, 0));
+    assert_eq!(report.seq, snapshot.seq());
+    let names: Vec<&str> = snapshot.package_names().map(PackageName::as_str).collect();
+    assert_eq!(names, ["acme/secret", "acme/widget"]);
+}
+
+#[tokio::test]
+async fn metadata_requests_neither_rebuild_nor_write_to_the_store() {
+    let f = Fixture::new();
+    let state = f.state().await;
+    let router = router(state.clone());
+    let reports = state.catalog.reports();
+    let tokens = f.store.load_tokens().unwrap();
+    // The router's state holds the catalog and the dist cache, no store:
+    // metadata can only come from the published snapshot.
+    for _ in 0..50 {
+        for auth in [
+            basic(ORG_TOKEN),
+            basic(TEAM_TOKEN),
+            format!("Bearer {ORG_TOKEN}"),
+        ] {
+            for path in [
+                "/packages.json",
+                "/p2/acme/widget.json",
+                "/p2/acme/widget~dev.json",
+                "/p2/acme/secret.json",
+            ] {
+                send(&router, get(path, Some(&auth))).await;
+            }
+        }
+    }
+    assert_eq!(
+        state.catalog.reports(),
+        reports,
+        "a request rebuilt the catalog"
+    );
+    assert_eq!(
+        f.store.load_tokens().unwrap(),
+        tokens,
+        "a request wrote a token"
+    );
+}
+
+#[tokio::test]
+async fn failed_authentications_past_the_limit_get_429_while_valid_tokens_pass() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let f = Fixture::new();
+    let mut state = f.state().await;
+    let proxy: SocketAddr = "10.0.0.9:4000".parse().unwrap();
+    state.auth_failures = Arc::new(AuthFailures::with_limit(
+        3,
+        std::time::Duration::from_secs(3600),
+        vec![proxy.ip()],
+    ));
+    let router = router(state);
+    let from = |peer: &str, forwarded: Option<&str>, auth: &str| {
+        let mut request = get("/packages.json", Some(auth));
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        if let Some(client) = forwarded {
+            request
+                .headers_mut()
+                .insert("x-forwarded-for", client.parse().unwrap());
+        }
+        request
+    };
+    let bad = basic("guess-0000000000");
+    for _ in 0..3 {
+        let r = send(&router, from("192.0.2.1:5000", None, &bad)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = send(&router, from("192.0.2.1:5000", None, &bad)).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    let message = json_body(limited).await["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(message.contains("auth.json"), "{message}");
+    // The same address with a valid token is served as ever.
+    let valid = send(&router, from("192.0.2.1:5000", None, &basic(ORG_TOKEN))).await;
+    assert_eq!(valid.status(), StatusCode::OK);
+    // Behind the trusted proxy each forwarded client has its own count;
+    // elsewhere the header is not believed.
+    for _ in 0..3 {
+        let r = send(&router, from("10.0.0.9:4000", Some("198.51.100.7"), &bad)).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let other = send(&router, from("10.0.0.9:4000", Some("198.51.100.8"), &bad)).await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+    let spoofed = send(&router, from("192.0.2.1:5000", Some("198.51.100.9"), &bad)).await;
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
 }

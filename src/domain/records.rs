@@ -253,7 +253,7 @@ pub struct Version {
 }
 
 /// What a token may install.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum TokenScope {
     /// Every package (CI, mirrors).

@@ -3,56 +3,73 @@
 //! username, the token as password) or `Authorization: Bearer` from `bearer`.
 //! Tokens are looked up by hash and never logged.
 
+use super::AppState;
 use super::error::AppError;
-use super::{AppState, blocking};
-use crate::domain::{Secret, Timestamp, TokenScope};
+use crate::composer::catalog::{Snapshot, TokenEntry};
+use crate::domain::{Secret, Timestamp};
 use crate::store::token_hash;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
-use axum::response::Response;
 use base64::Engine;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-/// The authenticated caller, put in the request extensions for handlers.
-#[derive(Debug, Clone)]
+/// The authenticated caller, and the catalog snapshot its request is
+/// answered from (one snapshot per request, so its answers agree).
+#[derive(Clone)]
 pub struct Caller {
-    pub scope: TokenScope,
-    /// When the token was created: its view of the catalog starts then.
-    pub since: Timestamp,
+    pub snapshot: Arc<Snapshot>,
+    pub token: Arc<TokenEntry>,
 }
 
-/// Middleware: rejects requests without a known token, else adds [`Caller`].
-pub async fn require_token(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, AppError> {
-    let origin = || origin(&state.public_url).to_owned();
-    let secret = presented_token(request.headers())
-        .ok_or_else(|| AppError::MissingToken { origin: origin() })?;
-    let hash = token_hash(secret.expose());
-    let store = state.store.clone();
-    let token = blocking(move || {
-        // An expired token is refused like an unknown one.
+/// Refuses requests without a known, unexpired token. Handlers that take a
+/// `Caller` are the authenticated ones; unknown paths never get here.
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let origin = || origin(&state.public_url).to_owned();
+        let Some(secret) = presented_token(&parts.headers) else {
+            return Err(refuse(
+                parts,
+                state,
+                AppError::MissingToken { origin: origin() },
+            ));
+        };
+        // The snapshot is taken before the lookup and includes every commit
+        // that returned before this request started: a revoked token is
+        // refused from the next request on.
+        let snapshot = state.catalog.fresh().await?;
         let now = Timestamp::now();
-        let token = store
-            .load_token_by_hash(&hash)?
-            .filter(|t| !t.is_expired(now));
-        if let Some(token) = &token {
-            // Bookkeeping only: a failed write must not refuse a valid token.
-            if let Err(e) = store.apply_token_used(token, now) {
-                tracing::warn!(token_id = %token.id, error = %e, "could not record token use");
-            }
-        }
-        Ok(token)
-    })
-    .await?
-    .ok_or_else(|| AppError::UnknownToken { origin: origin() })?;
-    request.extensions_mut().insert(Caller {
-        scope: token.scope,
-        since: token.created_at,
-    });
-    Ok(next.run(request).await)
+        let Some(token) = snapshot
+            .token(&token_hash(secret.expose()))
+            // An expired token is refused like an unknown one.
+            .filter(|t| !t.is_expired(now))
+            .cloned()
+        else {
+            return Err(refuse(
+                parts,
+                state,
+                AppError::UnknownToken { origin: origin() },
+            ));
+        };
+        token.record_use(now);
+        Ok(Caller { snapshot, token })
+    }
+}
+
+/// `refusal`, or 429 when the client failed too often. Without a known
+/// peer address (a router driven in-process) nothing is counted.
+fn refuse(parts: &Parts, state: &AppState, refusal: AppError) -> AppError {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return refusal;
+    };
+    let client = state.auth_failures.client(peer.ip(), &parts.headers);
+    match state.auth_failures.record(client) {
+        Some(retry_after) => AppError::TooManyFailures { retry_after },
+        None => refusal,
+    }
 }
 
 /// The token from `Authorization: Basic …` (the password) or `Bearer …`.

@@ -1,13 +1,14 @@
 //! `packyard serve`: the engine, the Composer server, the admin socket and
 //! the periodic resync in one process, shut down cleanly on SIGTERM or Ctrl-C.
 
-use super::{AppState, router};
+use super::connections::{self, Limits};
+use super::{AppState, AuthFailures, router, usage};
 use crate::admin::socket::{self, SocketError};
-
+use crate::composer::{Catalog, CatalogError};
 use crate::engine::{EngineHandle, EngineSettings};
 use crate::store::{Store, StoreError};
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,8 @@ pub enum DaemonError {
     Serve(std::io::Error),
     #[error(transparent)]
     Socket(#[from] SocketError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
 }
 
 /// What `serve` needs, resolved from the configuration and flags.
@@ -39,6 +42,8 @@ pub struct DaemonOptions {
     pub listen: SocketAddr,
     /// The URL clients use; defaults to `http://` + the bound address.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
     /// Full resync of every sync this often; `None` turns it off.
     pub resync_interval: Option<Duration>,
     pub engine: EngineSettings,
@@ -59,23 +64,34 @@ pub async fn serve(
     engine: &EngineHandle,
     listener: TcpListener,
     public_url: Option<String>,
+    trusted_proxies: Vec<IpAddr>,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let bound = listener.local_addr().map_err(DaemonError::Serve)?;
     let public_url = public_url.unwrap_or_else(|| format!("http://{bound}"));
     let store = engine.store().clone();
+    let catalog = Catalog::open(store.clone(), public_url.clone()).await?;
     let state = AppState {
         dists: engine.dists().clone(),
-        store,
+        catalog: catalog.clone(),
         archives: Arc::new(engine.clone()),
+        auth_failures: Arc::new(AuthFailures::new(trusted_proxies)),
         public_url: public_url.clone(),
     };
     tracing::info!(%bound, %public_url, "serving");
     let app = router(state).merge(super::webhooks::router(engine.clone()));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+    let usage = tokio::spawn(usage::flush_periodically(
+        catalog,
+        store,
+        shutdown.child_token(),
+    ));
+    let served = connections::serve(listener, app, &Limits::default(), shutdown.clone())
         .await
-        .map_err(DaemonError::Serve)
+        .map_err(DaemonError::Serve);
+    // Requests are over: the last uses they noted are written now.
+    shutdown.cancel();
+    let _ = usage.await;
+    served
 }
 
 /// The Composer server and the periodic resync running beside an engine:
@@ -96,6 +112,17 @@ impl Services {
         public_url: Option<String>,
         resync_interval: Option<Duration>,
     ) -> Services {
+        Self::start_behind(engine, listener, public_url, Vec::new(), resync_interval)
+    }
+
+    /// [`Services::start`] behind reverse proxies at `trusted_proxies`.
+    pub fn start_behind(
+        engine: &EngineHandle,
+        listener: TcpListener,
+        public_url: Option<String>,
+        trusted_proxies: Vec<IpAddr>,
+        resync_interval: Option<Duration>,
+    ) -> Services {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         {
@@ -108,7 +135,9 @@ impl Services {
         }
         let http = {
             let (engine, shutdown) = (engine.clone(), shutdown.clone());
-            tokio::spawn(async move { serve(&engine, listener, public_url, shutdown).await })
+            tokio::spawn(async move {
+                serve(&engine, listener, public_url, trusted_proxies, shutdown).await
+            })
         };
         Services {
             shutdown,
@@ -158,10 +187,11 @@ pub async fn run_daemon(options: DaemonOptions) -> Result<(), DaemonError> {
     let admin_socket = socket::bind(&crate::admin::socket_path(&options.data_dir)).await?;
     let listener = bind(options.listen).await?;
     announce(&listener, options.public_url.as_deref())?;
-    let services = Services::start(
+    let services = Services::start_behind(
         &engine,
         listener,
         options.public_url.clone(),
+        options.trusted_proxies.clone(),
         options.resync_interval,
     );
     services.spawn(stop_on_signal(services.shutdown()));

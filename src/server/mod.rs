@@ -1,6 +1,8 @@
 //! The Composer HTTP server: `router(state)` serves `packages.json`, the p2
 //! metadata files, dist archives and the notify-batch endpoint to tokens,
-//! and `/health` to anyone.
+//! and `/health` to anyone. Metadata comes from the published in-memory
+//! [`Catalog`]: no request reads the store or writes to it (token use is
+//! written in batches, see [`flush_token_use`]).
 //!
 //! # URL layout (all but `/health` need a token)
 //! - `GET /health`
@@ -12,21 +14,25 @@
 //!   authenticated; see [`webhooks`])
 
 mod auth;
+mod auth_failures;
+mod connections;
 mod daemon;
 mod error;
 mod freshness;
 mod routes;
+mod usage;
 pub mod webhooks;
 
 pub use auth::Caller;
+pub use auth_failures::AuthFailures;
+pub use connections::{Limits, serve as serve_router};
 pub use daemon::{DaemonError, DaemonOptions, Services, bind, run_daemon, serve};
 pub use error::AppError;
+pub use usage::flush_token_use;
 
-use crate::composer::{ArchiveSource, DistCache};
-use crate::store::{Store, StoreError};
+use crate::composer::{ArchiveSource, Catalog, DistCache};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
@@ -37,9 +43,11 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
+    pub catalog: Catalog,
     pub dists: DistCache,
     pub archives: Arc<dyn ArchiveSource>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<AuthFailures>,
     /// The externally visible base URL (`https://repo.example.com`), used for
     /// every URL the metadata carries.
     pub public_url: String,
@@ -50,28 +58,11 @@ pub fn router(state: AppState) -> Router {
         .route("/packages.json", get(routes::packages_json))
         .route("/p2/{vendor}/{file}", get(routes::p2))
         .route("/dists/{vendor}/{name}/{file}", get(routes::dist))
-        .route("/downloads/", post(routes::notify_batch))
-        // A route layer runs only for matched routes: unknown paths are a
-        // plain 404 and never touch the token store.
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .route("/downloads/", post(routes::notify_batch));
     Router::new()
         .route("/health", get(routes::health))
         .merge(composer)
         .fallback(routes::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
-}
-
-/// Runs store work on the blocking pool: sled reads can hit the disk and
-/// catalog reads scan trees, which must not stall the async runtime.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AppError::Internal(format!("store task failed: {e}")))?
-        .map_err(AppError::from)
 }

@@ -1,12 +1,13 @@
-//! The handlers. Each one checks the caller's visibility before anything
-//! else, including before answering 304 (COMPOSER-PROTOCOL.md §3).
+//! The handlers. Each one takes a [`Caller`] (the token check) and checks
+//! visibility before anything else, including before answering 304
+//! (COMPOSER-PROTOCOL.md §3). Metadata is answered from the caller's
+//! catalog snapshot, without touching the store.
 
 use super::auth::Caller;
 use super::error::AppError;
-use super::{AppState, blocking, freshness};
-use crate::composer::{catalog, dists::validate_commit, metadata};
+use super::{AppState, freshness};
+use crate::composer::dists::validate_commit;
 use crate::domain::{PackageName, VersionKind};
-use axum::Extension;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,37 +28,23 @@ pub async fn not_found() -> AppError {
 /// `POST /downloads/`: Composer reports installs here and ignores the
 /// answer; packyard keeps no download statistics. Taking the body makes the
 /// size limit apply.
-pub async fn notify_batch(_body: Bytes) -> StatusCode {
+pub async fn notify_batch(_caller: Caller, _body: Bytes) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
 /// `GET /packages.json`: the token's view of the catalog.
-pub async fn packages_json(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-) -> Result<Response, AppError> {
-    let store = state.store.clone();
-    // The visible set only changes when a plan is applied (which moves the
-    // catalog time) or when the client switches to a newer token; counting
-    // the token's creation keeps a new token from confirming a copy fetched
-    // with an older one.
-    let modified = blocking(move || store.load_catalog_mtime())
-        .await?
-        .map_or(caller.since, |m| m.max(caller.since));
-    if freshness::is_fresh(&headers, Some(modified)) {
-        return Ok(freshness::not_modified(Some(modified)));
-    }
-    let store = state.store.clone();
-    let names = blocking(move || catalog::load_visible_names(&store, &caller.scope)).await?;
-    let body = metadata::packages_json(&state.public_url, &names);
-    Ok(freshness::json(to_json(&body)?, Some(modified)))
+pub async fn packages_json(caller: Caller, headers: HeaderMap) -> Response {
+    let view = caller.token.view();
+    freshness::respond(
+        &headers,
+        view.packages_json(),
+        Some(caller.token.packages_modified()),
+    )
 }
 
 /// `GET /p2/{vendor}/{name}.json` and `{name}~dev.json`.
 pub async fn p2(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    caller: Caller,
     Path((vendor, file)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
@@ -67,43 +54,28 @@ pub async fn p2(
         None => (file, VersionKind::Tag),
     };
     let name = package_name(&vendor, project)?;
-    let store = state.store.clone();
-    // The time is read before the document is built: a change in between
-    // then only makes the next request download again, never miss a change.
-    let (package, modified) = blocking(move || {
-        let Some(package) = catalog::load_visible_package(&store, &caller.scope, &name)? else {
-            return Ok(None);
-        };
-        let modified = store.load_package_mtime(&name)?;
-        Ok(Some((package, modified)))
-    })
-    .await?
-    .ok_or(AppError::NotFound)?;
-    if freshness::is_fresh(&headers, modified) {
-        return Ok(freshness::not_modified(modified));
-    }
-    let store = state.store.clone();
-    let public_url = state.public_url.clone();
-    let body = blocking(move || catalog::load_p2(&store, &public_url, &package, kind)).await?;
-    Ok(freshness::json(to_json(&body)?, modified))
+    let (doc, modified) = caller
+        .snapshot
+        .p2(caller.token.view(), &name, kind)
+        .ok_or(AppError::NotFound)?;
+    Ok(freshness::respond(&headers, doc, modified))
 }
 
 /// `GET /dists/{vendor}/{name}/{commit}.zip`, for commits of the package's
 /// published versions only.
 pub async fn dist(
     State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
+    caller: Caller,
     Path((vendor, project, file)): Path<(String, String, String)>,
 ) -> Result<Response, AppError> {
     let commit = file.strip_suffix(".zip").ok_or(AppError::NotFound)?;
     validate_commit(commit)?;
     let name = package_name(&vendor, &project)?;
-    let store = state.store.clone();
-    let wanted = commit.to_owned();
-    let package =
-        blocking(move || catalog::load_dist_package(&store, &caller.scope, &name, &wanted))
-            .await?
-            .ok_or(AppError::NotFound)?;
+    let package = caller
+        .snapshot
+        .dist_package(caller.token.view(), &name, commit)
+        .ok_or(AppError::NotFound)?
+        .clone();
     let (path, info) = state
         .dists
         .get_or_fetch(&package, commit, state.archives.as_ref())
@@ -126,10 +98,6 @@ pub async fn dist(
 /// exist, so it is the same 404 as an unknown one.
 fn package_name(vendor: &str, project: &str) -> Result<PackageName, AppError> {
     PackageName::new(&format!("{vendor}/{project}")).map_err(|_| AppError::NotFound)
-}
-
-fn to_json(value: &serde_json::Value) -> Result<Vec<u8>, AppError> {
-    serde_json::to_vec(value).map_err(|e| AppError::Internal(format!("cannot encode JSON: {e}")))
 }
 
 /// Streams a file without holding it in memory.

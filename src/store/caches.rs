@@ -2,7 +2,7 @@
 //! manifests by commit, and what is known of each cached dist archive.
 //! All are per sync, since visibility at a host depends on the credential.
 
-use super::{Store, StoreError, decode, encode, key, prefix};
+use super::{Changed, Store, StoreError, decode, encode, key, prefix};
 use crate::domain::{Manifest, PackageName, RemoteId, RepoRefs, SyncId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +162,10 @@ impl Store {
                 .map_or(i64::MIN, i64::from_be_bytes);
             Some(now.0.max(old.saturating_add(1)).to_be_bytes().to_vec())
         })?;
+        self.note_changed(Changed {
+            packages: [package.clone()].into(),
+            ..Changed::default()
+        });
         self.flush()
     }
 }

@@ -28,6 +28,7 @@
 
 mod audit;
 mod caches;
+mod changes;
 mod hooks;
 pub mod keyring;
 pub mod permissions;
@@ -38,6 +39,7 @@ mod syncs;
 mod tokens;
 
 pub use caches::{DistInfo, EtagEntry};
+pub use changes::{ChangeFeed, Changed};
 pub use hooks::{Enqueued, REMEMBERED_DELIVERIES};
 pub use keyring::{KeyError, KeySource};
 pub use published::Published;
@@ -121,6 +123,8 @@ pub struct Store {
     _lock: Arc<std::fs::File>,
     /// The data dir the store lives in; the dist store sits beside it.
     dir: PathBuf,
+    /// What commits touched, for the published catalog.
+    changes: ChangeFeed,
 }
 
 #[derive(Clone)]
@@ -148,6 +152,9 @@ struct Trees {
     hook_delivery_log: sled::Tree,
     audit: sled::Tree,
 }
+
+/// sled's page cache, see `open_db`.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const REVISION_KEY: &[u8] = b"revision";
@@ -276,6 +283,7 @@ impl Store {
             keyring: Arc::new(keyring),
             _lock: Arc::new(lock),
             dir: dir.to_owned(),
+            changes: ChangeFeed::default(),
         };
         store.backfill_published()?;
         Ok(store)
@@ -302,6 +310,7 @@ impl Store {
             keyring,
             _lock,
             dir: _,
+            changes: _,
         } = store;
         drop(trees);
         rewrite::rewrite(db, dir, &keyring, &next)?;
@@ -382,7 +391,14 @@ fn open_db(dir: &Path) -> Result<sled::Db, StoreError> {
     const TRIES: u32 = 20;
     let mut tries = 1;
     let opened = loop {
-        match sled::Config::new().path(dir.join("store")).open() {
+        // Requests are answered from the published catalog, not from sled,
+        // so sled's page cache (1 GiB by default) only serves syncs and
+        // catalog rebuilds; a small one keeps the daemon's memory to the
+        // catalog itself.
+        let config = sled::Config::new()
+            .path(dir.join("store"))
+            .cache_capacity(CACHE_BYTES);
+        match config.open() {
             Err(sled::Error::Io(io)) if is_lock_error(&io) && tries < TRIES => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));

@@ -4,7 +4,7 @@
 //! as the version itself; retired branch heads and removed packages are
 //! swept after the configured retention.
 
-use super::{Store, StoreError, decode, encode, key};
+use super::{Changed, Store, StoreError, decode, encode, key, prefix};
 use crate::domain::{PackageName, Timestamp, VersionKind};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,20 @@ impl Store {
             .trees
             .published
             .contains_key(key(&[name.as_str(), commit]))?)
+    }
+
+    /// Every commit that was ever a version of `name`.
+    pub fn load_published_commits(
+        &self,
+        name: &PackageName,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let start = prefix(&[name.as_str()]);
+        let mut out = std::collections::BTreeSet::new();
+        for k in self.trees.published.scan_prefix(&start).keys() {
+            let k = k?;
+            out.insert(String::from_utf8_lossy(&k[start.len()..]).into_owned());
+        }
+        Ok(out)
     }
 
     /// Every published commit of every package, for the retention sweep.
@@ -91,7 +105,12 @@ impl Store {
         let k = key(&[name.as_str(), commit]);
         self.trees.published.remove(&k)?;
         self.trees.dists.remove(&k)?;
-        self.flush()
+        self.flush()?;
+        self.note_changed(Changed {
+            packages: [name.clone()].into(),
+            ..Changed::default()
+        });
+        Ok(())
     }
 
     /// Bytes of archives kept per package, removed packages included.

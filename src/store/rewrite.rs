@@ -299,6 +299,7 @@ mod tests {
             keyring,
             _lock,
             dir: _,
+            changes: _,
         } = store;
         drop(trees);
         super::rewrite(db, dir.path(), &keyring, &next).unwrap();

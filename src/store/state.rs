@@ -2,8 +2,8 @@
 //! application of a [`Plan`].
 
 use super::{
-    CATALOG_MTIME_KEY, Published, REVISION_KEY, Store, StoreError, decode, encode, key, prefix,
-    read_u64, scan,
+    CATALOG_MTIME_KEY, Changed, Published, REVISION_KEY, Store, StoreError, decode, encode, key,
+    prefix, read_u64, scan,
 };
 use crate::domain::{
     Change, Current, Identity, Package, PackageName, Plan, Removal, Sync, SyncId, Team, Timestamp,
@@ -97,6 +97,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let (writes, touched) = prepare(plan)?;
+        let changed = changed_by(plan);
         let t = &self.trees;
         let result = (
             &t.meta,
@@ -193,7 +194,9 @@ impl Store {
                     Ok(next)
                 },
             );
-        Ok(result?)
+        let next = result?;
+        self.note_changed(changed);
+        Ok(next)
     }
 
     pub fn load_packages(&self) -> Result<Vec<Package>, StoreError> {
@@ -369,6 +372,37 @@ fn prepare(plan: &Plan) -> Result<(Vec<Write>, Vec<Vec<u8>>), StoreError> {
         .map(|n| n.as_str().as_bytes().to_vec())
         .collect();
     Ok((writes, touched))
+}
+
+/// What the published catalog must rebuild after `plan` is committed.
+fn changed_by(plan: &Plan) -> Changed {
+    let mut changed = Changed::default();
+    for change in &plan.changes {
+        match change {
+            Change::PutPackage(package) => {
+                changed.packages.insert(package.name.clone());
+            }
+            Change::DeletePackage(name) => {
+                changed.packages.insert(name.clone());
+            }
+            Change::PutVersion(version) => {
+                changed.packages.insert(version.package.clone());
+            }
+            Change::DeleteVersion { package, .. } => {
+                changed.packages.insert(package.clone());
+            }
+            Change::PutTeam(_)
+            | Change::DeleteTeam(_)
+            | Change::PutIdentity(_)
+            | Change::DeleteIdentity(_)
+            | Change::PutUser(_)
+            | Change::PutSync(_)
+            | Change::DeleteSync(_) => changed.people = true,
+            // Removal markers only steer later runs; Composer sees nothing.
+            Change::PutRemoval(_) | Change::DeleteRemoval { .. } => {}
+        }
+    }
+    changed
 }
 
 fn read_i64(raw: Option<sled::IVec>) -> Option<Timestamp> {

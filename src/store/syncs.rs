@@ -1,6 +1,6 @@
 //! Sync records and their credentials.
 
-use super::{Store, StoreError, decode, encode, scan};
+use super::{Changed, Store, StoreError, decode, encode, scan};
 use crate::domain::{Credential, HookState, RunSummary, Secret, Sync, SyncId};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, Transactional};
@@ -109,6 +109,10 @@ impl Store {
             credentials.insert(k, secret.as_slice())?;
             Ok(())
         })?;
+        self.note_changed(Changed {
+            people: true,
+            ..Changed::default()
+        });
         self.flush()
     }
 

@@ -1,7 +1,7 @@
 //! Composer tokens, keyed by the SHA-256 of their secret so a request's token
 //! is found with one lookup and the secret itself is never stored.
 
-use super::{Store, StoreError, decode, encode, scan};
+use super::{Changed, Store, StoreError, decode, encode, scan};
 use crate::domain::{Timestamp, Token};
 
 /// `last_used` is written at most this often per token, so that Composer's
@@ -12,6 +12,10 @@ impl Store {
     pub fn apply_new_token(&self, token: &Token) -> Result<(), StoreError> {
         let k = token.hash.as_bytes();
         self.trees.tokens.insert(k, encode("tokens", k, token)?)?;
+        self.note_changed(Changed {
+            tokens: true,
+            ..Changed::default()
+        });
         self.flush()
     }
 
@@ -36,6 +40,10 @@ impl Store {
             return Ok(false);
         };
         self.trees.tokens.remove(token.hash.as_bytes())?;
+        self.note_changed(Changed {
+            tokens: true,
+            ..Changed::default()
+        });
         self.flush()?;
         Ok(true)
     }
