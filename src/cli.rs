@@ -7,8 +7,8 @@ use crate::admin::{
 };
 use crate::config::Config;
 use crate::domain::{
-    AuditEntry, Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team, TeamKind,
-    Timestamp, Token, TokenScope, UserId,
+    AuditEntry, Credential, PackageName, ProviderKind, RunSummary, Secret, Sync, SyncId, Team,
+    TeamKind, Timestamp, Token, TokenScope, UserId,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};

@@ -24,7 +24,10 @@ async fn changes_are_logged_with_the_os_user_whether_in_process_or_over_the_sock
     assert_eq!(entries[0]["actor"], format!("uid {uid}"));
     assert_eq!(entries[0]["via"], "this process");
     let action = entries[0]["action"].as_str().unwrap();
-    assert!(action.starts_with("created token ") && action.ends_with("(ci)"), "{action}");
+    assert!(
+        action.starts_with("created token ") && action.ends_with("(ci)"),
+        "{action}"
+    );
     assert!(
         !action.contains(stdout(&created).trim()),
         "the secret is never logged"
@@ -47,5 +50,8 @@ async fn changes_are_logged_with_the_os_user_whether_in_process_or_over_the_sock
     let table = stdout(&ok(packyard(data.path()).args(["audit"])));
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("WHEN"), "{lines:?}");
-    assert!(lines[2].contains("revoked token"), "oldest first: {lines:?}");
+    assert!(
+        lines[2].contains("revoked token"),
+        "oldest first: {lines:?}"
+    );
 }

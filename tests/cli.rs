@@ -210,11 +210,17 @@ fn unusable_data_dir_is_reported_with_its_path_when_it_cannot_be_created() {
 fn list_commands_end_quietly_when_the_reader_closes_the_pipe() {
     let data = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_packyard");
-    for list in ["sync list", "package list", "team list", "user list", "token list", "user list --json"] {
+    for list in [
+        "sync list",
+        "package list",
+        "team list",
+        "user list",
+        "token list",
+        "user list --json",
+    ] {
         // `true` exits before packyard writes, as `head -1` does after its line.
-        let script = format!(
-            "set -o pipefail; (sleep 0.3; exec \"$0\" --data-dir \"$1\" {list}) | true"
-        );
+        let script =
+            format!("set -o pipefail; (sleep 0.3; exec \"$0\" --data-dir \"$1\" {list}) | true");
         let out = std::process::Command::new("bash")
             .args(["-c", &script, bin])
             .arg(data.path())
@@ -246,7 +252,8 @@ fn token_expiry_far_in_the_future_is_refused_instead_of_wrapping() {
             stderr(&out)
         );
     }
-    let out = ok(packyard(data.path()).args(["token", "create", "--org-wide", "--expires", "36500d"]));
+    let out =
+        ok(packyard(data.path()).args(["token", "create", "--org-wide", "--expires", "36500d"]));
     assert!(!stdout(&out).trim().is_empty());
 }
 

@@ -43,7 +43,11 @@ fn store_holds(data: &Path, secret: &str) -> bool {
 }
 
 fn mode(path: &Path) -> u32 {
-    std::fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 fn log_text(data: &Path) -> String {
@@ -77,7 +81,10 @@ async fn token_is_not_in_the_store_files_when_data_dir_was_made_world_readable()
     let rotated = ok(packyard(&data).args(["store", "rotate-key"]));
     assert!(stderr(&rotated).contains("new key"), "{}", stderr(&rotated));
     let run = ok(packyard(&data).args(["sync", "run", "acme"]));
-    assert!(run.status.success(), "the credential opens with the new key");
+    assert!(
+        run.status.success(),
+        "the credential opens with the new key"
+    );
     assert!(!store_holds(&data, &sim.token()));
 }
 
@@ -89,9 +96,15 @@ async fn key_file_outside_the_data_dir_is_needed_to_use_the_credentials() {
     let key = keys.path().join("packyard.key");
     std::fs::write(&key, format!("{}\n", "ab".repeat(32))).unwrap();
     ok(sync_add(data.path(), &sim.api_url(), "acme", &sim.token()).env("PACKYARD_KEY_FILE", &key));
-    assert!(!data.path().join("store.key").exists(), "no key is kept beside the store");
+    assert!(
+        !data.path().join("store.key").exists(),
+        "no key is kept beside the store"
+    );
 
-    let without = packyard(data.path()).args(["sync", "run", "acme"]).output().unwrap();
+    let without = packyard(data.path())
+        .args(["sync", "run", "acme"])
+        .output()
+        .unwrap();
     assert!(!without.status.success());
     assert!(
         stderr(&without).contains("key packyard does not have"),
@@ -104,14 +117,22 @@ async fn key_file_outside_the_data_dir_is_needed_to_use_the_credentials() {
         .env("CREDENTIALS_DIRECTORY", keys.path())
         .output()
         .unwrap();
-    assert!(with_credential.status.success(), "{}", stderr(&with_credential));
+    assert!(
+        with_credential.status.success(),
+        "{}",
+        stderr(&with_credential)
+    );
     let rotate = packyard(data.path())
         .args(["store", "rotate-key"])
         .env("CREDENTIALS_DIRECTORY", keys.path())
         .output()
         .unwrap();
     assert!(!rotate.status.success());
-    assert!(stderr(&rotate).contains("LoadCredential"), "{}", stderr(&rotate));
+    assert!(
+        stderr(&rotate).contains("LoadCredential"),
+        "{}",
+        stderr(&rotate)
+    );
 }
 
 #[test]

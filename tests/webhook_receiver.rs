@@ -5,13 +5,13 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use futures::StreamExt;
 use packyard::domain::{
     Credential, HookTarget, ProviderKind, Secret, Sync, SyncId, Timestamp, hub_signature,
 };
 use packyard::engine::{EngineHandle, EngineSettings};
 use packyard::server::webhooks::{BODIES_IN_FLIGHT, WEBHOOK_BODY_LIMIT, router};
 use packyard::store::Store;
-use futures::StreamExt;
 use tower::ServiceExt;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
@@ -262,7 +262,10 @@ async fn gitlab_push_is_accepted_with_the_hooks_token_only() {
 async fn unknown_sync_missing_secret_and_bad_signature_answer_alike() {
     let (engine, _dir) = engine(ProviderKind::Github, "s3cret");
     let store = engine.store();
-    let mut bare = store.load_sync(&SyncId::new("acme").unwrap()).unwrap().unwrap();
+    let mut bare = store
+        .load_sync(&SyncId::new("acme").unwrap())
+        .unwrap()
+        .unwrap();
     bare.id = SyncId::new("nosecret").unwrap();
     bare.primary = false;
     store
@@ -344,16 +347,20 @@ async fn stalled_signed_uploads_hold_only_a_few_body_slots() {
     ];
     let mut stalled_uploads = Vec::new();
     for _ in 0..BODIES_IN_FLIGHT {
-        let call = app
-            .clone()
-            .oneshot(request("/webhooks/acme", &headers, stalled(vec![b' '; 1 << 20])));
+        let call = app.clone().oneshot(request(
+            "/webhooks/acme",
+            &headers,
+            stalled(vec![b' '; 1 << 20]),
+        ));
         stalled_uploads.push(tokio::spawn(call));
     }
     // The clock only moves once every upload waits on its body, in its slot.
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let next = app
-        .clone()
-        .oneshot(request("/webhooks/acme", &headers, stalled(vec![b' '; 1 << 20])));
+    let next = app.clone().oneshot(request(
+        "/webhooks/acme",
+        &headers,
+        stalled(vec![b' '; 1 << 20]),
+    ));
     let next = tokio::time::timeout(std::time::Duration::from_secs(60), next)
         .await
         .expect("turned away rather than left waiting")
@@ -361,7 +368,10 @@ async fn stalled_signed_uploads_hold_only_a_few_body_slots() {
     assert_eq!(next.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(next.headers().contains_key("retry-after"));
     for upload in &stalled_uploads {
-        assert!(!upload.is_finished(), "the stalled uploads are still being read");
+        assert!(
+            !upload.is_finished(),
+            "the stalled uploads are still being read"
+        );
     }
     for upload in stalled_uploads {
         upload.abort();
@@ -396,15 +406,49 @@ async fn gitlab_deliveries_are_deduplicated_on_idempotency_key_not_event_uuid() 
         h
     };
     // Two deliveries caused by one request share the Event-UUID.
-    let (first, _) = post(&engine, "/webhooks/acme", &delivery("w-1", None), body.clone()).await;
-    let (second, said) = post(&engine, "/webhooks/acme", &delivery("w-2", None), body.clone()).await;
-    assert_eq!((first, second), (StatusCode::ACCEPTED, StatusCode::ACCEPTED), "{said}");
+    let (first, _) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-1", None),
+        body.clone(),
+    )
+    .await;
+    let (second, said) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-2", None),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(
+        (first, second),
+        (StatusCode::ACCEPTED, StatusCode::ACCEPTED),
+        "{said}"
+    );
     // A retry keeps its Idempotency-Key (GitLab 17.4+), whatever else changes.
-    let (first, _) = post(&engine, "/webhooks/acme", &delivery("w-3", Some("k-1")), body.clone()).await;
-    let (retry, said) = post(&engine, "/webhooks/acme", &delivery("w-4", Some("k-1")), body.clone()).await;
+    let (first, _) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-3", Some("k-1")),
+        body.clone(),
+    )
+    .await;
+    let (retry, said) = post(
+        &engine,
+        "/webhooks/acme",
+        &delivery("w-4", Some("k-1")),
+        body.clone(),
+    )
+    .await;
     assert_eq!(first, StatusCode::ACCEPTED);
-    assert!(retry == StatusCode::OK && said.contains("duplicate"), "{said}");
+    assert!(
+        retry == StatusCode::OK && said.contains("duplicate"),
+        "{said}"
+    );
     // Without the key, the Webhook-UUID names the delivery.
     let (again, said) = post(&engine, "/webhooks/acme", &delivery("w-1", None), body).await;
-    assert!(again == StatusCode::OK && said.contains("duplicate"), "{said}");
+    assert!(
+        again == StatusCode::OK && said.contains("duplicate"),
+        "{said}"
+    );
 }

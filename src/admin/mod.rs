@@ -247,8 +247,11 @@ impl InProcess {
 impl AdminClient for InProcess {
     async fn add_sync(&self, new: NewSync) -> Result<(Sync, RemoteOrg), AdminError> {
         let added = self.engine.add_sync(new).await?;
-        self.audit(format!("added sync {} ({} {})", added.0.id, added.0.provider, added.0.org))
-            .await;
+        self.audit(format!(
+            "added sync {} ({} {})",
+            added.0.id, added.0.provider, added.0.org
+        ))
+        .await;
         Ok(added)
     }
     async fn list_syncs(&self) -> Result<Vec<Sync>, AdminError> {
@@ -261,8 +264,11 @@ impl AdminClient for InProcess {
         } else {
             ""
         };
-        self.audit(format!("ran sync {id}{confirmed}: {}", summary.changes.describe()))
-            .await;
+        self.audit(format!(
+            "ran sync {id}{confirmed}: {}",
+            summary.changes.describe()
+        ))
+        .await;
         Ok(summary)
     }
     async fn list_packages(
@@ -284,8 +290,11 @@ impl AdminClient for InProcess {
         expires_at: Option<Timestamp>,
     ) -> Result<(Token, Secret), AdminError> {
         let created = self.engine.create_token(scope, label, expires_at).await?;
-        self.audit(format!("created token {} ({})", created.0.id, created.0.label))
-            .await;
+        self.audit(format!(
+            "created token {} ({})",
+            created.0.id, created.0.label
+        ))
+        .await;
         Ok(created)
     }
     async fn promote_sync(&self, id: SyncId, apply: bool) -> Result<OwnerChange, AdminError> {

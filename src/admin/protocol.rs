@@ -14,8 +14,8 @@
 use super::{EngineEvent, NewSync, OwnerChange, PackageSelection, PackageSummary, Policy};
 use super::{SyncRemoval, UserSummary};
 use crate::domain::{
-    AuditEntry, Credential, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team,
-    Timestamp, Token, TokenScope, UserId, Version,
+    AuditEntry, Credential, PackageName, ProviderKind, RemoteOrg, RunSummary, Secret, Sync, SyncId,
+    Team, Timestamp, Token, TokenScope, UserId, Version,
 };
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -16,8 +16,8 @@ use super::{
     PackageSummary, Policy, SyncRemoval, UserSummary,
 };
 use crate::domain::{
-    AuditEntry, PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope,
-    UserId, Version,
+    AuditEntry, PackageName, RemoteOrg, RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token,
+    TokenScope, UserId, Version,
 };
 use crate::engine::EngineHandle;
 use async_trait::async_trait;

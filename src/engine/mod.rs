@@ -23,8 +23,8 @@ pub use requests::{PackageSelection, UserSummary};
 pub use webhooks::{Accepted, DeliveryError, HookSettings, PendingDelivery};
 
 use crate::domain::{
-    AuditEntry, Credential, MAX_RESYNC_MINUTES, Package, PackageName, ProviderKind, RemoteOrg, RunSummary,
-    Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
+    AuditEntry, Credential, MAX_RESYNC_MINUTES, Package, PackageName, ProviderKind, RemoteOrg,
+    RunSummary, Secret, Sync, SyncId, Team, Timestamp, Token, TokenScope, Version,
 };
 use crate::providers::{self, ClientSettings, CodeHost, ProviderError};
 use crate::store::{Store, StoreError};

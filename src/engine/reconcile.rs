@@ -594,8 +594,17 @@ fn set_guard(sync: &SyncId, current: &Current, policy: &Policy, out: &mut Plan) 
     if policy.confirm_removals {
         return;
     }
-    let own = |name: &PackageName| current.packages.get(name).is_some_and(|p| &p.origin == sync);
-    let packages_before = current.packages.values().filter(|p| &p.origin == sync).count();
+    let own = |name: &PackageName| {
+        current
+            .packages
+            .get(name)
+            .is_some_and(|p| &p.origin == sync)
+    };
+    let packages_before = current
+        .packages
+        .values()
+        .filter(|p| &p.origin == sync)
+        .count();
     let versions_before: usize = current
         .versions
         .iter()
@@ -614,12 +623,8 @@ fn set_guard(sync: &SyncId, current: &Current, policy: &Policy, out: &mut Plan) 
     if reasons.is_empty() {
         return;
     }
-    out.changes.retain(|c| {
-        !matches!(
-            c,
-            Change::DeletePackage(_) | Change::DeleteVersion { .. }
-        )
-    });
+    out.changes
+        .retain(|c| !matches!(c, Change::DeletePackage(_) | Change::DeleteVersion { .. }));
     out.summary.packages_removed = 0;
     out.summary.versions_removed = 0;
     out.guard = Some(format!(

@@ -115,7 +115,11 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(kind: ProviderKind, headers: &HeaderMap, secret: &Secret) -> Result<Self, HookError> {
+    pub fn new(
+        kind: ProviderKind,
+        headers: &HeaderMap,
+        secret: &Secret,
+    ) -> Result<Self, HookError> {
         let (name, is_hmac) = signature_header(kind);
         let Some(given) = header(headers, name) else {
             return Err(HookError::Unsigned { header: name });

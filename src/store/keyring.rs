@@ -53,9 +53,13 @@ pub enum KeyError {
         .path.display()
     )]
     ReadOnly { path: PathBuf },
-    #[error("a stored secret was sealed with a key packyard does not have (key id {0}); start packyard with the key file that was in use when it was stored")]
+    #[error(
+        "a stored secret was sealed with a key packyard does not have (key id {0}); start packyard with the key file that was in use when it was stored"
+    )]
     UnknownKey(String),
-    #[error("a stored secret does not open with the store key: it was changed or damaged. Add the synchronization's credentials again")]
+    #[error(
+        "a stored secret does not open with the store key: it was changed or damaged. Add the synchronization's credentials again"
+    )]
     Tampered,
     #[error("cannot seal a secret: {0}")]
     Seal(String),
@@ -178,7 +182,12 @@ impl Key {
     }
 
     /// Seals `plain` for the record `record` of tree `tree`.
-    pub(super) fn seal(&self, tree: &str, record: &[u8], plain: &[u8]) -> Result<Vec<u8>, KeyError> {
+    pub(super) fn seal(
+        &self,
+        tree: &str,
+        record: &[u8],
+        plain: &[u8],
+    ) -> Result<Vec<u8>, KeyError> {
         let mut nonce = [0; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|e| KeyError::Seal(e.to_string()))?;
         let aad = associated_data(tree, record);
@@ -294,7 +303,10 @@ mod tests {
     #[test]
     fn sealed_value_opens_only_for_its_own_record() {
         let ring = ring();
-        let sealed = ring.current.seal("credentials", b"acme", b"ghp_secret").unwrap();
+        let sealed = ring
+            .current
+            .seal("credentials", b"acme", b"ghp_secret")
+            .unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"secret"));
         let opened = ring.open("credentials", b"acme", &sealed).unwrap().unwrap();
         assert_eq!(opened.as_slice(), b"ghp_secret");
@@ -310,7 +322,12 @@ mod tests {
 
     #[test]
     fn plaintext_value_is_reported_as_unsealed() {
-        assert!(ring().open("credentials", b"acme", b"{\"kind\":\"token\"}").unwrap().is_none());
+        assert!(
+            ring()
+                .open("credentials", b"acme", b"{\"kind\":\"token\"}")
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -327,7 +344,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = KeySource::DataDir(dir.path().join(DEFAULT_KEY_FILE));
         let created = source.load_or_create().unwrap();
-        let mode = std::fs::metadata(source.path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(source.path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(source.load_or_create().unwrap().id, created.id);
     }

@@ -78,7 +78,11 @@ mod tests {
         assert_eq!(mode(&data.join("store/blobs")), 0o700);
         assert_eq!(mode(&data.join("store/db")), 0o600);
         assert_eq!(mode(&data.join("store/blobs/1")), 0o600);
-        assert_eq!(make_private(&data).unwrap(), 0, "a second pass changes nothing");
+        assert_eq!(
+            make_private(&data).unwrap(),
+            0,
+            "a second pass changes nothing"
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ const OLD_DIR: &str = "store.old";
 /// Finishes a swap that a crash interrupted, or drops an unfinished copy.
 /// Call with the data dir locked.
 pub(super) fn recover(dir: &Path) -> std::io::Result<()> {
-    let (store, copy, old) = (dir.join(STORE_DIR), dir.join(REWRITE_DIR), dir.join(OLD_DIR));
+    let (store, copy, old) = (
+        dir.join(STORE_DIR),
+        dir.join(REWRITE_DIR),
+        dir.join(OLD_DIR),
+    );
     if old.exists() {
         // The copy was complete before the old store was moved aside.
         if !store.exists() && copy.exists() {
@@ -172,14 +176,19 @@ mod tests {
     }
 
     fn contains(haystack: &[u8], needle: &str) -> bool {
-        haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
     }
 
     fn assert_no_secret_on_disk(dir: &Path) {
         let bytes = store_bytes(dir);
         assert!(!bytes.is_empty());
         for secret in [TOKEN, APP_KEY, HOOK_SECRET] {
-            assert!(!contains(&bytes, secret), "{secret} found in the store files");
+            assert!(
+                !contains(&bytes, secret),
+                "{secret} found in the store files"
+            );
         }
     }
 
@@ -190,7 +199,9 @@ mod tests {
             Some(Credential::Token(Secret::new(TOKEN)))
         );
         assert_eq!(
-            store.load_credential(&SyncId::new("apps").unwrap()).unwrap(),
+            store
+                .load_credential(&SyncId::new("apps").unwrap())
+                .unwrap(),
             Some(app())
         );
         assert_eq!(
@@ -236,7 +247,10 @@ mod tests {
             }
             db.flush().unwrap();
         }
-        assert!(contains(&store_bytes(dir.path()), TOKEN), "the old store is plaintext");
+        assert!(
+            contains(&store_bytes(dir.path()), TOKEN),
+            "the old store is plaintext"
+        );
         let source = KeySource::DataDir(dir.path().join(DEFAULT_KEY_FILE));
         let store = Store::open_with_key(dir.path(), &source).unwrap();
         assert_secrets_readable(&store);
@@ -264,7 +278,10 @@ mod tests {
         let err = Store::open_with_key(dir.path(), &KeySource::File(old))
             .and_then(|s| s.load_credential(&SyncId::new("acme").unwrap()))
             .unwrap_err();
-        assert!(err.to_string().contains("key packyard does not have"), "{err}");
+        assert!(
+            err.to_string().contains("key packyard does not have"),
+            "{err}"
+        );
     }
 
     #[test]

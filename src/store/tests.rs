@@ -399,7 +399,9 @@ fn concurrent_promotes_and_run_records_never_leave_two_primaries() {
     let store = Store::open(dir.path()).unwrap();
     let cred = Credential::Token(Secret::new("t"));
     store.apply_new_sync(&sync_named("a", true), &cred).unwrap();
-    store.apply_new_sync(&sync_named("b", false), &cred).unwrap();
+    store
+        .apply_new_sync(&sync_named("b", false), &cred)
+        .unwrap();
     let recorder = {
         let store = store.clone();
         std::thread::spawn(move || {
@@ -413,8 +415,14 @@ fn concurrent_promotes_and_run_records_never_leave_two_primaries() {
         // What a promote plans: both records with the flag moved.
         let to_a = i % 2 == 0;
         let p = plan(vec![
-            Change::PutSync(sync_named("a", to_a)),
-            Change::PutSync(sync_named("b", !to_a)),
+            Change::SetPrimary {
+                sync: SyncId::new("a").unwrap(),
+                primary: to_a,
+            },
+            Change::SetPrimary {
+                sync: SyncId::new("b").unwrap(),
+                primary: !to_a,
+            },
         ]);
         while let Err(e) = store.apply(&p, store.revision().unwrap(), Timestamp(i)) {
             assert!(matches!(e, StoreError::Conflict { .. }), "{e}");
@@ -423,5 +431,8 @@ fn concurrent_promotes_and_run_records_never_leave_two_primaries() {
     recorder.join().unwrap();
     let syncs = store.load_syncs().unwrap();
     assert_eq!(syncs.iter().filter(|s| s.primary).count(), 1, "{syncs:?}");
-    assert!(syncs.iter().all(|s| s.resync_minutes.is_some()), "no record went back stale");
+    assert!(
+        syncs.iter().all(|s| s.resync_minutes.is_some()),
+        "no record went back stale"
+    );
 }

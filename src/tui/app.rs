@@ -60,7 +60,7 @@ pub enum Reply {
     RemoveSyncPreview(SyncId, SyncRemoval),
     /// The engine refused to remove the sync; the reason says what to do.
     RemoveSyncRefused(SyncId, String),
-    SyncAdded(Sync),
+    SyncAdded(Box<Sync>),
     AddSyncFailed(String),
     TokenCreated(Token, Secret),
     /// A change was made; the text says which.

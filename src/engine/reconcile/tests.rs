@@ -104,8 +104,10 @@ fn applied(current: &Current, plan: &Plan) -> Current {
             Change::PutUser(u) => {
                 next.users.insert(u.id.clone(), u.clone());
             }
-            Change::PutSync(s) => {
-                next.syncs.insert(s.id.clone(), s.clone());
+            Change::SetPrimary { sync, primary } => {
+                if let Some(s) = next.syncs.get_mut(sync) {
+                    s.primary = *primary;
+                }
             }
             Change::DeleteSync(id) => {
                 next.syncs.remove(id);
@@ -368,7 +370,10 @@ fn revocations_apply_at_once_when_more_than_half_of_members_go() {
         sync: sync(),
         remote: 5u64.into(),
     }];
-    assert_eq!(kept.members.keys().collect::<Vec<_>>(), [&RemoteId::from(2u64)]);
+    assert_eq!(
+        kept.members.keys().collect::<Vec<_>>(),
+        [&RemoteId::from(2u64)]
+    );
     assert_eq!(
         p.summary.revoked,
         [
@@ -414,12 +419,25 @@ fn held_package_removals_leave_the_rest_of_the_plan_applied() {
         "{:?}",
         p.changes
     );
-    assert_eq!((p.summary.packages_removed, p.summary.versions_removed), (0, 0));
+    assert_eq!(
+        (p.summary.packages_removed, p.summary.versions_removed),
+        (0, 0)
+    );
     let after = applied(&before, &p);
     assert_eq!(after.packages.len(), 3, "the removals wait for an admin");
     assert!(after.versions[&PackageName::new("acme/a").unwrap()].contains_key("1.0.0"));
-    assert_eq!(p.summary.revoked, ["user3 from team5"], "the revocation applies");
-    assert_eq!(plan(&sync(), &shrunk, &after, &Policy::default()).summary.revoked.len(), 0);
+    assert_eq!(
+        p.summary.revoked,
+        ["user3 from team5"],
+        "the revocation applies"
+    );
+    assert_eq!(
+        plan(&sync(), &shrunk, &after, &Policy::default())
+            .summary
+            .revoked
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -462,7 +480,10 @@ fn guard_holds_version_removals_when_a_complete_listing_loses_every_tag() {
         ],
         vec![],
     );
-    assert_eq!(plan(&sync(), &one_tag_gone, &before, &Policy::default()).guard, None);
+    assert_eq!(
+        plan(&sync(), &one_tag_gone, &before, &Policy::default()).guard,
+        None
+    );
 }
 
 #[test]

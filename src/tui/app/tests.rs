@@ -57,7 +57,11 @@ fn start_loads_every_list() {
             _ => None,
         })
         .collect();
-    assert_eq!(loads.len(), 6, "syncs, teams, packages, users, tokens and the audit log");
+    assert_eq!(
+        loads.len(),
+        6,
+        "syncs, teams, packages, users, tokens and the audit log"
+    );
 }
 
 #[test]
@@ -346,8 +350,16 @@ fn guarded_run_is_logged_with_what_it_revoked_and_what_it_held() {
     }));
     let entry = &app.activity.entries[0];
     assert_eq!(entry.tone, Tone::Warning);
-    assert!(entry.text.contains("revoked carol from web"), "{}", entry.text);
-    assert!(entry.text.contains("held: this run would remove 6 of 10"), "{}", entry.text);
+    assert!(
+        entry.text.contains("revoked carol from web"),
+        "{}",
+        entry.text
+    );
+    assert!(
+        entry.text.contains("held: this run would remove 6 of 10"),
+        "{}",
+        entry.text
+    );
     assert!(matches!(app.runs.get(&id), Some(RunState::Failed(_))));
 }
 
@@ -418,7 +430,7 @@ fn add_sync_form_reports_invalid_fields_then_submits_and_shows_host_errors() {
     );
     let mut added = sample::syncs().remove(1);
     added.id = sync_id("acme-two");
-    let cmds = app.update(Msg::Reply(Reply::SyncAdded(added)));
+    let cmds = app.update(Msg::Reply(Reply::SyncAdded(Box::new(added))));
     assert!(app.popup.is_none());
     assert!(
         cmds.iter()
