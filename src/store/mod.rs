@@ -270,17 +270,8 @@ impl Store {
         if let KeySource::Credential(path) = source {
             return Err(KeyError::ReadOnly { path: path.clone() }.into());
         }
-        let store = Self::open_with_key(dir, source)?;
-        let next = Key::generate()?;
-        next.write_to(&source.pending_path())?;
-        let Store {
-            db,
-            trees,
-            keyring,
-            _lock,
-        } = store;
-        drop(trees);
-        rewrite::rewrite(db, dir, &keyring, &next)?;
+        let (next, _lock) =
+            Self::open_with_key(dir, source)?.reseal_with_pending_key(dir, source)?;
         std::fs::rename(source.pending_path(), source.path()).map_err(|e| KeyError::Write {
             path: source.path().to_owned(),
             source: e,
@@ -288,6 +279,28 @@ impl Store {
         permissions::make_private(dir)?;
         tracing::info!(key = %next.id_hex(), "rotated the store key");
         Ok(next.id_hex())
+    }
+
+    /// The first half of a rotation: a new key written as pending, and the
+    /// store rewritten with it. The data dir stays locked while the returned
+    /// lock lives; until the pending key is renamed, [`Store::open_with_key`]
+    /// finishes the rotation.
+    fn reseal_with_pending_key(
+        self,
+        dir: &Path,
+        source: &KeySource,
+    ) -> Result<(Key, Arc<std::fs::File>), StoreError> {
+        let next = Key::generate()?;
+        next.write_to(&source.pending_path())?;
+        let Store {
+            db,
+            trees,
+            keyring,
+            _lock,
+        } = self;
+        drop(trees);
+        rewrite::rewrite(db, dir, &keyring, &next)?;
+        Ok((next, _lock))
     }
 
     /// Seals `value` for record `k` of the secret tree `tree`.
