@@ -203,7 +203,7 @@ impl Store {
         };
         // Last, so that it covers what opening created (sled's own files
         // get the process umask's modes).
-        let changed = permissions::make_private(dir)?;
+        let changed = permissions::make_private(dir, permissions::OWNED)?;
         if changed > 0 {
             tracing::info!(dir = %dir.display(), changed, "made the data directory private: 0700 for directories, 0600 for files");
         }
@@ -276,7 +276,7 @@ impl Store {
             path: source.path().to_owned(),
             source: e,
         })?;
-        permissions::make_private(dir)?;
+        permissions::make_private(dir, permissions::OWNED)?;
         tracing::info!(key = %next.id_hex(), "rotated the store key");
         Ok(next.id_hex())
     }
