@@ -166,7 +166,7 @@ fn generate(data: &Path, spec: &Spec) -> usize {
         sync: sync.clone(),
         remote: RemoteId(format!("team-{t}")),
     };
-    let mut people = vec![Change::PutSync(Sync {
+    let record = Sync {
         id: sync.clone(),
         provider: ProviderKind::Github,
         api_url: "https://api.github.com".into(),
@@ -176,7 +176,12 @@ fn generate(data: &Path, spec: &Spec) -> usize {
         last_run: None,
         resync_minutes: None,
         hooks: None,
-    })];
+    };
+    let credential = Credential::Token(Secret::new("ghp_bench".to_owned()));
+    store
+        .apply_new_sync(&record, &credential)
+        .expect("sync record");
+    let mut people = Vec::new();
     // Each team reads a window of USER_VISIBLE repositories; each user is
     // in one team; two users own the organization.
     for t in 0..spec.teams {

@@ -16,8 +16,11 @@ pub enum Change {
     PutIdentity(Identity),
     DeleteIdentity(IdentityKey),
     PutUser(User),
-    /// Rewrites a sync record (its primary flag); never creates one.
-    PutSync(Sync),
+    /// Sets a sync's primary flag on its stored record; never creates one.
+    SetPrimary {
+        sync: SyncId,
+        primary: bool,
+    },
     /// Removes a sync and its credentials.
     DeleteSync(SyncId),
     PutPackage(Package),

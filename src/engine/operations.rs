@@ -88,7 +88,10 @@ pub fn plan_promote(records: &Records, id: &SyncId) -> Result<(Plan, OwnerChange
     let mut plan = Plan::default();
     for (old, new) in records.syncs.iter().zip(&syncs) {
         if old.primary != new.primary {
-            plan.changes.push(Change::PutSync(new.clone()));
+            plan.changes.push(Change::SetPrimary {
+                sync: new.id.clone(),
+                primary: new.primary,
+            });
         }
     }
     let change = OwnerChange {

@@ -222,7 +222,7 @@ impl Store {
         };
         // Last, so that it covers what opening created (sled's own files
         // get the process umask's modes).
-        let changed = permissions::make_private(dir)?;
+        let changed = permissions::make_private(dir, permissions::OWNED)?;
         if changed > 0 {
             tracing::info!(dir = %dir.display(), changed, "made the data directory private: 0700 for directories, 0600 for files");
         }
@@ -301,7 +301,26 @@ impl Store {
         if let KeySource::Credential(path) = source {
             return Err(KeyError::ReadOnly { path: path.clone() }.into());
         }
-        let store = Self::open_with_key(dir, source)?;
+        let (next, _lock) =
+            Self::open_with_key(dir, source)?.reseal_with_pending_key(dir, source)?;
+        std::fs::rename(source.pending_path(), source.path()).map_err(|e| KeyError::Write {
+            path: source.path().to_owned(),
+            source: e,
+        })?;
+        permissions::make_private(dir, permissions::OWNED)?;
+        tracing::info!(key = %next.id_hex(), "rotated the store key");
+        Ok(next.id_hex())
+    }
+
+    /// The first half of a rotation: a new key written as pending, and the
+    /// store rewritten with it. The data dir stays locked while the returned
+    /// lock lives; until the pending key is renamed, [`Store::open_with_key`]
+    /// finishes the rotation.
+    fn reseal_with_pending_key(
+        self,
+        dir: &Path,
+        source: &KeySource,
+    ) -> Result<(Key, Arc<std::fs::File>), StoreError> {
         let next = Key::generate()?;
         next.write_to(&source.pending_path())?;
         let Store {
@@ -311,16 +330,10 @@ impl Store {
             _lock,
             dir: _,
             changes: _,
-        } = store;
+        } = self;
         drop(trees);
         rewrite::rewrite(db, dir, &keyring, &next)?;
-        std::fs::rename(source.pending_path(), source.path()).map_err(|e| KeyError::Write {
-            path: source.path().to_owned(),
-            source: e,
-        })?;
-        permissions::make_private(dir)?;
-        tracing::info!(key = %next.id_hex(), "rotated the store key");
-        Ok(next.id_hex())
+        Ok((next, _lock))
     }
 
     /// Seals `value` for record `k` of the secret tree `tree`.

@@ -1,6 +1,9 @@
-//! Keeps the data directory private: 0700 for it and every directory in it,
-//! 0600 for every file, whatever created them (an admin's `mkdir`, a
-//! systemd `StateDirectory=`, sled's default modes, an older packyard).
+//! Keeps the data directory private: 0700 for it and every directory of
+//! packyard's in it, 0600 for every file of packyard's, whatever created
+//! them (an admin's `mkdir`, a systemd `StateDirectory=`, sled's default
+//! modes, an older packyard). Only the entries packyard owns are touched, so
+//! a data dir pointed at a shared directory by mistake keeps the modes of
+//! everything else in it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,12 +19,25 @@ pub struct PermissionError {
     source: std::io::Error,
 }
 
-/// Sets `dir` and everything under it to 0700 (directories) or 0600
-/// (anything else); symbolic links are left alone and not followed.
-/// Returns how many paths had to change.
-pub fn make_private(dir: &Path) -> Result<usize, PermissionError> {
-    let mut changed = 0;
-    let mut pending = vec![dir.to_owned()];
+/// What packyard keeps in a data dir (see the README's "Data and logs").
+pub const OWNED: &[&str] = &[
+    "store",
+    "store.key",
+    "store.key.new",
+    "store.lock",
+    "store.rewrite",
+    "store.old",
+    "dists",
+    "logs",
+    "packyard.sock",
+];
+
+/// Sets `dir` to 0700, and its `owned` entries with everything under them
+/// to 0700 (directories) or 0600 (anything else); symbolic links are left
+/// alone and not followed. Returns how many paths had to change.
+pub fn make_private(dir: &Path, owned: &[&str]) -> Result<usize, PermissionError> {
+    let mut changed = usize::from(set_mode(dir, 0o700)?);
+    let mut pending: Vec<PathBuf> = owned.iter().map(|name| dir.join(name)).collect();
     while let Some(path) = pending.pop() {
         let error = |mode, source| PermissionError {
             path: path.clone(),
@@ -38,11 +54,7 @@ pub fn make_private(dir: &Path) -> Result<usize, PermissionError> {
             continue;
         }
         let mode = if meta.is_dir() { 0o700 } else { 0o600 };
-        if meta.permissions().mode() & 0o777 != mode {
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                .map_err(|e| error(mode, e))?;
-            changed += 1;
-        }
+        changed += usize::from(set_mode(&path, mode)?);
         if meta.is_dir() {
             for entry in std::fs::read_dir(&path).map_err(|e| error(mode, e))? {
                 pending.push(entry.map_err(|e| error(mode, e))?.path());
@@ -50,6 +62,21 @@ pub fn make_private(dir: &Path) -> Result<usize, PermissionError> {
         }
     }
     Ok(changed)
+}
+
+/// Sets `path`'s mode; true when it had another.
+fn set_mode(path: &Path, mode: u32) -> Result<bool, PermissionError> {
+    let error = |source| PermissionError {
+        path: path.to_owned(),
+        mode,
+        source,
+    };
+    let current = std::fs::metadata(path).map_err(error)?.permissions().mode() & 0o777;
+    if current == mode {
+        return Ok(false);
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(error)?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -73,13 +100,24 @@ mod tests {
         for f in ["store/db", "store/blobs/1"] {
             std::fs::set_permissions(data.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
         }
-        assert_eq!(make_private(&data).unwrap(), 5);
+        std::fs::write(data.join("notes.sh"), "x").unwrap();
+        std::fs::set_permissions(
+            data.join("notes.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        assert_eq!(make_private(&data, OWNED).unwrap(), 5);
         assert_eq!(mode(&data), 0o700);
         assert_eq!(mode(&data.join("store/blobs")), 0o700);
         assert_eq!(mode(&data.join("store/db")), 0o600);
         assert_eq!(mode(&data.join("store/blobs/1")), 0o600);
         assert_eq!(
-            make_private(&data).unwrap(),
+            mode(&data.join("notes.sh")),
+            0o755,
+            "not packyard's, not touched"
+        );
+        assert_eq!(
+            make_private(&data, OWNED).unwrap(),
             0,
             "a second pass changes nothing"
         );
@@ -93,8 +131,8 @@ mod tests {
         std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644)).unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir(&data).unwrap();
-        std::os::unix::fs::symlink(&outside, data.join("link")).unwrap();
-        make_private(&data).unwrap();
+        std::os::unix::fs::symlink(&outside, data.join("store.key")).unwrap();
+        make_private(&data, OWNED).unwrap();
         assert_eq!(mode(&outside), 0o644);
     }
 }

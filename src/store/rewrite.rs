@@ -291,19 +291,8 @@ mod tests {
         let store = Store::open_with_key(dir.path(), &source).unwrap();
         store_secrets(&store);
         // What rotate_key does, stopped before it renames the new key.
-        let next = super::Key::generate().unwrap();
-        next.write_to(&source.pending_path()).unwrap();
-        let Store {
-            db,
-            trees,
-            keyring,
-            _lock,
-            dir: _,
-            changes: _,
-        } = store;
-        drop(trees);
-        super::rewrite(db, dir.path(), &keyring, &next).unwrap();
-        drop(_lock);
+        let (next, lock) = store.reseal_with_pending_key(dir.path(), &source).unwrap();
+        drop(lock);
         let store = Store::open_with_key(dir.path(), &source).unwrap();
         assert_secrets_readable(&store);
         assert_eq!(store.keyring.current.id_hex(), next.id_hex());

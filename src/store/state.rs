@@ -294,9 +294,8 @@ fn prepare(plan: &Plan) -> Result<(Vec<Write>, Vec<Vec<u8>>), StoreError> {
                     encode("users", &k, user)?,
                 ));
             }
-            Change::PutSync(sync) => {
-                let k = sync.id.as_str().as_bytes().to_vec();
-                writes.push(Write::Primary(k, sync.primary));
+            Change::SetPrimary { sync, primary } => {
+                writes.push(Write::Primary(sync.as_str().as_bytes().to_vec(), *primary));
             }
             Change::DeleteSync(id) => {
                 let k = id.as_str().as_bytes().to_vec();
@@ -396,7 +395,7 @@ fn changed_by(plan: &Plan) -> Changed {
             | Change::PutIdentity(_)
             | Change::DeleteIdentity(_)
             | Change::PutUser(_)
-            | Change::PutSync(_)
+            | Change::SetPrimary { .. }
             | Change::DeleteSync(_) => changed.people = true,
             // Removal markers only steer later runs; Composer sees nothing.
             Change::PutRemoval(_) | Change::DeleteRemoval { .. } => {}

@@ -419,8 +419,14 @@ fn concurrent_promotes_and_run_records_never_leave_two_primaries() {
         // What a promote plans: both records with the flag moved.
         let to_a = i % 2 == 0;
         let p = plan(vec![
-            Change::PutSync(sync_named("a", to_a)),
-            Change::PutSync(sync_named("b", !to_a)),
+            Change::SetPrimary {
+                sync: SyncId::new("a").unwrap(),
+                primary: to_a,
+            },
+            Change::SetPrimary {
+                sync: SyncId::new("b").unwrap(),
+                primary: !to_a,
+            },
         ]);
         while let Err(e) = store.apply(&p, store.revision().unwrap(), Timestamp(i)) {
             assert!(matches!(e, StoreError::Conflict { .. }), "{e}");

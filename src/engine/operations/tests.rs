@@ -100,8 +100,8 @@ fn promote_lists_who_gains_and_loses_owner_access_when_primary_changes() {
         .changes
         .iter()
         .filter_map(|c| {
-            if let Change::PutSync(s) = c {
-                Some((s.id.to_string(), s.primary))
+            if let Change::SetPrimary { sync, primary } = c {
+                Some((sync.to_string(), *primary))
             } else {
                 None
             }

@@ -107,8 +107,10 @@ fn applied(current: &Current, plan: &Plan) -> Current {
             Change::PutUser(u) => {
                 next.users.insert(u.id.clone(), u.clone());
             }
-            Change::PutSync(s) => {
-                next.syncs.insert(s.id.clone(), s.clone());
+            Change::SetPrimary { sync, primary } => {
+                if let Some(s) = next.syncs.get_mut(sync) {
+                    s.primary = *primary;
+                }
             }
             Change::DeleteSync(id) => {
                 next.syncs.remove(id);
