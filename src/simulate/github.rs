@@ -10,9 +10,11 @@
 //! the scenario token until they expire. [`Faults`] inject latency, failures and rate-limit
 //! exhaustion; mutations change the organization between runs and deliver
 //! the webhooks GitHub would send to the hooks registered through its hook
-//! API ([`hooks`]).
+//! API ([`hooks`]). GraphQL (`POST /graphql`, `/api/graphql`) is served
+//! by [`graphql`] over the same state, with its own hourly points.
 
 mod app;
+mod graphql;
 mod hooks;
 mod json;
 mod state;
@@ -40,6 +42,7 @@ use axum::routing::{get, post};
 use hooks::RefChange;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
+use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -65,7 +68,14 @@ struct Shared {
     rate: Mutex<RateWindow>,
     app: Mutex<Option<app::App>>,
     webhooks: Webhooks,
+    /// The GraphQL schema served, without the fields a test hid.
+    graphql_schema: Mutex<Arc<apollo_compiler::validation::Valid<apollo_compiler::Schema>>>,
+    /// GraphQL's own window, in points.
+    graphql_rate: Mutex<RateWindow>,
 }
+
+/// The GraphQL routes: GitHub.com's, and GHES's beside its `/api/v3`.
+const GRAPHQL: [&str; 2] = ["/graphql", "/api/graphql"];
 
 /// The primary rate limit window: an hour from start, counting non-304s.
 struct RateWindow {
@@ -96,6 +106,11 @@ impl GithubSim {
             }),
             app: Mutex::new(None),
             webhooks: Webhooks::default(),
+            graphql_schema: Mutex::new(Arc::new(graphql::schema(&BTreeSet::new()))),
+            graphql_rate: Mutex::new(RateWindow {
+                used: 0,
+                reset: epoch_secs() + 3600,
+            }),
         });
         let server = Running::serve(listener, router(shared.clone()), "GitHub");
         Ok(Self {
@@ -293,6 +308,43 @@ impl GithubSim {
         Ok(())
     }
 
+    /// Serves GraphQL without `type_name.field`, as a GHES that predates
+    /// the field does: queries asking for it fail validation.
+    pub fn hide_graphql_field(&self, type_name: &str, field: &str) {
+        let mut schema = lock(&self.shared.graphql_schema);
+        let mut hidden: BTreeSet<(String, String)> = self.hidden_fields();
+        hidden.insert((type_name.to_owned(), field.to_owned()));
+        *schema = Arc::new(graphql::schema(&hidden));
+    }
+
+    fn hidden_fields(&self) -> BTreeSet<(String, String)> {
+        let served = lock(&self.shared.graphql_schema).clone();
+        let full = graphql::schema(&BTreeSet::new());
+        full.types
+            .iter()
+            .filter_map(|(name, ty)| match (ty, served.types.get(name)) {
+                (
+                    apollo_compiler::schema::ExtendedType::Object(all),
+                    Some(apollo_compiler::schema::ExtendedType::Object(now)),
+                ) => Some((name, all, now)),
+                _ => None,
+            })
+            .flat_map(|(name, all, now)| {
+                all.fields
+                    .keys()
+                    .filter(|f| !now.fields.contains_key(*f))
+                    .map(|f| (name.to_string(), f.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// The tag object of an annotated tag (`None`: lightweight or absent).
+    pub fn tag_object(&self, repo: &str, tag: &str) -> Option<String> {
+        let state = lock(&self.shared.state);
+        state.repos.get(repo)?.git.annotated.get(tag).cloned()
+    }
+
     /// Stops accepting requests and waits for the server task to end.
     pub async fn shutdown(self) {
         self.server.shutdown().await;
@@ -316,6 +368,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/repos/{owner}/{repo}/zipball/{*reference}", get(zipball))
         .route("/_codeload/{owner}/{repo}/legacy.zip/{sha}", get(codeload))
         .route(ACCESS_TOKENS, post(access_tokens))
+        .route(GRAPHQL[0], post(graphql_query))
+        .route(GRAPHQL[1], post(graphql_query))
         .merge(hooks::routes())
         .fallback(|| async { not_found() })
         .layer(from_fn_with_state(shared.clone(), gate))
@@ -388,6 +442,10 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
         rate_headers(response.headers_mut(), 0, reset);
         return response;
     }
+    // GraphQL is charged in points by its handler, not in requests.
+    if GRAPHQL.contains(&route.as_str()) {
+        return next.run(request).await;
+    }
     let if_none_match = request.headers().get(IF_NONE_MATCH).cloned();
     let response = with_etag(next.run(request).await, if_none_match).await;
     let not_modified = response.status() == StatusCode::NOT_MODIFIED;
@@ -424,6 +482,13 @@ fn authorized(sim: &Shared, headers: &HeaderMap) -> bool {
         || lock(&sim.app)
             .as_ref()
             .is_some_and(|app| app.accepts(presented, SystemTime::now()))
+}
+
+async fn graphql_query(State(sim): Sim, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<graphql::Request>(&body) {
+        Ok(request) => graphql::answer(&sim, request),
+        Err(e) => graphql::bad_request(&format!("Problems parsing JSON: {e}")),
+    }
 }
 
 async fn access_tokens(
