@@ -11,9 +11,14 @@
 //! branches each, 100 teams, 2,000 members, 20 ms latency per request) and
 //! can be changed with `PACKYARD_BENCH_REPOS`, `..._COMPOSER`, `..._TEAMS`,
 //! `..._MEMBERS`, `..._LATENCY_MS`.
+//!
+//! GitHub reads through GraphQL by default; `PACKYARD_BENCH_GITHUB_API=rest`
+//! measures the REST path instead. Each run also reports what it cost in the
+//! host's budget: REST requests answered with anything but 304 (which are
+//! free) plus GraphQL points, and the hours of a 5,000-an-hour budget that is.
 
 use packyard::domain::ProviderKind;
-use packyard::simulate::{GeneratedSpec, OrgRole, Scenario, Simulator};
+use packyard::simulate::{GeneratedSpec, OrgRole, Scenario, SimStats, Simulator};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -36,9 +41,14 @@ struct Measured {
 /// (monotonic, so the last sample before exit is the peak).
 fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
     let started = Instant::now();
+    let config = data_dir.join("bench.toml");
+    let api = std::env::var("PACKYARD_BENCH_GITHUB_API").unwrap_or_else(|_| "graphql".into());
+    std::fs::write(&config, format!("[sync]\ngithub_api = \"{api}\"\n")).expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_packyard"))
         .arg("--data-dir")
         .arg(data_dir)
+        .arg("--config")
+        .arg(&config)
         .args(args)
         .env("BENCH_TOKEN", token)
         .stdout(std::process::Stdio::piped())
@@ -141,6 +151,16 @@ fn minimum_requests(scenario: &Scenario, sim: &Simulator) -> u64 {
     min
 }
 
+/// What a run cost the host's budget: requests other than 304s (GraphQL
+/// requests are charged in points instead) plus GraphQL points.
+fn budget_points(stats: &SimStats) -> u64 {
+    let graphql: u64 = ["/graphql", "/api/graphql"]
+        .iter()
+        .map(|r| stats.route(r))
+        .sum();
+    stats.requests - stats.not_modified - graphql + stats.graphql_points
+}
+
 fn main() {
     let spec = GeneratedSpec {
         repos: env_or("REPOS", 1000),
@@ -213,6 +233,15 @@ fn bench_provider(
         100.0 * second.wall.as_secs_f64() / first.wall.as_secs_f64(),
         second.peak_rss_kib as f64 / 1024.0
     );
+    for (run, stats) in [("first run", &first_stats), ("second run", &second_stats)] {
+        let points = budget_points(stats);
+        println!(
+            "{run} budget: {} REST requests + {} GraphQL points = {points} points ({:.3} h of a 5,000/h budget)",
+            points - stats.graphql_points,
+            stats.graphql_points,
+            points as f64 / 5000.0
+        );
+    }
     println!("requests by route (first run):");
     for (route, n) in &first_stats.by_route {
         println!("  {n:>6}  {route}");

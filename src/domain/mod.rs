@@ -29,4 +29,4 @@ pub use snapshot::{
     Listing, Manifest, RefKind, RemoteAccount, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot,
     RemoteTeam, RepoRefs,
 };
-pub use sync::{Credential, MAX_RESYNC_MINUTES, ProviderKind, Sync};
+pub use sync::{Credential, GithubApi, MAX_RESYNC_MINUTES, ProviderKind, Sync};

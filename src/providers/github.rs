@@ -16,6 +16,7 @@
 //! ([`CodeHost::fetch_team`]) instead of the whole organization.
 
 mod app;
+pub mod graphql;
 
 pub(crate) mod hooks;
 
@@ -82,6 +83,9 @@ mod wire {
     #[derive(Debug, Deserialize)]
     pub struct Repo {
         pub id: u64,
+        /// The global id GraphQL knows the repository by.
+        #[serde(default)]
+        pub node_id: Option<String>,
         pub full_name: String,
         pub html_url: String,
         pub clone_url: String,
@@ -395,9 +399,7 @@ impl GithubHost {
         &self,
         progress: &ProgressFn,
     ) -> Result<Listing<RemoteRepo>, ProviderError> {
-        let repos = self
-            .list::<wire::Repo>(self.list_url(&["orgs", &self.org, "repos"], &[("type", "all")]))
-            .await?;
+        let repos = self.list::<wire::Repo>(self.org_repos_url()).await?;
         self.fetch_each(
             "repositories",
             repos,
@@ -408,30 +410,38 @@ impl GithubHost {
         .await
     }
 
-    /// One listed repository with its refs. Refs read completely since the
-    /// host's last push to the repository are reused without a request; they
-    /// are read again at least every [`REFS_MAX_AGE_SECS`], in case a ref
-    /// changed in a way that did not move `pushed_at`.
-    async fn fetch_repo_details(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
-        let (remote, pushed_at) = remote_repo(repo);
-        let now = Timestamp::now();
-        if let Some(pushed_at) = &pushed_at
-            && let Some(known) = self.cache.refs(&remote.id).filter(|known| {
-                known.pushed_at == *pushed_at
-                    && known.default_branch == remote.default_branch
-                    && (0..REFS_MAX_AGE_SECS).contains(&(now.0 - known.checked_at.0))
-            })
-        {
-            return Ok(RemoteRepo {
-                refs: Listing::complete(known.refs),
-                ..remote
-            });
-        }
-        self.fetch_refs_remembered(remote, pushed_at).await
+    /// Every repository of the organization, the listing both APIs start from.
+    fn org_repos_url(&self) -> Url {
+        self.list_url(&["orgs", &self.org, "repos"], &[("type", "all")])
     }
 
-    /// Reads the refs afresh and, when they were read completely, remembers
-    /// them with the `pushed_at` they belong to for the next run to reuse.
+    /// One listed repository with its refs.
+    async fn fetch_repo_details(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
+        let (remote, pushed_at) = remote_repo(repo);
+        match self.known_refs(&remote, pushed_at.as_deref()) {
+            Some(known) => Ok(known),
+            None => self.fetch_refs_remembered(remote, pushed_at).await,
+        }
+    }
+
+    /// `remote` with the refs read completely since the host's last push to
+    /// it, reused without a request. They are read again at least every
+    /// [`REFS_MAX_AGE_SECS`], in case a ref changed in a way that did not
+    /// move `pushed_at`.
+    fn known_refs(&self, remote: &RemoteRepo, pushed_at: Option<&str>) -> Option<RemoteRepo> {
+        let now = Timestamp::now();
+        let known = self.cache.refs(&remote.id).filter(|known| {
+            Some(known.pushed_at.as_str()) == pushed_at
+                && known.default_branch == remote.default_branch
+                && (0..REFS_MAX_AGE_SECS).contains(&(now.0 - known.checked_at.0))
+        })?;
+        Some(RemoteRepo {
+            refs: Listing::complete(known.refs),
+            ..remote.clone()
+        })
+    }
+
+    /// Reads the refs afresh and remembers them (see [`Self::remember_refs`]).
     async fn fetch_refs_remembered(
         &self,
         remote: RemoteRepo,
@@ -439,6 +449,13 @@ impl GithubHost {
     ) -> Result<RemoteRepo, ProviderError> {
         let checked_at = Timestamp::now();
         let remote = self.fetch_refs(remote).await?;
+        self.remember_refs(&remote, pushed_at, checked_at);
+        Ok(remote)
+    }
+
+    /// Refs read completely are kept with the `pushed_at` they belong to,
+    /// for the next run to reuse.
+    fn remember_refs(&self, remote: &RemoteRepo, pushed_at: Option<String>, checked_at: Timestamp) {
         if let Some(pushed_at) = pushed_at
             && remote.refs.complete
         {
@@ -450,7 +467,54 @@ impl GithubHost {
             };
             self.cache.put_refs(&remote.id, &known);
         }
-        Ok(remote)
+    }
+
+    /// The organization and its owners, as both APIs read them.
+    async fn fetch_org_and_admins(
+        &self,
+        progress: &ProgressFn,
+    ) -> Result<(RemoteOrg, Listing<RemoteAccount>), ProviderError> {
+        progress(Progress {
+            phase: "organization",
+            done: 0,
+            total: 2,
+        });
+        let org = self.fetch_org().await?;
+        let admins = self
+            .fetch_accounts(self.list_url(&["orgs", &self.org, "members"], &[("role", "admin")]))
+            .await?;
+        progress(Progress {
+            phase: "organization",
+            done: 2,
+            total: 2,
+        });
+        Ok((org, admins))
+    }
+
+    /// One repository of the organization by full name, without its refs,
+    /// and its `pushed_at`; `None` when it is gone or no longer ours.
+    async fn fetch_listed_repo(
+        &self,
+        full_name: &str,
+    ) -> Result<Option<(RemoteRepo, Option<String>)>, ProviderError> {
+        if !self.owns(full_name) {
+            return Ok(None);
+        }
+        let segments: Vec<&str> = std::iter::once("repos")
+            .chain(full_name.split('/'))
+            .collect();
+        let Some(repo) = self
+            .get_if_found::<wire::Repo>(&self.url(&segments, &[]))
+            .await?
+        else {
+            return Ok(None);
+        };
+        // GitHub answers for a renamed or transferred repository under its
+        // new name: one that moved to another owner is no longer ours.
+        if !self.owns(&repo.full_name) {
+            return Ok(None);
+        }
+        Ok(Some(remote_repo(repo)))
     }
 
     /// Whether `full_name` (`owner/name`) names a repository of this
@@ -582,20 +646,7 @@ impl CodeHost for GithubHost {
     }
 
     async fn snapshot(&self, progress: ProgressFn) -> Result<RemoteSnapshot, ProviderError> {
-        progress(Progress {
-            phase: "organization",
-            done: 0,
-            total: 2,
-        });
-        let org = self.fetch_org().await?;
-        let admins = self
-            .fetch_accounts(self.list_url(&["orgs", &self.org, "members"], &[("role", "admin")]))
-            .await?;
-        progress(Progress {
-            phase: "organization",
-            done: 2,
-            total: 2,
-        });
+        let (org, admins) = self.fetch_org_and_admins(&progress).await?;
         let teams = self.fetch_teams(&progress).await?;
         let repos = self.fetch_repos(&progress).await?;
         Ok(RemoteSnapshot {
@@ -637,24 +688,9 @@ impl CodeHost for GithubHost {
     }
 
     async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
-        if !self.owns(full_name) {
-            return Ok(None);
-        }
-        let segments: Vec<&str> = std::iter::once("repos")
-            .chain(full_name.split('/'))
-            .collect();
-        let Some(repo) = self
-            .get_if_found::<wire::Repo>(&self.url(&segments, &[]))
-            .await?
-        else {
+        let Some((remote, pushed_at)) = self.fetch_listed_repo(full_name).await? else {
             return Ok(None);
         };
-        // GitHub answers for a renamed or transferred repository under its
-        // new name: one that moved to another owner is no longer ours.
-        if !self.owns(&repo.full_name) {
-            return Ok(None);
-        }
-        let (remote, pushed_at) = remote_repo(repo);
         self.fetch_refs_remembered(remote, pushed_at)
             .await
             .map(Some)
@@ -866,6 +902,7 @@ mod tests {
     fn permission_maps_roles_when_role_name_or_flags_given() {
         let repo = |role: Option<&str>, flags: (bool, bool, bool, bool, bool)| wire::Repo {
             id: 1,
+            node_id: None,
             full_name: "a/b".into(),
             html_url: String::new(),
             clone_url: String::new(),

@@ -359,7 +359,26 @@ impl HttpClient {
         mode: CacheMode,
         limit: usize,
     ) -> Result<Response, ProviderError> {
-        self.request(Method::GET, url, None, mode, limit).await
+        self.request(Method::GET, url, None, mode, limit, true)
+            .await
+    }
+
+    /// POSTs a read-only query (GraphQL): retried like a GET, never cached.
+    pub async fn post_query(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+        limit: usize,
+    ) -> Result<Response, ProviderError> {
+        self.request(
+            Method::POST,
+            url,
+            Some(body),
+            CacheMode::Bypass,
+            limit,
+            true,
+        )
+        .await
     }
 
     /// Sends a write (`POST`, `PUT`, `DELETE`) with an optional JSON body,
@@ -373,7 +392,8 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
     ) -> Result<Response, ProviderError> {
         let limit = self.settings.max_body_bytes;
-        self.request(method, url, body, CacheMode::Bypass, limit)
+        let idempotent = method.is_idempotent();
+        self.request(method, url, body, CacheMode::Bypass, limit, idempotent)
             .await
     }
 
@@ -384,12 +404,12 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
         mode: CacheMode,
         limit: usize,
+        idempotent: bool,
     ) -> Result<Response, ProviderError> {
         let cached = match mode {
             CacheMode::Conditional => self.cache.etag(url.as_str()),
             CacheMode::Bypass => None,
         };
-        let idempotent = method.is_idempotent();
         let mut attempt = 1;
         let mut rate_waits = 0;
         let mut reauthorized = false;
@@ -665,7 +685,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 /// Time until `x-ratelimit-reset` (epoch seconds). Measured against the
 /// host's `Date` header when present, so a skewed local clock does not
 /// matter; `Date` is truncated to the second, which errs on waiting longer.
-fn reset_wait(headers: &HeaderMap) -> Option<Duration> {
+pub fn reset_wait(headers: &HeaderMap) -> Option<Duration> {
     let reset = header_str(headers, "x-ratelimit-reset")?
         .parse::<u64>()
         .ok()?;

@@ -15,7 +15,7 @@ pub mod http;
 pub mod manifest;
 
 use crate::domain::{
-    Credential, InstalledHooks, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteRepo,
+    Credential, GithubApi, InstalledHooks, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteRepo,
     RemoteSnapshot, RemoteTeam, RepoRefs, Sync,
 };
 use async_trait::async_trait;
@@ -190,6 +190,8 @@ pub struct ClientSettings {
     pub max_rate_limit_wait: Duration,
     /// Largest composer.json or API response body accepted.
     pub max_body_bytes: usize,
+    /// The API GitHub syncs read through.
+    pub github_api: GithubApi,
 }
 
 impl Default for ClientSettings {
@@ -200,6 +202,7 @@ impl Default for ClientSettings {
             timeout: Duration::from_secs(30),
             max_rate_limit_wait: Duration::from_secs(300),
             max_body_bytes: 8 * 1024 * 1024,
+            github_api: GithubApi::default(),
         }
     }
 }
@@ -261,9 +264,14 @@ pub fn connect(
 ) -> Result<Box<dyn CodeHost>, ProviderError> {
     let (url, org) = (&sync.api_url, &sync.org);
     Ok(match sync.provider {
-        ProviderKind::Github => Box::new(github::GithubHost::new(
-            url, org, credential, cache, settings,
-        )?),
+        ProviderKind::Github => match settings.github_api {
+            GithubApi::Graphql => Box::new(github::graphql::GraphqlHost::new(
+                url, org, credential, cache, settings,
+            )?),
+            GithubApi::Rest => Box::new(github::GithubHost::new(
+                url, org, credential, cache, settings,
+            )?),
+        },
         ProviderKind::Gitlab => Box::new(gitlab::GitlabHost::new(
             url, org, credential, cache, settings,
         )?),

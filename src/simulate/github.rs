@@ -311,10 +311,9 @@ impl GithubSim {
     /// Serves GraphQL without `type_name.field`, as a GHES that predates
     /// the field does: queries asking for it fail validation.
     pub fn hide_graphql_field(&self, type_name: &str, field: &str) {
-        let mut schema = lock(&self.shared.graphql_schema);
-        let mut hidden: BTreeSet<(String, String)> = self.hidden_fields();
+        let mut hidden = self.hidden_fields();
         hidden.insert((type_name.to_owned(), field.to_owned()));
-        *schema = Arc::new(graphql::schema(&hidden));
+        *lock(&self.shared.graphql_schema) = Arc::new(graphql::schema(&hidden));
     }
 
     fn hidden_fields(&self) -> BTreeSet<(String, String)> {

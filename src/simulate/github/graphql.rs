@@ -232,17 +232,22 @@ fn validation_error(
     }
 }
 
-/// Field errors for objects that are not there get GitHub's `NOT_FOUND`.
+/// Field errors in GitHub's words: without the executor's "resolver
+/// error: " prefix, and `NOT_FOUND` for objects that are not there.
 fn github_shape(mut body: Value) -> Value {
     if let Some(list) = body.get_mut("errors").and_then(Value::as_array_mut) {
         for error in list {
-            let not_found = error
-                .get("message")
-                .and_then(Value::as_str)
-                .is_some_and(|m| m.starts_with("Could not resolve to"));
-            if not_found {
+            let Some(message) = error.get("message").and_then(Value::as_str) else {
+                continue;
+            };
+            let message = message
+                .strip_prefix("resolver error: ")
+                .unwrap_or(message)
+                .to_owned();
+            if message.starts_with("Could not resolve to") {
                 error["type"] = json!("NOT_FOUND");
             }
+            error["message"] = json!(message);
         }
     }
     body
