@@ -11,7 +11,7 @@ use apollo_compiler::{ExecutableDocument, Schema};
 use packyard::domain::{Credential, RefKind, RemoteSnapshot, Secret};
 use packyard::providers::github::GithubHost;
 use packyard::providers::github::graphql::{GraphqlHost, documents, estimate};
-use packyard::providers::{CodeHost, MemoryCache};
+use packyard::providers::{CodeHost, MemoryCache, ProviderError};
 use packyard::simulate::{GeneratedSpec, GithubSim, Scenario, SimStats};
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};
@@ -480,4 +480,28 @@ async fn simulator_answers_with_githubs_error_shapes() {
         .await
         .unwrap();
     assert_eq!(answer.status(), 401);
+}
+
+/// Spent GraphQL points stop the run with the reset, as GitHub answers
+/// them (200 with `RATE_LIMITED`); nothing becomes a partial listing. After
+/// the reset, on the simulator's clock, a new run reads everything.
+#[tokio::test]
+async fn spent_graphql_points_stop_the_snapshot_until_the_reset() {
+    let sim = GithubSim::start(demo()).await.unwrap();
+    sim.budget().spend_all("graphql", "token");
+    let host = graphql_host(&sim, Arc::new(MemoryCache::default()));
+    let err = host.snapshot(quiet()).await.unwrap_err();
+    let ProviderError::RateLimited { retry_after, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        retry_after.as_secs() > 0 && retry_after.as_secs() <= 3600,
+        "{err}"
+    );
+    sim.clock().advance(std::time::Duration::from_secs(3601));
+    let snapshot = graphql_host(&sim, Arc::new(MemoryCache::default()))
+        .snapshot(quiet())
+        .await
+        .unwrap();
+    assert!(snapshot.is_complete());
 }

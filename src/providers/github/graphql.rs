@@ -30,6 +30,7 @@ use crate::domain::{
     Credential, InstalledHooks, Listing, Manifest, Permission, RefKind, RemoteAccount, RemoteId,
     RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot, RemoteTeam, Timestamp,
 };
+use crate::providers::budget::Budget;
 use crate::providers::{
     ClientSettings, CodeHost, HookSpec, Progress, ProgressFn, ProviderCache, ProviderError,
     RequestStats, http,
@@ -42,6 +43,9 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The budget GitHub charges GraphQL points to.
+const GRAPHQL_BUCKET: &str = "graphql";
 
 /// A GraphQL answer carries many repositories' composer.json files: allow
 /// this many times the single-response limit.
@@ -87,9 +91,13 @@ mod wire {
     }
 
     #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "camelCase")]
     pub struct RateLimit {
         pub cost: u64,
+        pub limit: u64,
         pub remaining: u64,
+        /// RFC 3339.
+        pub reset_at: String,
     }
 
     #[derive(Debug, Deserialize)]
@@ -347,15 +355,23 @@ impl GraphqlHost {
         };
         self.points.fetch_add(cost.points(), Ordering::Relaxed);
         let decoded: wire::Response<T> = self.rest.http.decode(&self.endpoint, &response.body)?;
+        let budget = self.rest.http.budget();
         if let Some(error) = decoded
             .errors
             .iter()
             .find(|e| e.kind.as_deref() == Some("RATE_LIMITED"))
         {
             tracing::info!(host, message = %error.message, "GraphQL rate limit spent");
+            let wait = http::reset_wait(&response.headers).unwrap_or_default();
+            budget.refused(GRAPHQL_BUCKET, wait, std::time::SystemTime::now());
+            let headroom = budget
+                .headroom()
+                .into_iter()
+                .find(|h| h.bucket == GRAPHQL_BUCKET);
             return Err(ProviderError::RateLimited {
                 host,
-                retry_after: http::reset_wait(&response.headers).unwrap_or_default(),
+                retry_after: wait,
+                budget: headroom.map(Box::new),
             }
             .into());
         }
@@ -371,21 +387,31 @@ impl GraphqlHost {
                 message: format!("GraphQL {operation}: {}", message.join("; ")),
             })
         })?;
-        match &data.rate_limit {
-            Some(rate) if rate.cost != cost.points() => tracing::warn!(
-                operation,
-                charged = rate.cost,
-                estimated = cost.points(),
-                "GitHub charged a GraphQL query differently from packyard's estimate"
-            ),
-            Some(rate) => tracing::debug!(
+        if let Some(rate) = &data.rate_limit {
+            if rate.cost != cost.points() {
+                tracing::warn!(
+                    operation,
+                    charged = rate.cost,
+                    estimated = cost.points(),
+                    "GitHub charged a GraphQL query differently from packyard's estimate"
+                );
+            }
+            // The points left: the budget learns them here, as a query's
+            // cost is not one request.
+            if let Ok(reset) = time::OffsetDateTime::parse(
+                &rate.reset_at,
+                &time::format_description::well_known::Rfc3339,
+            ) {
+                let reset = u64::try_from(reset.unix_timestamp()).unwrap_or(0);
+                budget.report(GRAPHQL_BUCKET, rate.limit, rate.remaining, reset);
+            }
+            tracing::debug!(
                 operation,
                 points = rate.cost,
                 nodes = cost.nodes,
                 remaining = rate.remaining,
                 "GraphQL query"
-            ),
-            None => {}
+            );
         }
         Ok(data.fields)
     }
@@ -429,7 +455,7 @@ impl GraphqlHost {
                     }
                 },
                 Err(QueryError::Unsupported) => return self.rest.fetch_teams(progress).await,
-                Err(QueryError::Provider(e)) if e.is_credentials() => return Err(e),
+                Err(QueryError::Provider(e)) if e.stops_run() => return Err(e),
                 Err(QueryError::Provider(e)) => {
                     tracing::warn!(error = %e, "team listing incomplete");
                     return Ok(sorted_teams(items, false));
@@ -554,7 +580,7 @@ impl GraphqlHost {
                     info = page.page_info;
                 }
                 Ok(None) | Err(QueryError::Unsupported) => return Ok(Listing::partial(items)),
-                Err(QueryError::Provider(e)) if e.is_credentials() => return Err(e),
+                Err(QueryError::Provider(e)) if e.stops_run() => return Err(e),
                 Err(QueryError::Provider(e)) => {
                     tracing::warn!(error = %e, "GraphQL page not read; listing incomplete");
                     return Ok(Listing::partial(items));
@@ -652,7 +678,7 @@ impl GraphqlHost {
                     .try_collect()
                     .await;
             }
-            Err(QueryError::Provider(e)) if e.is_credentials() => return Err(e),
+            Err(QueryError::Provider(e)) if e.stops_run() => return Err(e),
             Err(QueryError::Provider(e)) => {
                 tracing::warn!(error = %e, repositories = batch.len(), "refs not read; those repositories stay as they were");
                 return Ok(batch.into_iter().map(|p| p.remote).collect());
@@ -861,6 +887,10 @@ impl CodeHost for GraphqlHost {
 
     fn stats(&self) -> RequestStats {
         self.rest.stats()
+    }
+
+    fn budget(&self) -> Arc<Budget> {
+        self.rest.http.budget()
     }
 
     async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {

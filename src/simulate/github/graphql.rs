@@ -4,7 +4,8 @@
 //! A query is parsed and validated with `apollo-compiler` against the part
 //! of GitHub's schema the simulator serves (`schema.graphql` beside this
 //! file), costed and checked against the node limit as GitHub documents it,
-//! charged to the hour's 5,000 points, then executed by the resolvers in
+//! charged to the credential's `graphql` budget (5,000 points an hour for a
+//! token), then executed by the resolvers in
 //! [`objects`] over the same state and visibility as the REST side. Errors
 //! come back as GitHub sends them: HTTP 200 with an `errors` list whose
 //! entries carry `type` (`NOT_FOUND`, `MAX_NODE_LIMIT_EXCEEDED`,
@@ -15,18 +16,17 @@
 
 mod objects;
 
-use super::{Shared, epoch_secs, lock};
+use super::{Shared, lock, rate_headers};
+use crate::simulate::budget::Standing;
 use apollo_compiler::executable::{Field, Selection, SelectionSet};
 use apollo_compiler::response::{JsonMap, JsonValue};
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema, ast};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// Points per hour for a user token (GitHub's documented primary limit).
-pub(super) const POINTS_PER_HOUR: u64 = 5_000;
 /// GitHub refuses queries that could return more nodes than this.
 const MAX_NODES: u64 = 500_000;
 /// The most `first`/`last` may ask of one connection.
@@ -73,15 +73,13 @@ impl Tally {
     }
 }
 
-/// The parts of the rate limit a query's `rateLimit` field reports.
+/// What a query's `rateLimit` field reports: its cost and node count, and
+/// the budget after charging it.
 #[derive(Debug, Clone)]
 pub(super) struct RateInfo {
     pub cost: u64,
-    pub limit: u64,
-    pub remaining: u64,
-    pub used: u64,
-    pub reset: u64,
     pub node_count: u64,
+    pub standing: Standing,
 }
 
 /// A GitHub error entry: `type` and `message`.
@@ -93,22 +91,8 @@ fn errors(list: Vec<Value>) -> Response {
     axum::Json(json!({ "errors": list })).into_response()
 }
 
-fn ratelimit_headers(headers: &mut HeaderMap, remaining: u64, used: u64, reset: u64) {
-    for (name, value) in [
-        ("x-ratelimit-limit", POINTS_PER_HOUR.to_string()),
-        ("x-ratelimit-remaining", remaining.to_string()),
-        ("x-ratelimit-reset", reset.to_string()),
-        ("x-ratelimit-used", used.to_string()),
-        ("x-ratelimit-resource", "graphql".to_owned()),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
-}
-
 /// Answers one GraphQL request.
-pub(super) fn answer(sim: &Shared, request: Request) -> Response {
+pub(super) fn answer(sim: &Shared, key: &str, request: Request) -> Response {
     let schema = lock(&sim.graphql_schema).clone();
     let document = match ExecutableDocument::parse_and_validate(
         &schema,
@@ -151,29 +135,19 @@ pub(super) fn answer(sim: &Shared, request: Request) -> Response {
         )]);
     }
     let cost = tally.points();
-    let rate = {
-        let mut window = lock(&sim.graphql_rate);
-        let now = epoch_secs();
-        if now >= window.reset {
-            window.used = 0;
-            window.reset = now + 3600;
-        }
-        if window.used + cost > POINTS_PER_HOUR {
+    let rate = match sim.budget.charge("graphql", key, cost) {
+        Ok(standing) => standing.map(|standing| RateInfo {
+            cost,
+            node_count: tally.nodes,
+            standing,
+        }),
+        Err(spent) => {
             let mut response = errors(vec![typed_error(
                 "RATE_LIMITED",
                 "API rate limit exceeded for user ID 1.",
             )]);
-            ratelimit_headers(response.headers_mut(), 0, window.used, window.reset);
+            rate_headers(response.headers_mut(), &spent, "graphql");
             return response;
-        }
-        window.used += cost;
-        RateInfo {
-            cost,
-            limit: POINTS_PER_HOUR,
-            remaining: POINTS_PER_HOUR - window.used,
-            used: window.used,
-            reset: window.reset,
-            node_count: tally.nodes,
         }
     };
     lock(&sim.stats).graphql_points += cost;
@@ -183,7 +157,7 @@ pub(super) fn answer(sim: &Shared, request: Request) -> Response {
         .collect();
     let body = {
         let state = lock(&sim.state);
-        let root = objects::QueryRoot::new(&state, &rate);
+        let root = objects::QueryRoot::new(&state, rate.as_ref());
         apollo_compiler::resolvers::Execution::new(&schema, &document)
             .operation(operation)
             .raw_variable_values(&raw)
@@ -194,12 +168,9 @@ pub(super) fn answer(sim: &Shared, request: Request) -> Response {
         Ok(body) => axum::Json(body).into_response(),
         Err(e) => errors(vec![json!({ "message": e.message().to_string() })]),
     };
-    ratelimit_headers(
-        response.headers_mut(),
-        rate.remaining,
-        rate.used,
-        rate.reset,
-    );
+    if let Some(rate) = &rate {
+        rate_headers(response.headers_mut(), &rate.standing, "graphql");
+    }
     response
 }
 

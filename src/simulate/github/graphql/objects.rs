@@ -119,11 +119,13 @@ impl ObjectValue for PageInfo {
 /// The root `Query`.
 pub(super) struct QueryRoot<'s> {
     state: &'s State,
-    rate: &'s RateInfo,
+    /// `None` where the host does not limit GraphQL (a GHES with rate
+    /// limiting off): `rateLimit` is null.
+    rate: Option<&'s RateInfo>,
 }
 
 impl<'s> QueryRoot<'s> {
-    pub fn new(state: &'s State, rate: &'s RateInfo) -> Self {
+    pub fn new(state: &'s State, rate: Option<&'s RateInfo>) -> Self {
         Self { state, rate }
     }
 
@@ -204,7 +206,7 @@ impl ObjectValue for QueryRoot<'_> {
                     .collect();
                 ResolvedValue::List(Box::new(nodes.into_iter()))
             }
-            "rateLimit" => ResolvedValue::object(RateLimitObject(self.rate)),
+            "rateLimit" => ResolvedValue::nullable_object(self.rate.map(RateLimitObject)),
             _ => return Err(self.unknown_field_error(info)),
         })
     }
@@ -220,15 +222,15 @@ impl ObjectValue for RateLimitObject<'_> {
         &'a self,
         info: &'a ResolveInfo<'a>,
     ) -> Result<ResolvedValue<'a>, FieldError> {
-        let r = self.0;
+        let (r, s) = (self.0, &self.0.standing);
         Ok(match info.field_name() {
             "cost" => leaf(r.cost),
-            "limit" => leaf(r.limit),
+            "limit" => leaf(s.limit),
             "nodeCount" => leaf(r.node_count),
-            "remaining" => leaf(r.remaining),
-            "used" => leaf(r.used),
+            "remaining" => leaf(s.remaining),
+            "used" => leaf(s.used),
             "resetAt" => {
-                let reset = time::OffsetDateTime::from_unix_timestamp(r.reset as i64)
+                let reset = time::OffsetDateTime::from_unix_timestamp(s.reset as i64)
                     .ok()
                     .and_then(|t| {
                         t.format(&time::format_description::well_known::Rfc3339)
