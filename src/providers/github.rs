@@ -7,6 +7,10 @@
 //! resync with no change is answered by 304s; manifests are keyed by commit
 //! SHA in the [`ProviderCache`] and never fetched twice.
 //!
+//! [`graphql`] is the other GitHub host: the same snapshot for a fraction of
+//! the budget, reading refs, composer.json and teams through GraphQL and the
+//! rest through this one.
+//!
 //! Credentials: a token (sent as `Bearer`), or a GitHub App installation
 //! whose short-lived tokens [`app`] obtains and renews.
 //!

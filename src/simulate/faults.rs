@@ -112,8 +112,6 @@ pub struct SimStats {
     pub not_modified: u64,
     /// Requests per route template, e.g. `/repos/{owner}/{repo}/tags`.
     pub by_route: BTreeMap<String, u64>,
-    /// GraphQL points charged (GitHub), by the host's cost formula.
-    pub graphql_points: u64,
 }
 
 impl SimStats {

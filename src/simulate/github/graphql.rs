@@ -150,7 +150,6 @@ pub(super) fn answer(sim: &Shared, key: &str, request: Request) -> Response {
             return response;
         }
     };
-    lock(&sim.stats).graphql_points += cost;
     let raw: JsonMap = variables
         .into_iter()
         .map(|(k, v)| (k.into(), JsonValue::from(v)))

@@ -16,6 +16,15 @@ pub(super) fn node_id(kind: &str, id: impl std::fmt::Display) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("0:{kind}{id}"))
 }
 
+/// The numeric id inside a [`node_id`] of `kind`.
+pub(super) fn node_number(kind: &str, node_id: &str) -> Option<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(node_id)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.strip_prefix("0:")?.strip_prefix(kind)?.parse().ok()
+}
+
 /// git's blob id of a file's bytes.
 pub(super) fn blob_sha(bytes: &[u8]) -> String {
     let mut blob = Sha1::new();

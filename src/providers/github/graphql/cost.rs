@@ -188,7 +188,7 @@ mod tests {
         }";
         let cost = estimate(nodes, "Nodes", &json!({ "n": 10 })).unwrap();
         assert_eq!(cost.nodes, 50 + 50 * 10 + 50 * 10 * 20);
-        assert_eq!(cost.points(), 5, "1 + 50 + 500 requests");
+        assert_eq!(cost.points(), 6, "1 + 50 + 500 requests, rounded");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! may see is what the REST side shows it: the organization's own teams and
 //! repositories, under its login.
 
-use super::super::json::{blob_sha, node_id};
+use super::super::json::{blob_sha, node_id, node_number};
 use super::super::state::{Repo, State, Team, User};
 use super::RateInfo;
 use crate::simulate::scenario::RepoRole;
@@ -158,11 +158,8 @@ impl<'s> QueryRoot<'s> {
 
     /// A global node id; only repositories are served as nodes.
     fn node(&self, id: &str) -> Result<RepoObject<'s>, FieldError> {
-        let repo = self
-            .state
-            .repos
-            .values()
-            .find(|r| node_id("Repository", r.id) == id);
+        let repo = node_number("Repository", id)
+            .and_then(|database_id| self.state.repos.values().find(|r| r.id == database_id));
         repo.map(|repo| RepoObject {
             state: self.state,
             repo,
