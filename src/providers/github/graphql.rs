@@ -827,7 +827,7 @@ fn peel(target: wire::Target) -> Option<(String, Option<wire::TreeEntry>)> {
         "Commit" => Some((target.oid, target.file)),
         "Tag" => target
             .target
-            .and_then(|inner| (inner.kind == "Commit").then(|| (inner.oid, inner.file))),
+            .and_then(|inner| (inner.kind == "Commit").then_some((inner.oid, inner.file))),
         _ => None,
     }
 }

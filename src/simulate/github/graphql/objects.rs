@@ -199,7 +199,7 @@ impl ObjectValue for QueryRoot<'_> {
                     .unwrap_or_default();
                 let nodes: Vec<_> = ids
                     .into_iter()
-                    .map(|id| self.node(id).map(|repo| ResolvedValue::object(repo)))
+                    .map(|id| self.node(id).map(ResolvedValue::object))
                     .collect();
                 ResolvedValue::List(Box::new(nodes.into_iter()))
             }
