@@ -13,6 +13,11 @@
 //! branches each, 100 teams, 2,000 members, 20 ms latency per request) and
 //! can be changed with `PACKYARD_BENCH_REPOS`, `..._COMPOSER`, `..._TEAMS`,
 //! `..._MEMBERS`, `..._LATENCY_MS`.
+//!
+//! GitHub reads through GraphQL by default; `PACKYARD_BENCH_GITHUB_API=rest`
+//! measures the REST path instead. Each run also reports what it cost in the
+//! host's budget: REST requests answered with anything but 304 (which are
+//! free) plus GraphQL points, and the hours of a 5,000-an-hour budget that is.
 
 use packyard::domain::ProviderKind;
 use packyard::simulate::{GeneratedSpec, OrgRole, Scenario, Simulator};
@@ -38,9 +43,14 @@ struct Measured {
 /// (monotonic, so the last sample before exit is the peak).
 fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
     let started = Instant::now();
+    let config = data_dir.join("bench.toml");
+    let api = std::env::var("PACKYARD_BENCH_GITHUB_API").unwrap_or_else(|_| "graphql".into());
+    std::fs::write(&config, format!("[sync]\ngithub_api = \"{api}\"\n")).expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_packyard"))
         .arg("--data-dir")
         .arg(data_dir)
+        .arg("--config")
+        .arg(&config)
         .args(args)
         .env("BENCH_TOKEN", token)
         .stdout(std::process::Stdio::piped())
@@ -143,6 +153,19 @@ fn minimum_requests(scenario: &Scenario, sim: &Simulator) -> u64 {
     min
 }
 
+/// What a run cost GitHub's budget, as its simulator charged it: REST
+/// requests (bucket `core`; 304s are free) and GraphQL points. Reading the
+/// charge also starts the next count.
+fn github_budget(sim: &Simulator) -> Option<(u64, u64)> {
+    let Simulator::Github(github) = sim else {
+        return None;
+    };
+    let budget = github.budget();
+    let charged = budget.charged();
+    budget.reset_charged();
+    Some((charged.granted("core"), charged.granted("graphql")))
+}
+
 fn main() {
     let spec = GeneratedSpec {
         repos: env_or("REPOS", 1000),
@@ -191,6 +214,7 @@ fn bench_provider(
 
     let minimum = minimum_requests(&scenario, &sim);
     sim.reset_stats();
+    github_budget(&sim);
     // Archives are prefetched (and counted) apart, after the metadata runs.
     let first = run_packyard(
         data.path(),
@@ -198,6 +222,7 @@ fn bench_provider(
         &sim.token(),
     );
     let first_stats = sim.stats();
+    let first_budget = github_budget(&sim);
     sim.reset_stats();
     let second = run_packyard(
         data.path(),
@@ -205,6 +230,7 @@ fn bench_provider(
         &sim.token(),
     );
     let second_stats = sim.stats();
+    let second_budget = github_budget(&sim);
 
     println!("\n== {kind}");
     println!(
@@ -224,6 +250,15 @@ fn bench_provider(
         100.0 * second.wall.as_secs_f64() / first.wall.as_secs_f64(),
         second.peak_rss_kib as f64 / 1024.0
     );
+    for (run, budget) in [("first run", first_budget), ("second run", second_budget)] {
+        if let Some((rest, graphql)) = budget {
+            println!(
+                "{run} budget: {rest} REST requests + {graphql} GraphQL points = {} points ({:.3} h of 5,000 an hour)",
+                rest + graphql,
+                (rest + graphql) as f64 / 5000.0
+            );
+        }
+    }
     println!("requests by route (first run):");
     for (route, n) in &first_stats.by_route {
         println!("  {n:>6}  {route}");

@@ -451,6 +451,7 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
             max_attempts: s.max_attempts,
             timeout: Duration::from_secs(s.timeout_secs),
             max_rate_limit_wait: Duration::from_secs(s.max_rate_limit_wait_secs),
+            github_api: s.github_api,
             ..ClientSettings::default()
         },
         dists: DistSettings {

@@ -18,6 +18,7 @@
 //! max_attempts = 4                 # 1..=10, retries on 5xx and timeouts
 //! max_rate_limit_wait_secs = 300   # 0..=86400
 //! resync_interval_minutes = 60     # 0..=10080, 0 disables the periodic full resync
+//! github_api = "graphql"           # graphql | rest: how GitHub and GHES syncs read
 //!
 //! [dists]
 //! prefetch = "tags-and-default-branch"   # none | tags | tags-and-default-branch | all
@@ -40,7 +41,7 @@
 //! [`init_logging`] writes to `<data dir>/logs/packyard.log.YYYY-MM-DD`, never
 //! to the terminal, which belongs to the TUI.
 
-use crate::domain::{MAX_RESYNC_MINUTES, Prefetch};
+use crate::domain::{GithubApi, MAX_RESYNC_MINUTES, Prefetch};
 use directories::ProjectDirs;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
@@ -115,6 +116,8 @@ pub struct SyncDefaults {
     /// Minutes between the full resyncs `serve` runs; 0 disables them.
     #[serde(deserialize_with = "ranged::<_, _, 0, { MAX_RESYNC_MINUTES as u64 }>")]
     pub resync_interval_minutes: u64,
+    /// The API GitHub and GHES syncs read through.
+    pub github_api: GithubApi,
 }
 
 impl Default for SyncDefaults {
@@ -125,6 +128,7 @@ impl Default for SyncDefaults {
             max_attempts: 4,
             max_rate_limit_wait_secs: 300,
             resync_interval_minutes: 60,
+            github_api: GithubApi::default(),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! - [`domain`]: plain data types and pure rules (ids, snapshots, plans,
 //!   version naming). No I/O.
 //! - [`providers`]: code host clients behind `CodeHost`; they turn a host's
-//!   REST API into a `RemoteSnapshot`.
+//!   REST (or, for GitHub, GraphQL) API into a `RemoteSnapshot`.
 //! - [`store`]: the only owner of sled; applies a plan atomically.
 //! - [`engine`]: runs synchronizations (snapshot → reconcile → apply) and
 //!   broadcasts progress events. [`engine::reconcile`] is the pure planner.

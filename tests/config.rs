@@ -7,7 +7,7 @@
 //! [`ENV`] for its whole run.
 
 use packyard::config::{Config, DATA_DIR_ENV, DistsSection, SyncDefaults, init_logging};
-use packyard::domain::Prefetch;
+use packyard::domain::{GithubApi, Prefetch};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -101,6 +101,7 @@ fn full_config_sets_every_field() {
                 max_attempts: 2,
                 max_rate_limit_wait_secs: 0,
                 resync_interval_minutes: 0,
+                github_api: GithubApi::Rest,
             },
             dists: DistsSection {
                 prefetch: Prefetch::All,
@@ -138,6 +139,7 @@ fn example_config_documents_every_key_with_its_default() {
         "max_attempts",
         "max_rate_limit_wait_secs",
         "resync_interval_minutes",
+        "github_api",
     ] {
         assert!(text.contains(key), "config.example.toml lacks {key}");
     }

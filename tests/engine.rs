@@ -15,6 +15,8 @@ struct Fixture {
     _data: tempfile::TempDir,
 }
 
+const GRAPHQL: &str = "/graphql";
+
 async fn fixture() -> Fixture {
     let sim = GithubSim::start(Scenario::from_toml_str(SCENARIO).unwrap())
         .await
@@ -118,11 +120,15 @@ async fn resync_fetches_only_what_changed_when_a_tag_is_added() {
     f.sim.reset_stats();
     let quiet = f.engine.run_sync(&f.id, Policy::default()).await.unwrap();
     assert!(quiet.changes.is_empty());
+    // GitHub reads through GraphQL by default: the REST listings of a
+    // no-change resync are all 304s, and GraphQL reads only the teams.
     let stats = f.sim.stats();
     assert_eq!(
-        stats.requests, stats.not_modified,
-        "a no-change resync is all 304s: {stats:?}"
+        stats.requests - stats.route(GRAPHQL),
+        stats.not_modified,
+        "a no-change resync's REST requests are all 304s: {stats:?}"
     );
+    assert_eq!(stats.route(GRAPHQL), 1, "the teams query: {stats:?}");
     assert_eq!(stats.route("/repos/{owner}/{repo}/contents/{*path}"), 0);
     assert_eq!(
         stats.route("/repos/{owner}/{repo}/tags"),
@@ -135,13 +141,13 @@ async fn resync_fetches_only_what_changed_when_a_tag_is_added() {
     let changed = f.engine.run_sync(&f.id, Policy::default()).await.unwrap();
     assert_eq!(changed.changes.versions_added, 1);
     assert_eq!(changed.changes.versions_removed, 0);
+    let stats = f.sim.stats();
     assert_eq!(
-        f.sim
-            .stats()
-            .route("/repos/{owner}/{repo}/contents/{*path}"),
-        1,
-        "only the new tag's composer.json"
+        stats.route(GRAPHQL),
+        2,
+        "the teams, and the refs of the pushed repository with their composer.json: {stats:?}"
     );
+    assert_eq!(stats.route("/repos/{owner}/{repo}/contents/{*path}"), 0);
     assert!(versions(&f.engine, "acme/log").contains(&"v1.2.0".to_owned()));
 }
 

@@ -8,6 +8,7 @@
 
 mod access;
 mod audit;
+mod budget;
 mod hooks;
 mod ids;
 mod plan;
@@ -20,6 +21,7 @@ pub mod version;
 
 pub use access::{Directory, access_for, may_install};
 pub use audit::AuditEntry;
+pub use budget::{Headroom, Pause, thousands, until};
 pub use hooks::{HookState, HookTarget, HubSigner, InstalledHooks, QueuedTarget, hub_signature};
 pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};
@@ -33,5 +35,5 @@ pub use snapshot::{
     Listing, Manifest, RefKind, RemoteAccount, RemoteOrg, RemoteRef, RemoteRepo, RemoteSnapshot,
     RemoteTeam, RepoRefs,
 };
-pub use sync::{Credential, MAX_RESYNC_MINUTES, ProviderKind, Sync};
+pub use sync::{Credential, GithubApi, MAX_RESYNC_MINUTES, ProviderKind, Sync};
 pub use token_secret::{TOKEN_PREFIX, TokenShape, token_secret, token_shape};

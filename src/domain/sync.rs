@@ -15,6 +15,18 @@ pub enum ProviderKind {
     BitbucketServer,
 }
 
+/// Which of GitHub's APIs a GitHub or GHES sync reads through
+/// (`[sync] github_api`). GraphQL reads the same organization for a small
+/// fraction of REST's budget; REST is there for hosts and proxies that do
+/// not pass GraphQL through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GithubApi {
+    #[default]
+    Graphql,
+    Rest,
+}
+
 impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {

@@ -7,6 +7,10 @@
 //! resync with no change is answered by 304s; manifests are keyed by commit
 //! SHA in the [`ProviderCache`] and never fetched twice.
 //!
+//! [`graphql`] is the other GitHub host: the same snapshot for a fraction of
+//! the budget, reading refs, composer.json and teams through GraphQL and the
+//! rest through this one.
+//!
 //! Credentials: a token (sent as `Bearer`), or a GitHub App installation
 //! whose short-lived tokens [`app`] obtains and renews.
 //!
@@ -16,9 +20,11 @@
 //! ([`CodeHost::fetch_team`]) instead of the whole organization.
 
 mod app;
+pub mod graphql;
 
 pub(crate) mod hooks;
 
+use super::budget::{Budget, Documented, HostLimits, Refill};
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{
@@ -48,6 +54,50 @@ const CONTENTS_API_MAX: &str = "1 MB";
 const ARCHIVE_MAX_BYTES: usize = 512 * 1024 * 1024;
 
 const PER_PAGE: &str = "100";
+
+/// GitHub's documented primary limits for a token: 5,000 REST requests and
+/// 5,000 GraphQL points an hour (an App installation gets more, up to
+/// 12,500, and GHES may differ or have none: the headers say). `GET
+/// /rate_limit` costs nothing.
+static LIMITS: HostLimits = HostLimits {
+    bucket: |url| {
+        let path = url.path();
+        if path.ends_with("/rate_limit") {
+            None
+        } else if path.ends_with("/graphql") {
+            Some("graphql")
+        } else {
+            Some("core")
+        }
+    },
+    documented: &[
+        Documented {
+            bucket: "core",
+            limit: 5_000,
+            refill: Refill::Window,
+        },
+        Documented {
+            bucket: "graphql",
+            limit: 5_000,
+            refill: Refill::Window,
+        },
+    ],
+};
+
+/// Reports `GET /rate_limit`'s answer to the budget.
+fn report_rate_limit(budget: &Budget, body: &[u8]) {
+    let Ok(answer) = serde_json::from_slice::<wire::RateLimit>(body) else {
+        return;
+    };
+    for (bucket, r) in [
+        ("core", answer.resources.core),
+        ("graphql", answer.resources.graphql),
+    ] {
+        if let Some(r) = r {
+            budget.report(bucket, r.limit, r.remaining, r.reset);
+        }
+    }
+}
 /// Refs reused on an unchanged `pushed_at` are read again after this long
 /// anyway: webhooks and this bound catch changes that do not move it.
 const REFS_MAX_AGE_SECS: i64 = 24 * 60 * 60;
@@ -82,6 +132,9 @@ mod wire {
     #[derive(Debug, Deserialize)]
     pub struct Repo {
         pub id: u64,
+        /// The global id GraphQL knows the repository by.
+        #[serde(default)]
+        pub node_id: Option<String>,
         pub full_name: String,
         pub html_url: String,
         pub clone_url: String,
@@ -122,6 +175,28 @@ mod wire {
     #[derive(Debug, Deserialize)]
     pub struct Commit {
         pub sha: String,
+    }
+
+    /// `GET /rate_limit`: the budget per resource.
+    #[derive(Debug, Deserialize)]
+    pub struct RateLimit {
+        pub resources: RateResources,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct RateResources {
+        #[serde(default)]
+        pub core: Option<Rate>,
+        #[serde(default)]
+        pub graphql: Option<Rate>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Rate {
+        pub limit: u64,
+        pub remaining: u64,
+        /// Epoch seconds.
+        pub reset: u64,
     }
 
     /// `POST /app/installations/{id}/access_tokens` (201).
@@ -205,7 +280,7 @@ impl GithubHost {
                     ProviderKind::Github,
                     expected,
                 )?);
-                HttpClient::new(&api, headers, cache.clone(), settings)?
+                HttpClient::new(&api, headers, cache.clone(), settings, &LIMITS)?
             }
             Credential::GithubApp {
                 app_id,
@@ -219,7 +294,7 @@ impl GithubHost {
                     private_key.expose(),
                     settings.timeout,
                 )?;
-                HttpClient::new(&api, headers, cache.clone(), settings)?
+                HttpClient::new(&api, headers, cache.clone(), settings, &LIMITS)?
                     .with_authorizer(Arc::new(app))
             }
             Credential::Basic { .. } => {
@@ -229,8 +304,12 @@ impl GithubHost {
                 });
             }
         };
+        let mut check = api.clone();
+        if let Ok(mut path) = check.path_segments_mut() {
+            path.pop_if_empty().push("rate_limit");
+        }
         Ok(Self {
-            http,
+            http: http.with_budget_check(check, report_rate_limit),
             api,
             org: org.to_owned(),
             cache,
@@ -289,7 +368,7 @@ impl GithubHost {
             error,
         } = self.http.get_all(url.clone(), &LinkHeader).await;
         match error {
-            Some(e) if e.is_credentials() => Err(e),
+            Some(e) if e.stops_run() => Err(e),
             Some(e) => {
                 tracing::warn!(path = url.path(), error = %e, "listing incomplete");
                 Ok(Listing::partial(items))
@@ -397,9 +476,7 @@ impl GithubHost {
         &self,
         progress: &ProgressFn,
     ) -> Result<Listing<RemoteRepo>, ProviderError> {
-        let repos = self
-            .list::<wire::Repo>(self.list_url(&["orgs", &self.org, "repos"], &[("type", "all")]))
-            .await?;
+        let repos = self.list::<wire::Repo>(self.org_repos_url()).await?;
         self.fetch_each(
             "repositories",
             repos,
@@ -410,30 +487,38 @@ impl GithubHost {
         .await
     }
 
-    /// One listed repository with its refs. Refs read completely since the
-    /// host's last push to the repository are reused without a request; they
-    /// are read again at least every [`REFS_MAX_AGE_SECS`], in case a ref
-    /// changed in a way that did not move `pushed_at`.
-    async fn fetch_repo_details(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
-        let (remote, pushed_at) = remote_repo(repo);
-        let now = Timestamp::now();
-        if let Some(pushed_at) = &pushed_at
-            && let Some(known) = self.cache.refs(&remote.id).filter(|known| {
-                known.pushed_at == *pushed_at
-                    && known.default_branch == remote.default_branch
-                    && (0..REFS_MAX_AGE_SECS).contains(&(now.0 - known.checked_at.0))
-            })
-        {
-            return Ok(RemoteRepo {
-                refs: Listing::complete(known.refs),
-                ..remote
-            });
-        }
-        self.fetch_refs_remembered(remote, pushed_at).await
+    /// Every repository of the organization, the listing both APIs start from.
+    fn org_repos_url(&self) -> Url {
+        self.list_url(&["orgs", &self.org, "repos"], &[("type", "all")])
     }
 
-    /// Reads the refs afresh and, when they were read completely, remembers
-    /// them with the `pushed_at` they belong to for the next run to reuse.
+    /// One listed repository with its refs.
+    async fn fetch_repo_details(&self, repo: wire::Repo) -> Result<RemoteRepo, ProviderError> {
+        let (remote, pushed_at) = remote_repo(repo);
+        match self.known_refs(&remote, pushed_at.as_deref()) {
+            Some(known) => Ok(known),
+            None => self.fetch_refs_remembered(remote, pushed_at).await,
+        }
+    }
+
+    /// `remote` with the refs read completely since the host's last push to
+    /// it, reused without a request. They are read again at least every
+    /// [`REFS_MAX_AGE_SECS`], in case a ref changed in a way that did not
+    /// move `pushed_at`.
+    fn known_refs(&self, remote: &RemoteRepo, pushed_at: Option<&str>) -> Option<RemoteRepo> {
+        let now = Timestamp::now();
+        let known = self.cache.refs(&remote.id).filter(|known| {
+            Some(known.pushed_at.as_str()) == pushed_at
+                && known.default_branch == remote.default_branch
+                && (0..REFS_MAX_AGE_SECS).contains(&(now.0 - known.checked_at.0))
+        })?;
+        Some(RemoteRepo {
+            refs: Listing::complete(known.refs),
+            ..remote.clone()
+        })
+    }
+
+    /// Reads the refs afresh and remembers them (see [`Self::remember_refs`]).
     async fn fetch_refs_remembered(
         &self,
         remote: RemoteRepo,
@@ -441,6 +526,13 @@ impl GithubHost {
     ) -> Result<RemoteRepo, ProviderError> {
         let checked_at = Timestamp::now();
         let remote = self.fetch_refs(remote).await?;
+        self.remember_refs(&remote, pushed_at, checked_at);
+        Ok(remote)
+    }
+
+    /// Refs read completely are kept with the `pushed_at` they belong to,
+    /// for the next run to reuse.
+    fn remember_refs(&self, remote: &RemoteRepo, pushed_at: Option<String>, checked_at: Timestamp) {
         if let Some(pushed_at) = pushed_at
             && remote.refs.complete
         {
@@ -452,7 +544,54 @@ impl GithubHost {
             };
             self.cache.put_refs(&remote.id, &known);
         }
-        Ok(remote)
+    }
+
+    /// The organization and its owners, as both APIs read them.
+    async fn fetch_org_and_admins(
+        &self,
+        progress: &ProgressFn,
+    ) -> Result<(RemoteOrg, Listing<RemoteAccount>), ProviderError> {
+        progress(Progress {
+            phase: "organization",
+            done: 0,
+            total: 2,
+        });
+        let org = self.fetch_org().await?;
+        let admins = self
+            .fetch_accounts(self.list_url(&["orgs", &self.org, "members"], &[("role", "admin")]))
+            .await?;
+        progress(Progress {
+            phase: "organization",
+            done: 2,
+            total: 2,
+        });
+        Ok((org, admins))
+    }
+
+    /// One repository of the organization by full name, without its refs,
+    /// and its `pushed_at`; `None` when it is gone or no longer ours.
+    async fn fetch_listed_repo(
+        &self,
+        full_name: &str,
+    ) -> Result<Option<(RemoteRepo, Option<String>)>, ProviderError> {
+        if !self.owns(full_name) {
+            return Ok(None);
+        }
+        let segments: Vec<&str> = std::iter::once("repos")
+            .chain(full_name.split('/'))
+            .collect();
+        let Some(repo) = self
+            .get_if_found::<wire::Repo>(&self.url(&segments, &[]))
+            .await?
+        else {
+            return Ok(None);
+        };
+        // GitHub answers for a renamed or transferred repository under its
+        // new name: one that moved to another owner is no longer ours.
+        if !self.owns(&repo.full_name) {
+            return Ok(None);
+        }
+        Ok(Some(remote_repo(repo)))
     }
 
     /// Whether `full_name` (`owner/name`) names a repository of this
@@ -566,7 +705,7 @@ impl GithubHost {
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
             }
-            Err(e) if e.is_credentials() => return Err(e),
+            Err(e) if e.stops_run() => return Err(e),
             Err(e) => {
                 tracing::warn!(path = url.path(), commit, error = %e, "composer.json not read");
                 return Ok(None);
@@ -584,20 +723,7 @@ impl CodeHost for GithubHost {
     }
 
     async fn snapshot(&self, progress: ProgressFn) -> Result<RemoteSnapshot, ProviderError> {
-        progress(Progress {
-            phase: "organization",
-            done: 0,
-            total: 2,
-        });
-        let org = self.fetch_org().await?;
-        let admins = self
-            .fetch_accounts(self.list_url(&["orgs", &self.org, "members"], &[("role", "admin")]))
-            .await?;
-        progress(Progress {
-            phase: "organization",
-            done: 2,
-            total: 2,
-        });
+        let (org, admins) = self.fetch_org_and_admins(&progress).await?;
         let teams = self.fetch_teams(&progress).await?;
         let repos = self.fetch_repos(&progress).await?;
         Ok(RemoteSnapshot {
@@ -638,25 +764,14 @@ impl CodeHost for GithubHost {
         self.http.stats()
     }
 
+    fn budget(&self) -> Arc<Budget> {
+        self.http.budget()
+    }
+
     async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {
-        if !self.owns(full_name) {
-            return Ok(None);
-        }
-        let segments: Vec<&str> = std::iter::once("repos")
-            .chain(full_name.split('/'))
-            .collect();
-        let Some(repo) = self
-            .get_if_found::<wire::Repo>(&self.url(&segments, &[]))
-            .await?
-        else {
+        let Some((remote, pushed_at)) = self.fetch_listed_repo(full_name).await? else {
             return Ok(None);
         };
-        // GitHub answers for a renamed or transferred repository under its
-        // new name: one that moved to another owner is no longer ours.
-        if !self.owns(&repo.full_name) {
-            return Ok(None);
-        }
-        let (remote, pushed_at) = remote_repo(repo);
         self.fetch_refs_remembered(remote, pushed_at)
             .await
             .map(Some)
@@ -869,6 +984,7 @@ mod tests {
     fn permission_maps_roles_when_role_name_or_flags_given() {
         let repo = |role: Option<&str>, flags: (bool, bool, bool, bool, bool)| wire::Repo {
             id: 1,
+            node_id: None,
             full_name: "a/b".into(),
             html_url: String::new(),
             clone_url: String::new(),

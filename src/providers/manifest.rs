@@ -34,8 +34,8 @@ pub fn parse(bytes: &[u8]) -> Manifest {
 /// Decodes base64 `content` of a file of `size` bytes (hosts wrap the text,
 /// so whitespace is ignored) and parses it; files over `max_bytes` are refused.
 pub fn decode_base64(content: &str, size: u64, max_bytes: usize) -> Manifest {
-    if size > max_bytes as u64 {
-        return Manifest::Invalid(format!("composer.json is larger than {max_bytes} bytes"));
+    if let Some(refused) = too_large(size, max_bytes) {
+        return refused;
     }
     let text: String = content
         .chars()
@@ -45,6 +45,17 @@ pub fn decode_base64(content: &str, size: u64, max_bytes: usize) -> Manifest {
         Ok(bytes) => parse(&bytes),
         Err(_) => Manifest::Invalid("composer.json content is not valid base64".to_owned()),
     }
+}
+
+/// `Invalid` when a file of `size` bytes is over `max_bytes`.
+pub fn too_large(size: u64, max_bytes: usize) -> Option<Manifest> {
+    (size > max_bytes as u64)
+        .then(|| Manifest::Invalid(format!("composer.json is larger than {max_bytes} bytes")))
+}
+
+/// The order every provider lists refs in: tags, then branches, by name.
+pub fn sort_refs(refs: &mut [RemoteRef]) {
+    refs.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
 }
 
 /// A tag or branch as a host lists it.
@@ -99,7 +110,7 @@ where
             None => complete = false,
         }
     }
-    items.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    sort_refs(&mut items);
     Ok(Listing { items, complete })
 }
 

@@ -2,6 +2,11 @@
 //! tags pointing at commits, and each commit's composer.json. Commit ids are
 //! deterministic 40-hex SHAs of the repository, the ref, the generation of
 //! the change and the content, so runs are reproducible.
+//!
+//! About a third of the tags are annotated, as in real repositories: the
+//! first, fourth, … tag made in a repository points at a tag object that
+//! points at the commit. Hosts that peel tags (REST listings) report the
+//! commit; GitHub's GraphQL `Ref.target` is the tag object.
 
 use super::scenario::RepoSpec;
 use crate::domain::RefKind;
@@ -14,6 +19,11 @@ pub(crate) struct History {
     pub default_branch: String,
     pub branches: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// Annotated tags: tag name → the tag object's id (tags map to the
+    /// commit it points at).
+    pub annotated: BTreeMap<String, String>,
+    /// Tags ever made here, which decides the next one's kind.
+    tags_made: u64,
     /// Every commit ever made, as git keeps them: SHA → composer.json.
     pub commits: HashMap<String, Option<Vec<u8>>>,
 }
@@ -63,6 +73,8 @@ impl History {
             default_branch: spec.default_branch.clone(),
             branches: BTreeMap::new(),
             tags: BTreeMap::new(),
+            annotated: BTreeMap::new(),
+            tags_made: 0,
             commits: HashMap::new(),
         };
         for branch in spec.all_branches() {
@@ -71,7 +83,7 @@ impl History {
         }
         for tag in &spec.tags {
             let sha = history.commit(tag, generation, spec.composer_at(tag));
-            history.tags.insert(tag.clone(), sha);
+            history.set_tag(tag, sha);
         }
         history
     }
@@ -125,14 +137,42 @@ impl History {
     pub fn add_tag(&mut self, tag: &str, generation: u64) -> String {
         let content = self.composer_of(None);
         let sha = self.commit(tag, generation, content);
-        self.tags.insert(tag.to_owned(), sha.clone());
+        self.set_tag(tag, sha.clone());
         sha
+    }
+
+    /// Points `tag` at `commit`. A new tag is annotated when it is the
+    /// first, fourth, … made here; a moved annotated tag gets a new tag
+    /// object, as `git tag -f -a` makes.
+    fn set_tag(&mut self, tag: &str, commit: String) {
+        let annotated = match self.tags.get(tag) {
+            Some(_) => self.annotated.contains_key(tag),
+            None => {
+                self.tags_made += 1;
+                self.tags_made % 3 == 1
+            }
+        };
+        if annotated {
+            let mut hasher = Sha1::new();
+            for part in [
+                b"tag".as_slice(),
+                self.seed.as_bytes(),
+                tag.as_bytes(),
+                commit.as_bytes(),
+            ] {
+                hasher.update(part);
+                hasher.update([0]);
+            }
+            self.annotated
+                .insert(tag.to_owned(), hex::encode(hasher.finalize()));
+        }
+        self.tags.insert(tag.to_owned(), commit);
     }
 
     /// A new tag on an existing ref or commit; `None` when `target` is unknown.
     pub fn add_tag_at(&mut self, tag: &str, target: &str) -> Option<String> {
         let sha = self.resolve(target)?.to_owned();
-        self.tags.insert(tag.to_owned(), sha.clone());
+        self.set_tag(tag, sha.clone());
         Some(sha)
     }
 
@@ -162,11 +202,10 @@ impl History {
             return None;
         }
         let sha = self.commit(reference, generation, composer);
-        let slot = self
-            .branches
-            .get_mut(reference)
-            .or_else(|| self.tags.get_mut(reference))?;
-        slot.clone_from(&sha);
+        match self.branches.get_mut(reference) {
+            Some(slot) => slot.clone_from(&sha),
+            None => self.set_tag(reference, sha.clone()),
+        }
         Some(sha)
     }
 }

@@ -11,8 +11,26 @@ use sha1::{Digest, Sha1};
 
 const CREATED_AT: &str = "2024-01-15T09:30:00Z";
 
-fn node_id(kind: &str, id: u64) -> String {
+/// A global node id, the same in REST `node_id` and GraphQL `id`.
+pub(super) fn node_id(kind: &str, id: impl std::fmt::Display) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("0:{kind}{id}"))
+}
+
+/// The numeric id inside a [`node_id`] of `kind`.
+pub(super) fn node_number(kind: &str, node_id: &str) -> Option<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(node_id)
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.strip_prefix("0:")?.strip_prefix(kind)?.parse().ok()
+}
+
+/// git's blob id of a file's bytes.
+pub(super) fn blob_sha(bytes: &[u8]) -> String {
+    let mut blob = Sha1::new();
+    blob.update(format!("blob {}\0", bytes.len()));
+    blob.update(bytes);
+    hex::encode(blob.finalize())
 }
 
 fn account(login: &str, id: u64, kind: &str, base: &str) -> Value {
@@ -284,10 +302,7 @@ pub(super) fn content(
         .chunks(60)
         .map(|line| format!("{}\n", String::from_utf8_lossy(line)))
         .collect();
-    let mut blob = Sha1::new();
-    blob.update(format!("blob {}\0", bytes.len()));
-    blob.update(bytes);
-    let sha = hex::encode(blob.finalize());
+    let sha = blob_sha(bytes);
     let self_url = format!("{base}/repos/{full}/contents/{path}?ref={reference}");
     let git_url = format!("{base}/repos/{full}/git/blobs/{sha}");
     let html_url = format!("{base}/{full}/blob/{reference}/{path}");
