@@ -555,7 +555,9 @@ impl HttpClient {
     }
 
     fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let Some(until) = Instant::now().checked_add(wait) else {
+            return;
+        };
         if let Ok(mut paused) = self.paused_until.lock() {
             *paused = Some(paused.map_or(until, |p| p.max(until)));
         }
@@ -669,7 +671,8 @@ fn reset_wait(headers: &HeaderMap) -> Option<Duration> {
     let reset = header_str(headers, "x-ratelimit-reset")?
         .parse::<u64>()
         .ok()?;
-    let reset = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
+    // A reset beyond what the clock can hold is no reset time at all.
+    let reset = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
     let now = header_str(headers, "date")
         .and_then(|d| httpdate::parse_http_date(d).ok())
         .unwrap_or_else(SystemTime::now);
@@ -817,6 +820,66 @@ mod tests {
         assert_eq!(
             rate_limit_wait(status, &h, body.as_bytes()),
             Some(Duration::from_secs(3025))
+        );
+    }
+
+    /// Serves every request with `status` and `headers` on a loopback port.
+    async fn answering(status: u16, headers: &'static [(&'static str, &'static str)]) -> Url {
+        let app = axum::Router::new().fallback(move || async move {
+            let mut response = axum::response::IntoResponse::into_response((
+                axum::http::StatusCode::from_u16(status).unwrap(),
+                "{}",
+            ));
+            for (name, value) in headers {
+                response
+                    .headers_mut()
+                    .insert(*name, axum::http::HeaderValue::from_static(value));
+            }
+            response
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}/r", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_reset_beyond_the_clock_neither_panics_nor_pauses_when_a_host_sends_it() {
+        const HUGE: &[(&str, &str)] = &[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "18446744073709551615"),
+        ];
+        assert_eq!(
+            rate_limit_wait(StatusCode::FORBIDDEN, &headers(HUGE), b""),
+            Some(SECONDARY_LIMIT_WAIT),
+            "an impossible reset is no reset: wait as for an unexplained limit"
+        );
+        let settings = ClientSettings {
+            max_rate_limit_wait: Duration::from_secs(1),
+            ..ClientSettings::default()
+        };
+        let ok = answering(200, HUGE).await;
+        let client = HttpClient::new(
+            &ok,
+            HeaderMap::new(),
+            Arc::new(super::super::MemoryCache::default()),
+            &settings,
+        )
+        .unwrap();
+        for _ in 0..2 {
+            let response = tokio::time::timeout(
+                Duration::from_secs(10),
+                client.get(&ok, CacheMode::Bypass, 1024),
+            )
+            .await
+            .expect("the second request is not paused until the end of time");
+            assert!(response.is_ok(), "{response:?}");
+        }
+        let refused = answering(403, HUGE).await;
+        let result = client.get(&refused, CacheMode::Bypass, 1024).await;
+        assert!(
+            matches!(result, Err(ProviderError::RateLimited { .. })),
+            "{result:?}"
         );
     }
 
