@@ -7,6 +7,7 @@
 //! property-tested directly.
 
 mod access;
+mod budget;
 mod hooks;
 mod ids;
 mod plan;
@@ -17,6 +18,7 @@ mod sync;
 pub mod version;
 
 pub use access::{Directory, access_for, may_install};
+pub use budget::{Headroom, Pause, thousands, until};
 pub use hooks::{HookState, HookTarget, InstalledHooks, QueuedTarget, hub_signature};
 pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};

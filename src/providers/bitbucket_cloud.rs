@@ -43,6 +43,7 @@
 
 pub(crate) mod hooks;
 
+use super::budget::{Budget, Documented, HostLimits, Refill};
 use super::hooks::{ensure_repo_hooks, remove_repo_hooks};
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest::{self, ListedRef};
@@ -71,6 +72,45 @@ const CLOUD_WEB_URL: &str = "https://bitbucket.org/";
 
 /// The largest page Bitbucket serves.
 const PAGELEN: &str = "100";
+
+const ROLLING_HOUR: Refill = Refill::Rolling(std::time::Duration::from_secs(3600));
+
+/// Bitbucket Cloud's documented limits, each over a rolling hour: 1,000
+/// requests for repository data (`/2.0/repositories/*`; scaled up to 10,000
+/// for large paid workspaces, which `X-RateLimit-Limit` reports to access
+/// tokens), 5,000 raw file downloads and 5,000 archives. It reports no
+/// remaining count or reset, so both are estimated from own requests.
+static LIMITS: HostLimits = HostLimits {
+    bucket: |url| {
+        let path = url.path();
+        Some(if path.starts_with("/2.0/repositories/") {
+            "repository data"
+        } else if path.contains("/raw/") {
+            "raw files"
+        } else if path.contains("/get/") {
+            "archives"
+        } else {
+            "other"
+        })
+    },
+    documented: &[
+        Documented {
+            bucket: "repository data",
+            limit: 1_000,
+            refill: ROLLING_HOUR,
+        },
+        Documented {
+            bucket: "raw files",
+            limit: 5_000,
+            refill: ROLLING_HOUR,
+        },
+        Documented {
+            bucket: "archives",
+            limit: 5_000,
+            refill: ROLLING_HOUR,
+        },
+    ],
+};
 
 /// Archives are not API responses: allow well past `max_body_bytes`, but
 /// keep a bound so a runaway download cannot exhaust memory.
@@ -256,7 +296,7 @@ impl BitbucketCloudHost {
         )?;
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         Ok(Self {
-            http: HttpClient::new(&api, headers, cache.clone(), settings)?,
+            http: HttpClient::new(&api, headers, cache.clone(), settings, &LIMITS)?,
             api,
             web,
             workspace: workspace.to_owned(),
@@ -323,7 +363,7 @@ impl BitbucketCloudHost {
             error,
         } = self.http.get_all(url.clone(), &NextUrl).await;
         match error {
-            Some(e @ ProviderError::Unauthorized { .. }) => Err(e),
+            Some(e) if e.stops_run() => Err(e),
             Some(e) => {
                 tracing::warn!(path = url.path(), error = %e, "listing incomplete");
                 Ok(Listing::partial(items))
@@ -561,7 +601,7 @@ impl BitbucketCloudHost {
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
             }
-            Err(e @ ProviderError::Unauthorized { .. }) => return Err(e),
+            Err(e) if e.stops_run() => return Err(e),
             Err(e) => {
                 tracing::warn!(path = url.path(), commit, error = %e, "composer.json not read");
                 return Ok(None);
@@ -661,6 +701,10 @@ impl CodeHost for BitbucketCloudHost {
 
     fn stats(&self) -> RequestStats {
         self.http.stats()
+    }
+
+    fn budget(&self) -> Arc<Budget> {
+        self.http.budget()
     }
 
     /// `GET /2.0/repositories/{ws}/{slug}`, then its refs read afresh (and

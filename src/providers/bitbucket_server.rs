@@ -68,6 +68,7 @@
 
 pub(crate) mod hooks;
 
+use super::budget::{self, Budget};
 use super::hooks::{ensure_repo_hooks, remove_repo_hooks};
 use super::http::{self, CacheMode, HttpClient, Paged, Pagination};
 use super::manifest::{self, ListedRef};
@@ -297,7 +298,15 @@ impl BitbucketServerHost {
             "an HTTP access token, or a username and password",
         )?;
         Ok(Self {
-            http: HttpClient::new(&base, headers, cache.clone(), settings)?,
+            // Rate limiting is an admin-configured token bucket per user (or
+            // off): only its 429s and `Retry-After` say anything about it.
+            http: HttpClient::new(
+                &base,
+                headers,
+                cache.clone(),
+                settings,
+                &budget::UNDOCUMENTED,
+            )?,
             keys: projects
                 .split(',')
                 .map(str::trim)
@@ -783,6 +792,10 @@ impl CodeHost for BitbucketServerHost {
 
     fn stats(&self) -> RequestStats {
         self.http.stats()
+    }
+
+    fn budget(&self) -> Arc<Budget> {
+        self.http.budget()
     }
 
     /// `GET /projects/{key}/repos/{slug}`, then its refs as a snapshot

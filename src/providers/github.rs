@@ -19,6 +19,7 @@ mod app;
 
 pub(crate) mod hooks;
 
+use super::budget::{Budget, Documented, HostLimits, Refill};
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
 use super::{
@@ -48,6 +49,50 @@ const CONTENTS_API_MAX: &str = "1 MB";
 const ARCHIVE_MAX_BYTES: usize = 512 * 1024 * 1024;
 
 const PER_PAGE: &str = "100";
+
+/// GitHub's documented primary limits for a token: 5,000 REST requests and
+/// 5,000 GraphQL points an hour (an App installation gets more, up to
+/// 12,500, and GHES may differ or have none: the headers say). `GET
+/// /rate_limit` costs nothing.
+static LIMITS: HostLimits = HostLimits {
+    bucket: |url| {
+        let path = url.path();
+        if path.ends_with("/rate_limit") {
+            None
+        } else if path.ends_with("/graphql") {
+            Some("graphql")
+        } else {
+            Some("core")
+        }
+    },
+    documented: &[
+        Documented {
+            bucket: "core",
+            limit: 5_000,
+            refill: Refill::Window,
+        },
+        Documented {
+            bucket: "graphql",
+            limit: 5_000,
+            refill: Refill::Window,
+        },
+    ],
+};
+
+/// Reports `GET /rate_limit`'s answer to the budget.
+fn report_rate_limit(budget: &Budget, body: &[u8]) {
+    let Ok(answer) = serde_json::from_slice::<wire::RateLimit>(body) else {
+        return;
+    };
+    for (bucket, r) in [
+        ("core", answer.resources.core),
+        ("graphql", answer.resources.graphql),
+    ] {
+        if let Some(r) = r {
+            budget.report(bucket, r.limit, r.remaining, r.reset);
+        }
+    }
+}
 /// Refs reused on an unchanged `pushed_at` are read again after this long
 /// anyway: webhooks and this bound catch changes that do not move it.
 const REFS_MAX_AGE_SECS: i64 = 24 * 60 * 60;
@@ -120,6 +165,28 @@ mod wire {
     #[derive(Debug, Deserialize)]
     pub struct Commit {
         pub sha: String,
+    }
+
+    /// `GET /rate_limit`: the budget per resource.
+    #[derive(Debug, Deserialize)]
+    pub struct RateLimit {
+        pub resources: RateResources,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct RateResources {
+        #[serde(default)]
+        pub core: Option<Rate>,
+        #[serde(default)]
+        pub graphql: Option<Rate>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Rate {
+        pub limit: u64,
+        pub remaining: u64,
+        /// Epoch seconds.
+        pub reset: u64,
     }
 
     /// `POST /app/installations/{id}/access_tokens` (201).
@@ -203,7 +270,7 @@ impl GithubHost {
                     ProviderKind::Github,
                     expected,
                 )?);
-                HttpClient::new(&api, headers, cache.clone(), settings)?
+                HttpClient::new(&api, headers, cache.clone(), settings, &LIMITS)?
             }
             Credential::GithubApp {
                 app_id,
@@ -217,7 +284,7 @@ impl GithubHost {
                     private_key.expose(),
                     settings.timeout,
                 )?;
-                HttpClient::new(&api, headers, cache.clone(), settings)?
+                HttpClient::new(&api, headers, cache.clone(), settings, &LIMITS)?
                     .with_authorizer(Arc::new(app))
             }
             Credential::Basic { .. } => {
@@ -227,8 +294,12 @@ impl GithubHost {
                 });
             }
         };
+        let mut check = api.clone();
+        if let Ok(mut path) = check.path_segments_mut() {
+            path.pop_if_empty().push("rate_limit");
+        }
         Ok(Self {
-            http,
+            http: http.with_budget_check(check, report_rate_limit),
             api,
             org: org.to_owned(),
             cache,
@@ -287,7 +358,7 @@ impl GithubHost {
             error,
         } = self.http.get_all(url.clone(), &LinkHeader).await;
         match error {
-            Some(e) if e.is_credentials() => Err(e),
+            Some(e) if e.stops_run() => Err(e),
             Some(e) => {
                 tracing::warn!(path = url.path(), error = %e, "listing incomplete");
                 Ok(Listing::partial(items))
@@ -564,7 +635,7 @@ impl GithubHost {
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
             }
-            Err(e) if e.is_credentials() => return Err(e),
+            Err(e) if e.stops_run() => return Err(e),
             Err(e) => {
                 tracing::warn!(path = url.path(), commit, error = %e, "composer.json not read");
                 return Ok(None);
@@ -634,6 +705,10 @@ impl CodeHost for GithubHost {
 
     fn stats(&self) -> RequestStats {
         self.http.stats()
+    }
+
+    fn budget(&self) -> Arc<Budget> {
+        self.http.budget()
     }
 
     async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {

@@ -43,6 +43,7 @@
 
 pub(crate) mod hooks;
 
+use super::budget::{Budget, Documented, HostLimits, Refill};
 use super::hooks::{HookApi, ListedHook, ensure_org_or_repo_hooks, remove_org_and_repo_hooks};
 use super::http::{self, CacheMode, HttpClient, LinkHeader, Paged};
 use super::manifest::{self, ListedRef};
@@ -70,6 +71,18 @@ pub const DEFAULT_API_URL: &str = "https://gitlab.com/api/v4";
 const ARCHIVE_MAX_BYTES: usize = 512 * 1024 * 1024;
 
 const PER_PAGE: &str = "100";
+
+/// GitLab.com's documented limit for authenticated API traffic: 2,000
+/// requests a minute per user. Self-managed instances set their own, which
+/// the `RateLimit-*` headers report.
+static LIMITS: HostLimits = HostLimits {
+    bucket: |_| Some("api"),
+    documented: &[Documented {
+        bucket: "api",
+        limit: 2_000,
+        refill: Refill::Window,
+    }],
+};
 /// Refs reused on an unchanged `last_activity_at` are read again after this
 /// long anyway: webhooks and this bound catch what does not move it.
 const REFS_MAX_AGE_SECS: i64 = 24 * 60 * 60;
@@ -235,7 +248,7 @@ impl GitlabHost {
         // a redirect to another host, which it does not do for custom headers.
         let headers = http::authorization(credential, &api, ProviderKind::Gitlab, expected)?;
         Ok(Self {
-            http: HttpClient::new(&api, headers, cache.clone(), settings)?,
+            http: HttpClient::new(&api, headers, cache.clone(), settings, &LIMITS)?,
             api,
             group: group.trim().trim_matches('/').to_owned(),
             cache,
@@ -292,7 +305,7 @@ impl GitlabHost {
             error,
         } = self.http.get_all(url.clone(), &LinkHeader).await;
         match error {
-            Some(e @ ProviderError::Unauthorized { .. }) => Err(e),
+            Some(e) if e.stops_run() => Err(e),
             Some(e) => {
                 tracing::warn!(path = url.path(), error = %e, "listing incomplete");
                 Ok(Listing::partial(items))
@@ -519,7 +532,7 @@ impl GitlabHost {
             Err(ProviderError::Decode { reason, .. }) => {
                 Manifest::Invalid(format!("composer.json could not be read: {reason}"))
             }
-            Err(e @ ProviderError::Unauthorized { .. }) => return Err(e),
+            Err(e) if e.stops_run() => return Err(e),
             Err(e) => {
                 tracing::warn!(path = url.path(), commit, error = %e, "composer.json not read");
                 return Ok(None);
@@ -687,6 +700,10 @@ impl CodeHost for GitlabHost {
 
     fn stats(&self) -> RequestStats {
         self.http.stats()
+    }
+
+    fn budget(&self) -> Arc<Budget> {
+        self.http.budget()
     }
 
     async fn fetch_repo(&self, full_name: &str) -> Result<Option<RemoteRepo>, ProviderError> {

@@ -7,9 +7,15 @@
 //! - conditional GETs: the ETag and body of a listing are kept in the
 //!   [`ProviderCache`]; a 304 replays the cached body, so a no-change resync
 //!   costs mostly 304s,
-//! - rate limits: `Retry-After`, `x-ratelimit-remaining: 0` with
-//!   `x-ratelimit-reset`, and 403/429 secondary limits pause *every* request
-//!   of the client until the reset, up to `max_rate_limit_wait`,
+//! - request budgets ([`super::budget`]): every response's rate headers
+//!   feed the credential's [`Budget`], which every request asks first; a
+//!   full run stops at the reserve, a refusal (403/429 with `Retry-After` or
+//!   a reset, secondary limits) blocks the bucket for every client of the
+//!   credential. Waits up to `max_rate_limit_wait` are waited out in place;
+//!   a longer one ends the request with [`ProviderError::RateLimited`],
+//!   which pauses the run. Before refusing on a remembered reset, the host's
+//!   free rate-limit endpoint (GitHub `GET /rate_limit`) is asked, since
+//!   windows can reset early and limits grow,
 //! - retries with exponential backoff and jitter on 5xx, timeouts and
 //!   connection errors, up to `max_attempts`,
 //! - a body size limit,
@@ -27,6 +33,7 @@
 //! Errors name the host, never the credentials: the `Authorization` header is
 //! marked sensitive and reqwest errors are stripped of their URL.
 
+use super::budget::{Admission, Budget, HostLimits};
 use super::{CachedResponse, ClientSettings, ProviderCache, ProviderError, RequestStats};
 use crate::domain::{Credential, ProviderKind};
 use async_trait::async_trait;
@@ -176,6 +183,9 @@ pub fn authorization(
 pub trait Authorizer: Send + std::marker::Sync {
     /// The value to send with the next request, renewed first if needed.
     async fn authorization(&self) -> Result<HeaderValue, ProviderError>;
+    /// What tells this credential apart from others at the same host (for
+    /// its budget; hashed, never shown). Not secret material.
+    fn identity(&self) -> String;
     /// The host answered 401 to `rejected`: forget it, so the next call to
     /// [`Authorizer::authorization`] fetches a fresh one (a token revoked or
     /// expired early because of clock skew).
@@ -192,10 +202,27 @@ pub struct HttpClient {
     permits: Semaphore,
     requests: AtomicU64,
     not_modified: AtomicU64,
-    /// Set when the host said the rate limit is spent: every request waits.
-    paused_until: std::sync::Mutex<Option<Instant>>,
+    /// The credential's budget, shared with every client of the credential.
+    budget: Arc<Budget>,
+    limits: &'static HostLimits,
+    /// The host's free rate-limit endpoint and how to read its answer.
+    budget_check: Option<BudgetCheck>,
+    /// When the free endpoint was last asked: concurrent requests that find
+    /// the budget spent ask it once between them.
+    last_check: tokio::sync::Mutex<Option<Instant>>,
     authorizer: Option<Arc<dyn Authorizer>>,
 }
+
+/// A rate-limit endpoint that costs nothing (GitHub's `GET /rate_limit`),
+/// and the function that reports its answer to the budget.
+struct BudgetCheck {
+    url: Url,
+    report: fn(&Budget, &[u8]),
+}
+
+/// How long a free check stays good enough for requests that find the
+/// budget spent right after it.
+const CHECK_FRESH: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -214,14 +241,23 @@ enum AttemptError {
 
 impl HttpClient {
     /// `api_url` is the host's API base; `headers` are sent with every
-    /// request (mark credentials with `HeaderValue::set_sensitive`).
+    /// request (mark credentials with `HeaderValue::set_sensitive`); `limits`
+    /// are the host's documented budgets. The credential's budget is found
+    /// by its `Authorization` header in `settings.budgets`.
     pub fn new(
         api_url: &Url,
         headers: HeaderMap,
         cache: Arc<dyn ProviderCache>,
         settings: &ClientSettings,
+        limits: &'static HostLimits,
     ) -> Result<Self, ProviderError> {
         let host = host_label(api_url);
+        let identity = headers
+            .get(AUTHORIZATION)
+            .map_or(&[][..], HeaderValue::as_bytes);
+        let budget = settings
+            .budgets
+            .of(&host, identity, limits, settings.budget_reserve_percent);
         let mut headers = headers;
         headers
             .entry(USER_AGENT)
@@ -249,16 +285,38 @@ impl HttpClient {
             permits: Semaphore::new(settings.concurrency.max(1)),
             requests: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
-            paused_until: std::sync::Mutex::new(None),
+            budget,
+            limits,
+            budget_check: None,
+            last_check: tokio::sync::Mutex::new(None),
             authorizer: None,
         })
     }
 
     /// Sends the `Authorization` value `authorizer` gives with every request,
-    /// for credentials that expire (instead of a fixed default header).
+    /// for credentials that expire (instead of a fixed default header). The
+    /// budget becomes the one of the authorizer's credential.
     pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.budget = self.settings.budgets.of(
+            &self.host,
+            authorizer.identity().as_bytes(),
+            self.limits,
+            self.settings.budget_reserve_percent,
+        );
         self.authorizer = Some(authorizer);
         self
+    }
+
+    /// Asks `url` (a rate-limit endpoint that costs nothing) before refusing
+    /// a request because the budget is spent; `report` reads its answer.
+    pub fn with_budget_check(mut self, url: Url, report: fn(&Budget, &[u8])) -> Self {
+        self.budget_check = Some(BudgetCheck { url, report });
+        self
+    }
+
+    /// The credential's budget.
+    pub fn budget(&self) -> Arc<Budget> {
+        self.budget.clone()
     }
 
     /// The host as shown in messages, e.g. `api.github.com`.
@@ -390,11 +448,14 @@ impl HttpClient {
             CacheMode::Bypass => None,
         };
         let idempotent = method.is_idempotent();
+        let bucket = self.budget.bucket_of(url);
         let mut attempt = 1;
         let mut rate_waits = 0;
         let mut reauthorized = false;
         loop {
-            self.wait_while_paused().await;
+            if let Some(bucket) = bucket {
+                self.admit(bucket).await?;
+            }
             let authorization = match &self.authorizer {
                 Some(a) => Some(a.authorization().await?),
                 None => None,
@@ -433,7 +494,10 @@ impl HttpClient {
                     });
                 }
             };
-            self.note_rate_limit(&headers);
+            let now = SystemTime::now();
+            if let Some(bucket) = bucket {
+                self.budget.observe(bucket, &headers, now);
+            }
             if status == StatusCode::NOT_MODIFIED
                 && let Some(cached) = &cached
             {
@@ -442,14 +506,13 @@ impl HttpClient {
             }
             if let Some(wait) = rate_limit_wait(status, &headers, &body) {
                 rate_waits += 1;
-                if wait > self.settings.max_rate_limit_wait || rate_waits > MAX_RATE_LIMIT_WAITS {
-                    return Err(ProviderError::RateLimited {
-                        host: self.host.clone(),
-                        retry_after: wait,
-                    });
+                if let Some(bucket) = bucket {
+                    self.budget.refused(bucket, wait, now);
                 }
-                tracing::info!(host = %self.host, wait_s = wait.as_secs_f64(), "rate limited; waiting");
-                self.pause_for(wait);
+                if bucket.is_none() || rate_waits > MAX_RATE_LIMIT_WAITS {
+                    return Err(self.rate_limited(bucket, wait));
+                }
+                tracing::info!(host = %self.host, wait_s = wait.as_secs_f64(), "rate limited");
                 continue;
             }
             // A renewable credential rejected once is renewed and tried once
@@ -544,33 +607,66 @@ impl HttpClient {
         );
     }
 
-    async fn wait_while_paused(&self) {
+    /// Waits until the budget lets a request to `bucket` go: waits up to
+    /// `max_rate_limit_wait` are waited out; a longer one, after the free
+    /// endpoint confirmed it, is [`ProviderError::RateLimited`].
+    async fn admit(&self, bucket: &'static str) -> Result<(), ProviderError> {
+        let mut checked = false;
         loop {
-            let until = self.paused_until.lock().ok().and_then(|p| *p);
-            match until {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => return,
+            let now = SystemTime::now();
+            let wait = match self.budget.admit(bucket, now) {
+                Admission::Go => return Ok(()),
+                Admission::Wait(wait) => wait,
+                Admission::Spent { until, .. } => {
+                    if !checked && self.check_budget().await {
+                        checked = true;
+                        continue;
+                    }
+                    until.duration_since(now).unwrap_or_default()
+                }
+            };
+            if wait > self.settings.max_rate_limit_wait {
+                return Err(self.rate_limited(Some(bucket), wait));
+            }
+            tracing::info!(host = %self.host, bucket, wait_s = wait.as_secs_f64(), "request budget spent; waiting");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Asks the free rate-limit endpoint, unless another request just did;
+    /// true when the budget may have changed.
+    async fn check_budget(&self) -> bool {
+        let Some(check) = &self.budget_check else {
+            return false;
+        };
+        let mut last = self.last_check.lock().await;
+        if last.is_some_and(|at| at.elapsed() < CHECK_FRESH) {
+            return true;
+        }
+        *last = Some(Instant::now());
+        // The endpoint is free (its bucket is `None`), so this never waits
+        // on the budget it is checking.
+        let answer =
+            Box::pin(self.request(Method::GET, &check.url, None, CacheMode::Bypass, 1 << 20));
+        match answer.await {
+            Ok(response) => {
+                (check.report)(&self.budget, &response.body);
+                true
+            }
+            Err(e) => {
+                tracing::debug!(host = %self.host, error = %e, "rate-limit check failed");
+                false
             }
         }
     }
 
-    fn pause_for(&self, wait: Duration) {
-        let Some(until) = Instant::now().checked_add(wait) else {
-            return;
-        };
-        if let Ok(mut paused) = self.paused_until.lock() {
-            *paused = Some(paused.map_or(until, |p| p.max(until)));
-        }
-    }
-
-    /// A response that spends the last request of the window pauses the
-    /// client until the reset, so the next request is not refused.
-    fn note_rate_limit(&self, headers: &HeaderMap) {
-        if header_str(headers, "x-ratelimit-remaining") == Some("0")
-            && let Some(wait) = reset_wait(headers)
-            && wait <= self.settings.max_rate_limit_wait
-        {
-            self.pause_for(wait);
+    fn rate_limited(&self, bucket: Option<&'static str>, wait: Duration) -> ProviderError {
+        let budget =
+            bucket.and_then(|b| self.budget.headroom().into_iter().find(|h| h.bucket == b));
+        ProviderError::RateLimited {
+            host: self.host.clone(),
+            retry_after: wait,
+            budget: budget.map(Box::new),
         }
     }
 
@@ -864,6 +960,7 @@ mod tests {
             HeaderMap::new(),
             Arc::new(super::super::MemoryCache::default()),
             &settings,
+            &super::super::budget::UNDOCUMENTED,
         )
         .unwrap();
         for _ in 0..2 {
@@ -901,6 +998,7 @@ mod tests {
             HeaderMap::new(),
             Arc::new(super::super::MemoryCache::default()),
             &ClientSettings::default(),
+            &super::super::budget::UNDOCUMENTED,
         )
         .unwrap();
         let url = Url::parse("https://api.github.com/orgs/acme").unwrap();
@@ -962,6 +1060,7 @@ mod tests {
                 max_attempts: 2,
                 ..ClientSettings::default()
             },
+            &super::super::budget::UNDOCUMENTED,
         )
         .unwrap();
         let body = serde_json::json!({ "url": "http://p.test/w" });

@@ -8,6 +8,7 @@
 
 pub mod bitbucket_cloud;
 pub mod bitbucket_server;
+pub mod budget;
 pub mod github;
 pub mod gitlab;
 pub mod hooks;
@@ -15,8 +16,8 @@ pub mod http;
 pub mod manifest;
 
 use crate::domain::{
-    Credential, InstalledHooks, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteRepo,
-    RemoteSnapshot, RemoteTeam, RepoRefs, Sync,
+    Credential, Headroom, InstalledHooks, Manifest, ProviderKind, RemoteId, RemoteOrg, RemoteRepo,
+    RemoteSnapshot, RemoteTeam, RepoRefs, Sync, Timestamp,
 };
 use async_trait::async_trait;
 pub use hooks::{HookError, HookSpec};
@@ -47,8 +48,14 @@ pub enum ProviderError {
         path: String,
         message: String,
     },
-    #[error("{host} rate limit exhausted; it resets in {} s. packyard retries after that", .retry_after.as_secs())]
-    RateLimited { host: String, retry_after: Duration },
+    /// The credential's request budget at the host is spent (down to the
+    /// reserve for a full run); `budget` is the bucket as last seen.
+    #[error("{}", rate_limited(host, *retry_after, budget.as_deref()))]
+    RateLimited {
+        host: String,
+        retry_after: Duration,
+        budget: Option<Box<Headroom>>,
+    },
     #[error("{host} has no {path} (HTTP 404)")]
     NotFound { host: String, path: String },
     #[error("{host} answered HTTP {status} for {path}: {message}")]
@@ -83,6 +90,19 @@ pub enum ProviderError {
     },
 }
 
+fn rate_limited(host: &str, retry_after: Duration, budget: Option<&Headroom>) -> String {
+    match budget {
+        Some(budget) => format!(
+            "{}. packyard continues after that",
+            budget.spent_message(Timestamp::now())
+        ),
+        None => format!(
+            "{host} rate limit exhausted; it resets in {} s. packyard continues after that",
+            retry_after.as_secs()
+        ),
+    }
+}
+
 impl ProviderError {
     /// Whether the credentials themselves failed: the run cannot go on, as
     /// opposed to one listing failing and being marked partial.
@@ -91,6 +111,13 @@ impl ProviderError {
             self,
             Self::Unauthorized { .. } | Self::AppRejected { .. } | Self::InvalidAppKey { .. }
         )
+    }
+
+    /// Whether this error stops the whole run instead of leaving one listing
+    /// partial: bad credentials, or a spent request budget (the run pauses;
+    /// a rate limit is never an incomplete listing).
+    pub fn stops_run(&self) -> bool {
+        self.is_credentials() || matches!(self, Self::RateLimited { .. })
     }
 }
 
@@ -186,8 +213,15 @@ pub struct ClientSettings {
     /// Attempts for a request that fails with 5xx or a timeout.
     pub max_attempts: u32,
     pub timeout: Duration,
-    /// Longest wait packyard accepts for a rate limit reset before failing.
+    /// Longest wait for a rate-limit reset that a request waits out in
+    /// place; beyond it the run pauses and resumes at the reset.
     pub max_rate_limit_wait: Duration,
+    /// Share of each request budget a full run leaves for webhooks and other
+    /// tools using the same credential.
+    pub budget_reserve_percent: u8,
+    /// The budgets of every credential, shared by the clients built with
+    /// these settings.
+    pub budgets: budget::Budgets,
     /// Largest composer.json or API response body accepted.
     pub max_body_bytes: usize,
 }
@@ -199,6 +233,8 @@ impl Default for ClientSettings {
             max_attempts: 4,
             timeout: Duration::from_secs(30),
             max_rate_limit_wait: Duration::from_secs(300),
+            budget_reserve_percent: 10,
+            budgets: budget::Budgets::default(),
             max_body_bytes: 8 * 1024 * 1024,
         }
     }
@@ -225,6 +261,9 @@ pub trait CodeHost: Send + std::marker::Sync {
     ) -> Result<bytes::Bytes, ProviderError>;
 
     fn stats(&self) -> RequestStats;
+
+    /// The request budget of this client's credential at the host.
+    fn budget(&self) -> Arc<budget::Budget>;
 
     /// Reads one repository of the organization afresh, by full name: its
     /// refs and the composer.json at each, without the "not pushed since"

@@ -3,7 +3,7 @@
 //! It speaks the documented shapes (field names as in
 //! `shared/fixtures/github/api`): Link pagination honouring `per_page`
 //! (at most 100) and `page`, a strong `ETag` on every JSON GET with 304 on a
-//! matching `If-None-Match`, `X-RateLimit-*` headers, GitHub's 401/404 error
+//! matching `If-None-Match`, GitHub's primary rate limit (see below), GitHub's 401/404 error
 //! bodies, base64 contents, and zipballs through a 302 to a same-host
 //! codeload-like path. A GitHub App can be installed
 //! ([`GithubSim::install_app`]): its installation tokens are accepted like
@@ -11,12 +11,26 @@
 //! exhaustion; mutations change the organization between runs and deliver
 //! the webhooks GitHub would send to the hooks registered through its hook
 //! API ([`hooks`]).
+//!
+//! # Rate limit
+//! The primary limit is enforced per credential on the simulator's
+//! [`SimClock`] ([`GithubSim::budget`], [`GithubSim::clock`]): 5,000 REST
+//! requests an hour for a token (bucket `core`), an App installation's tokens
+//! sharing the installation's budget of 5,000 plus 50 per repository and 50
+//! per member above 20 of each, at most 12,500. Every response carries
+//! `x-ratelimit-limit/-remaining/-used/-reset/-resource`; a 304 costs
+//! nothing, nor does `GET /rate_limit`; a spent budget answers 403 with
+//! `x-ratelimit-remaining: 0` until the reset. [`GithubSim::set_rate_limit`]
+//! changes the limit or turns it off (a GHES with rate limiting disabled:
+//! no headers, `/rate_limit` answers 404). GraphQL points go to bucket
+//! `graphql`, charged by whoever executes the query.
 
 mod app;
 mod hooks;
 mod json;
 mod state;
 
+use super::budget::{Limit, SimBudget, SimClock, Standing};
 use super::faults::{Faults, SimStats};
 use super::lock;
 use super::server::{self, Running};
@@ -30,7 +44,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::header::{
-    AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LINK, LOCATION,
+    AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, DATE, ETAG, IF_NONE_MATCH, LINK, LOCATION,
     RETRY_AFTER,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -43,9 +57,15 @@ use sha1::{Digest, Sha1};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
+/// GitHub's documented primary limit for a token, per hour.
 const RATE_LIMIT: u64 = 5_000;
+/// The most an App installation's budget grows to (outside Enterprise Cloud).
+const INSTALLATION_MAX: u64 = 12_500;
+/// Routes the gate does not charge to `core`: the rate-limit endpoint is
+/// free, and GraphQL is charged in points by its executor.
+const UNCHARGED: [&str; 2] = ["/rate_limit", "/graphql"];
 const DOCS: &str = "https://docs.github.com/rest";
 /// The one route that authenticates with an app JWT instead of a token.
 const ACCESS_TOKENS: &str = "/app/installations/{installation_id}/access_tokens";
@@ -62,21 +82,9 @@ struct Shared {
     state: Mutex<state::State>,
     faults: Faults,
     stats: Mutex<SimStats>,
-    rate: Mutex<RateWindow>,
+    budget: SimBudget,
     app: Mutex<Option<app::App>>,
     webhooks: Webhooks,
-}
-
-/// The primary rate limit window: an hour from start, counting non-304s.
-struct RateWindow {
-    used: u64,
-    reset: u64,
-}
-
-fn epoch_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 impl GithubSim {
@@ -90,10 +98,13 @@ impl GithubSim {
             state: Mutex::new(state::State::new(&scenario)),
             faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
-            rate: Mutex::new(RateWindow {
-                used: 0,
-                reset: epoch_secs() + 3600,
-            }),
+            budget: SimBudget::new(
+                SimClock::default(),
+                &[
+                    ("core", Limit::per_hour(RATE_LIMIT)),
+                    ("graphql", Limit::per_hour(RATE_LIMIT)),
+                ],
+            ),
             app: Mutex::new(None),
             webhooks: Webhooks::default(),
         });
@@ -127,8 +138,44 @@ impl GithubSim {
     ) -> Result<(), SimError> {
         let app = app::App::new(app_id, installation_id, public_key_pem, token_lifetime)
             .map_err(|e| SimError::InvalidAppKey(e.to_string()))?;
+        let (repos, members) = {
+            let state = lock(&self.shared.state);
+            (state.repos.len() as u64, state.users.len() as u64)
+        };
+        let limit = (RATE_LIMIT + 50 * repos.saturating_sub(20) + 50 * members.saturating_sub(20))
+            .min(INSTALLATION_MAX);
+        let key = installation_key(installation_id);
+        for bucket in ["core", "graphql"] {
+            self.shared.budget.set_key_limit(bucket, &key, limit);
+        }
         *lock(&self.shared.app) = Some(app);
         Ok(())
+    }
+
+    /// The request budgets this simulator enforces (buckets `core` and
+    /// `graphql`; keys from [`rate_key`]).
+    pub fn budget(&self) -> SimBudget {
+        self.shared.budget.clone()
+    }
+
+    /// The clock the budgets run on; tests advance it past a reset.
+    pub fn clock(&self) -> SimClock {
+        self.shared.budget.clock().clone()
+    }
+
+    /// The hourly `core` and `graphql` limit of a token (`None`: rate
+    /// limiting off, as a GHES may be configured).
+    pub fn set_rate_limit(&self, per_hour: Option<u64>) {
+        for bucket in ["core", "graphql"] {
+            self.shared
+                .budget
+                .set_limit(bucket, per_hour.map(Limit::per_hour));
+        }
+    }
+
+    /// The budget key of the scenario token, for [`SimBudget`] calls.
+    pub fn token_key(&self) -> String {
+        TOKEN_KEY.to_owned()
     }
 
     pub fn org(&self) -> String {
@@ -316,6 +363,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/repos/{owner}/{repo}/zipball/{*reference}", get(zipball))
         .route("/_codeload/{owner}/{repo}/legacy.zip/{sha}", get(codeload))
         .route(ACCESS_TOKENS, post(access_tokens))
+        .route("/rate_limit", get(rate_limit))
         .merge(hooks::routes())
         .fallback(|| async { not_found() })
         .layer(from_fn_with_state(shared.clone(), gate))
@@ -380,31 +428,101 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
     if route != ACCESS_TOKENS && !authorized(&sim, request.headers()) {
         return error(StatusCode::UNAUTHORIZED, "Bad credentials");
     }
+    let mut response = limited(&sim, &route, request, next).await;
+    if let Ok(date) = HeaderValue::from_str(&sim.budget.clock().http_date()) {
+        response.headers_mut().insert(DATE, date);
+    }
+    response
+}
+
+/// The primary rate limit around the handler: refused while spent, charged
+/// unless answered 304.
+async fn limited(sim: &Shared, route: &str, request: Request, next: Next) -> Response {
     if let Some(reset) = sim.faults.rate_limited_until() {
-        let mut response = error(
-            StatusCode::FORBIDDEN,
-            "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
-        );
-        rate_headers(response.headers_mut(), 0, reset);
-        return response;
+        let spent = Standing {
+            limit: RATE_LIMIT,
+            used: RATE_LIMIT,
+            remaining: 0,
+            reset,
+            retry_after: 0,
+        };
+        return rate_limit_exceeded(&spent);
+    }
+    let charged = !UNCHARGED.contains(&route) && route != ACCESS_TOKENS;
+    let key = rate_key(sim, request.headers());
+    if charged
+        && let Some(spent) = sim
+            .budget
+            .standing("core", &key)
+            .filter(|s| s.remaining == 0)
+    {
+        return rate_limit_exceeded(&spent);
     }
     let if_none_match = request.headers().get(IF_NONE_MATCH).cloned();
-    let response = with_etag(next.run(request).await, if_none_match).await;
+    let mut response = with_etag(next.run(request).await, if_none_match).await;
     let not_modified = response.status() == StatusCode::NOT_MODIFIED;
     if not_modified {
         lock(&sim.stats).not_modified += 1;
     }
-    let (remaining, reset) = {
-        let mut rate = lock(&sim.rate);
-        // Conditional requests answered 304 do not count against the limit.
-        if !not_modified {
-            rate.used = (rate.used + 1).min(RATE_LIMIT);
-        }
-        (RATE_LIMIT - rate.used, rate.reset)
+    // Conditional requests answered 304 do not count against the limit.
+    let standing = if charged && !not_modified {
+        sim.budget.charge("core", &key, 1).unwrap_or_else(Some)
+    } else {
+        sim.budget.standing("core", &key)
     };
-    let mut response = response;
-    rate_headers(response.headers_mut(), remaining, reset);
+    if let Some(standing) = standing
+        && route != "/graphql"
+    {
+        rate_headers(response.headers_mut(), &standing, "core");
+    }
     response
+}
+
+const TOKEN_KEY: &str = "token";
+
+fn installation_key(installation_id: u64) -> String {
+    format!("installation:{installation_id}")
+}
+
+/// Whom GitHub counts a request against: the scenario token, or the App
+/// installation whose token it presents (its tokens share one budget).
+fn rate_key(sim: &Shared, headers: &HeaderMap) -> String {
+    let installation = presented(headers).and_then(|presented| {
+        lock(&sim.app)
+            .as_ref()
+            .filter(|app| app.accepts(presented, SystemTime::now()))
+            .map(app::App::installation_id)
+    });
+    installation.map_or_else(|| TOKEN_KEY.to_owned(), installation_key)
+}
+
+/// GitHub's answer once the primary limit is spent.
+fn rate_limit_exceeded(spent: &Standing) -> Response {
+    let mut response = error(
+        StatusCode::FORBIDDEN,
+        "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.",
+    );
+    rate_headers(response.headers_mut(), spent, "core");
+    response
+}
+
+/// `GET /rate_limit`: free, the shape of the fixture. A GHES with rate
+/// limiting off answers 404.
+async fn rate_limit(State(sim): Sim, headers: HeaderMap) -> Response {
+    let key = rate_key(&sim, &headers);
+    let resource = |bucket: &str| {
+        sim.budget.standing(bucket, &key).map(|s| {
+            json!({"limit": s.limit, "used": s.used, "remaining": s.remaining, "reset": s.reset})
+        })
+    };
+    let (Some(core), Some(graphql)) = (resource("core"), resource("graphql")) else {
+        return error(StatusCode::NOT_FOUND, "Rate limiting is not enabled.");
+    };
+    axum::Json(json!({
+        "resources": {"core": core.clone(), "graphql": graphql},
+        "rate": core,
+    }))
+    .into_response()
 }
 
 /// The credential after `Bearer ` or `token `.
@@ -456,14 +574,14 @@ async fn access_tokens(
     }
 }
 
-fn rate_headers(headers: &mut HeaderMap, remaining: u64, reset: u64) {
-    let used = RATE_LIMIT - remaining;
+/// The `x-ratelimit-*` headers GitHub sends with every response.
+fn rate_headers(headers: &mut HeaderMap, standing: &Standing, resource: &str) {
     for (name, value) in [
-        ("x-ratelimit-limit", RATE_LIMIT.to_string()),
-        ("x-ratelimit-remaining", remaining.to_string()),
-        ("x-ratelimit-reset", reset.to_string()),
-        ("x-ratelimit-used", used.to_string()),
-        ("x-ratelimit-resource", "core".to_owned()),
+        ("x-ratelimit-limit", standing.limit.to_string()),
+        ("x-ratelimit-remaining", standing.remaining.to_string()),
+        ("x-ratelimit-reset", standing.reset.to_string()),
+        ("x-ratelimit-used", standing.used.to_string()),
+        ("x-ratelimit-resource", resource.to_owned()),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);

@@ -36,6 +36,7 @@
 mod archive;
 pub mod bitbucket_cloud;
 pub mod bitbucket_server;
+pub mod budget;
 pub mod faults;
 pub mod github;
 pub mod gitlab;
@@ -48,6 +49,7 @@ pub mod webhooks;
 
 pub use bitbucket_cloud::BitbucketCloudSim;
 pub use bitbucket_server::BitbucketServerSim;
+pub use budget::{Charged, Limit, SimBudget, SimClock, Standing, Window};
 pub use faults::{Faults, SimStats};
 pub use github::{GithubSim, SimError};
 pub use gitlab::GitlabSim;

@@ -224,6 +224,11 @@ impl Authorizer for AppAuthorizer {
         Ok(value)
     }
 
+    fn identity(&self) -> String {
+        // One installation, one budget, whichever token it currently has.
+        self.exchange_url.to_string()
+    }
+
     fn reject(&self, rejected: &HeaderValue) {
         // A renewal in progress holds the lock and replaces the token anyway.
         if let Ok(mut current) = self.current.try_lock()

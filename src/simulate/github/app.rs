@@ -96,6 +96,10 @@ impl App {
         Ok(Issued { token, expires_at })
     }
 
+    pub fn installation_id(&self) -> u64 {
+        self.installation_id
+    }
+
     /// Whether `token` is an installation token still valid at `now`.
     pub fn accepts(&self, token: &str, now: SystemTime) -> bool {
         self.tokens.get(token).is_some_and(|expiry| *expiry > now)
