@@ -80,6 +80,10 @@ pub enum SyncCommand {
         /// Allow this run to remove more than half of the sync's packages or team memberships.
         #[arg(long)]
         confirm_removals: bool,
+        /// When the host's request budget runs out, wait for its reset (with a countdown;
+        /// Ctrl-C stops) and continue, instead of exiting with code 75.
+        #[arg(long)]
+        wait: bool,
     },
     /// Make a synchronization the primary one: its remote owners/admins become packyard's
     /// owners/admins. Shows who gains and who loses that access first.
@@ -389,6 +393,7 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
             max_attempts: s.max_attempts,
             timeout: Duration::from_secs(s.timeout_secs),
             max_rate_limit_wait: Duration::from_secs(s.max_rate_limit_wait_secs),
+            budget_reserve_percent: s.budget_reserve_percent,
             ..ClientSettings::default()
         },
     }
@@ -406,9 +411,23 @@ pub async fn execute(
         Command::Sync(SyncCommand::Run {
             name,
             confirm_removals,
+            wait,
         }) => {
-            let summary = run_sync(admin, sync_id(&name)?, Policy { confirm_removals }).await?;
+            let id = sync_id(&name)?;
+            let policy = Policy { confirm_removals };
+            let mut summary = run_sync(admin, id.clone(), policy.clone()).await?;
+            while let Some(pause) = summary.paused.as_ref().filter(|_| wait) {
+                eprintln!("{}", pause.budget.spent_message(Timestamp::now()));
+                if !count_down(pause.resumes_at).await {
+                    eprintln!("Stopped. What was read is kept: the next run continues from there.");
+                    return Ok(ExitCode::from(EX_TEMPFAIL));
+                }
+                summary = run_sync(admin, id.clone(), policy.clone()).await?;
+            }
             print_summary(&name, &summary);
+            if summary.paused.is_some() {
+                return Ok(ExitCode::from(EX_TEMPFAIL));
+            }
             if summary.error.is_some() {
                 return Ok(ExitCode::FAILURE);
             }
@@ -795,6 +814,35 @@ async fn add_sync(add: AddSync, admin: &dyn AdminClient) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `sysexits.h`'s EX_TEMPFAIL: a run paused on a spent request budget; try
+/// again after the reset.
+const EX_TEMPFAIL: u8 = 75;
+
+/// Counts down to `at` on stderr; false when Ctrl-C stopped it first.
+async fn count_down(at: Timestamp) -> bool {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(500));
+    let tick = async {
+        loop {
+            let now = Timestamp::now();
+            if now >= at {
+                return;
+            }
+            bar.set_message(format!(
+                "waiting for the rate limit to reset: {} left (Ctrl-C stops)",
+                crate::domain::until(now, at)
+            ));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let done = tokio::select! {
+        () = tick => true,
+        _ = tokio::signal::ctrl_c() => false,
+    };
+    bar.finish_and_clear();
+    done
+}
+
 /// Runs a sync while drawing its progress on stderr.
 async fn run_sync(
     admin: &dyn AdminClient,
@@ -841,10 +889,16 @@ async fn run_sync(
 
 fn print_summary(name: &str, s: &RunSummary) {
     let c = &s.changes;
-    match &s.error {
-        Some(error) => println!("sync {name} failed: {error}"),
-        None if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
-        None => println!("sync {name}: {}", c.describe()),
+    match (&s.error, &s.paused) {
+        (Some(error), _) => println!("sync {name} failed: {error}"),
+        (None, Some(pause)) => {
+            println!("{}", pause.budget.spent_message(Timestamp::now()));
+            println!(
+                "sync {name} paused: nothing was applied yet; what was read is kept, and `packyard sync run {name}` after the reset continues from there (`--wait` waits for it; `packyard serve` resumes by itself)"
+            );
+        }
+        (None, None) if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
+        (None, None) => println!("sync {name}: {}", c.describe()),
     }
     if s.partial {
         println!(
@@ -908,6 +962,7 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
             let result = match &s.last_run {
                 None => "never run".to_owned(),
                 Some(r) if r.error.is_some() => "failed".to_owned(),
+                Some(r) if r.paused.is_some() => "paused".to_owned(),
                 Some(r) if r.partial => "partial".to_owned(),
                 Some(_) => "ok".to_owned(),
             };
@@ -922,16 +977,35 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
                 s.hooks
                     .as_ref()
                     .map_or_else(|| "none (no public URL)".to_owned(), |h| h.describe()),
+                headroom(s),
             ]
         })
         .collect();
     print_table(
         &[
             "NAME", "PROVIDER", "ORG", "API URL", "PRIMARY", "LAST RUN", "RESULT", "WEBHOOKS",
+            "BUDGET",
         ],
         rows,
     );
     Ok(())
+}
+
+/// The sync's request budgets as its last run left them, and when a paused
+/// run resumes.
+fn headroom(sync: &Sync) -> String {
+    let Some(run) = &sync.last_run else {
+        return "-".to_owned();
+    };
+    let mut parts: Vec<String> = run.budget.iter().map(|b| b.describe()).collect();
+    if let Some(pause) = &run.paused {
+        parts.insert(0, pause.progress_text());
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join("; ")
+    }
 }
 
 fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()> {

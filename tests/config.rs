@@ -98,6 +98,7 @@ fn full_config_sets_every_field() {
                 timeout_secs: 60,
                 max_attempts: 2,
                 max_rate_limit_wait_secs: 0,
+                budget_reserve_percent: 25,
                 resync_interval_minutes: 0,
             },
         }
@@ -131,6 +132,7 @@ fn example_config_documents_every_key_with_its_default() {
         "timeout_secs",
         "max_attempts",
         "max_rate_limit_wait_secs",
+        "budget_reserve_percent",
         "resync_interval_minutes",
     ] {
         assert!(text.contains(key), "config.example.toml lacks {key}");

@@ -314,6 +314,8 @@ mod tests {
             }],
             requests: 3,
             not_modified: 1,
+            paused: None,
+            budget: Vec::new(),
         }
     }
 

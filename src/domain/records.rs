@@ -211,4 +211,11 @@ pub struct RunSummary {
     pub problems: Vec<Problem>,
     pub requests: u64,
     pub not_modified: u64,
+    /// Set when the run stopped because the request budget was spent: it
+    /// applied nothing and resumes at the reset, reusing what it read.
+    #[serde(default)]
+    pub paused: Option<super::Pause>,
+    /// The credential's request budgets as the run left them.
+    #[serde(default)]
+    pub budget: Vec<super::Headroom>,
 }

@@ -66,6 +66,8 @@ mod tests {
             problems: vec![],
             requests: 0,
             not_modified: 0,
+            paused: None,
+            budget: Vec::new(),
         }
     }
 

@@ -1,10 +1,18 @@
 //! One full synchronization run: snapshot, plan, apply, record.
+//!
+//! A run whose request budget runs out pauses instead of failing: it applies
+//! nothing, records when the budget is back ([`RunSummary::paused`]), and
+//! the next run (in any process) picks up where it stopped, since what it
+//! read is in the store-backed provider cache (ETags answered 304 for free,
+//! refs and manifests not fetched again).
 
 use super::{EngineError, EngineEvent, EngineHandle, Policy, reconcile};
 use crate::domain::{
-    Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId, Timestamp,
+    Headroom, Pause, Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId,
+    Timestamp,
 };
-use crate::providers::{Progress, ProgressFn, RequestStats};
+use crate::providers::budget::{Priority, with_priority};
+use crate::providers::{CodeHost, Progress, ProgressFn, ProviderError, RequestStats};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 
@@ -26,10 +34,41 @@ impl EngineHandle {
             sync: sync.id.clone(),
         });
         let mut stats = RequestStats::default();
-        let result = self.snapshot_and_apply(&sync, &policy, &mut stats).await;
+        let (result, budget) = match self.host(&sync).await {
+            Ok(host) => {
+                // A budget this process has not used yet starts from what the
+                // last run saw, so a spent one is not spent again to find out.
+                if let Some(last) = &sync.last_run {
+                    host.budget().seed(&last.budget);
+                }
+                let result = with_priority(
+                    Priority::Run,
+                    self.snapshot_and_apply(&sync, host.clone(), &policy, &mut stats),
+                )
+                .await;
+                (result, host.budget().headroom())
+            }
+            Err(e) => (Err(e), Vec::new()),
+        };
         let guarded = matches!(result, Err(EngineError::Guard(_)));
+        let paused = match &result {
+            Err(EngineError::Provider(ProviderError::RateLimited {
+                host,
+                retry_after,
+                budget: seen,
+            })) => Some(pause(host, *retry_after, seen.as_deref())),
+            _ => None,
+        };
         let (outcome, error) = match result {
             Ok(outcome) => (outcome, None),
+            Err(_) if paused.is_some() => (
+                Outcome {
+                    changes: PlanSummary::default(),
+                    problems: vec![],
+                    partial: false,
+                },
+                None,
+            ),
             Err(e) => (
                 Outcome {
                     changes: PlanSummary::default(),
@@ -49,6 +88,8 @@ impl EngineHandle {
             problems: outcome.problems,
             requests: stats.requests,
             not_modified: stats.not_modified,
+            paused,
+            budget,
         };
         let id = sync.id.clone();
         let saved = summary.clone();
@@ -59,6 +100,13 @@ impl EngineHandle {
             tracing::error!(sync = %sync.id, error = %e, "could not record the run summary");
         }
         match &summary.error {
+            None if summary.paused.is_some() => {
+                tracing::info!(sync = %sync.id, requests = summary.requests, paused = ?summary.paused, "sync paused: request budget spent");
+                self.emit(EngineEvent::SyncFinished {
+                    sync: sync.id.clone(),
+                    summary: summary.clone(),
+                });
+            }
             None => {
                 tracing::info!(sync = %sync.id, changes = ?summary.changes, problems = summary.problems.len(), requests = summary.requests, "sync finished");
                 self.emit(EngineEvent::SyncFinished {
@@ -80,10 +128,10 @@ impl EngineHandle {
     async fn snapshot_and_apply(
         &self,
         sync: &Sync,
+        host: Arc<dyn CodeHost>,
         policy: &Policy,
         stats: &mut RequestStats,
     ) -> Result<Outcome, EngineError> {
-        let host = self.host(sync).await?;
         let before = host.stats();
         let progress: ProgressFn = {
             let engine = self.clone();
@@ -122,6 +170,25 @@ impl EngineHandle {
             problems: applied.plan.problems,
             partial: !snapshot.is_complete(),
         })
+    }
+}
+
+/// The pause of a run whose budget at `host` is spent for `retry_after`.
+fn pause(host: &str, retry_after: std::time::Duration, seen: Option<&Headroom>) -> Pause {
+    let now = Timestamp::now();
+    let wait = i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX);
+    let resumes_at = Timestamp(now.0.saturating_add(wait));
+    let budget = seen.cloned().unwrap_or_else(|| Headroom {
+        host: host.to_owned(),
+        bucket: "api".to_owned(),
+        limit: 0,
+        remaining: 0,
+        resets_at: Some(resumes_at),
+        estimated: false,
+    });
+    Pause {
+        resumes_at: budget.resets_at.unwrap_or(resumes_at).max(resumes_at),
+        budget,
     }
 }
 

@@ -217,7 +217,7 @@ pub struct HttpClient {
 /// and the function that reports its answer to the budget.
 struct BudgetCheck {
     url: Url,
-    report: fn(&Budget, &[u8]),
+    report: fn(&Budget, &HeaderMap, &[u8]),
 }
 
 /// How long a free check stays good enough for requests that find the
@@ -309,7 +309,7 @@ impl HttpClient {
 
     /// Asks `url` (a rate-limit endpoint that costs nothing) before refusing
     /// a request because the budget is spent; `report` reads its answer.
-    pub fn with_budget_check(mut self, url: Url, report: fn(&Budget, &[u8])) -> Self {
+    pub fn with_budget_check(mut self, url: Url, report: fn(&Budget, &HeaderMap, &[u8])) -> Self {
         self.budget_check = Some(BudgetCheck { url, report });
         self
     }
@@ -453,13 +453,14 @@ impl HttpClient {
         let mut rate_waits = 0;
         let mut reauthorized = false;
         loop {
-            if let Some(bucket) = bucket {
-                self.admit(bucket).await?;
-            }
             let authorization = match &self.authorizer {
                 Some(a) => Some(a.authorization().await?),
                 None => None,
             };
+            // Every request admitted here is observed below, answered or not.
+            if let Some(bucket) = bucket {
+                self.admit(bucket).await?;
+            }
             let outcome = self
                 .attempt(
                     &method,
@@ -470,6 +471,12 @@ impl HttpClient {
                     authorization.as_ref(),
                 )
                 .await;
+            let now = SystemTime::now();
+            if let Some(bucket) = bucket {
+                let none = HeaderMap::new();
+                let headers = outcome.as_ref().map_or(&none, |(_, headers, _)| headers);
+                self.budget.observe(bucket, headers, now);
+            }
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
                 Err(AttemptError::TooLarge) => {
@@ -494,10 +501,6 @@ impl HttpClient {
                     });
                 }
             };
-            let now = SystemTime::now();
-            if let Some(bucket) = bucket {
-                self.budget.observe(bucket, &headers, now);
-            }
             if status == StatusCode::NOT_MODIFIED
                 && let Some(cached) = &cached
             {
@@ -650,7 +653,7 @@ impl HttpClient {
             Box::pin(self.request(Method::GET, &check.url, None, CacheMode::Bypass, 1 << 20));
         match answer.await {
             Ok(response) => {
-                (check.report)(&self.budget, &response.body);
+                (check.report)(&self.budget, &response.headers, &response.body);
                 true
             }
             Err(e) => {

@@ -60,6 +60,8 @@ pub fn syncs() -> Vec<Sync> {
         }],
         requests: 42,
         not_modified: 0,
+        paused: None,
+        budget: Vec::new(),
     });
     github.hooks = Some(HookState {
         url: "https://packages.acme.test/webhooks/acme-github".to_owned(),

@@ -24,6 +24,7 @@ pub fn settings() -> ClientSettings {
         timeout: Duration::from_secs(10),
         max_rate_limit_wait: Duration::from_secs(10),
         max_body_bytes: 1 << 20,
+        ..ClientSettings::default()
     }
 }
 

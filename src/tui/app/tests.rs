@@ -296,6 +296,8 @@ fn engine_events_drive_the_run_state_and_progress() {
         problems: Vec::new(),
         requests: 5,
         not_modified: 0,
+        paused: None,
+        budget: Vec::new(),
     };
     let cmds = app.update(Msg::Engine(EngineEvent::SyncFinished {
         sync: id.clone(),

@@ -83,10 +83,14 @@ pub fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
     }
 }
 
-/// "up to date", "packages +3, versions +12 ~1", "failed: …".
+/// "up to date", "packages +3, versions +12 ~1", "failed: …",
+/// "paused: rate limit, resumes 05:19".
 pub fn result_text(run: &RunSummary) -> String {
     if let Some(error) = &run.error {
         return format!("failed: {error}");
+    }
+    if let Some(pause) = &run.paused {
+        return pause.progress_text();
     }
     run.changes.describe()
 }
@@ -151,6 +155,9 @@ fn state_cell(app: &App, sync: &crate::domain::Sync) -> Span<'static> {
         Some(RunState::Failed(_)) => Span::styled("failed", theme.error()),
         None if sync.last_run.as_ref().is_some_and(|r| r.error.is_some()) => {
             Span::styled("failed", theme.error())
+        }
+        None if sync.last_run.as_ref().is_some_and(|r| r.paused.is_some()) => {
+            Span::styled("paused", theme.warning())
         }
         None => Span::styled("idle", theme.ok()),
     }
@@ -250,7 +257,13 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
                 gauge,
             );
         }
-        None => frame.render_widget(Paragraph::new(Line::styled("Idle", theme.ok())), gauge),
+        None => {
+            let status = match sync.last_run.as_ref().and_then(|r| r.paused.as_ref()) {
+                Some(pause) => Line::styled(pause.progress_text(), theme.warning()),
+                None => Line::styled("Idle", theme.ok()),
+            };
+            frame.render_widget(Paragraph::new(status), gauge);
+        }
     }
     let mut lines = vec![Line::raw(format!(
         "{} {} at {}",
@@ -268,6 +281,10 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
                     format!("{} skipped (Enter shows why)", run.problems.len()),
                     theme.warning(),
                 ));
+            }
+            if !run.budget.is_empty() {
+                let budgets: Vec<String> = run.budget.iter().map(|b| b.describe()).collect();
+                lines.push(Line::raw(format!("Budget: {}", budgets.join("; "))));
             }
         }
         None => lines.push(Line::styled(

@@ -1,0 +1,218 @@
+//! Request budgets as an admin meets them: a run that spends the host's
+//! budget pauses (exit 75, with when it resets) instead of ending partial,
+//! keeps the reserve, and the next run after the reset completes with what
+//! the paused one read. The simulators enforce each host's documented
+//! limits on a clock the tests move, so nothing waits for a real reset.
+
+mod support;
+
+use packyard::domain::{Credential, ProviderKind, Secret, SyncId};
+use packyard::engine::{EngineHandle, EngineSettings, NewSync, Policy};
+use packyard::providers::bitbucket_cloud::BitbucketCloudHost;
+use packyard::providers::{CodeHost, MemoryCache, ProviderError};
+use packyard::simulate::{BitbucketCloudSim, GithubSim, Limit, Scenario};
+use packyard::store::Store;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use support::snapshots::{quiet, settings};
+use support::{ok, packyard, stdout, sync_add};
+
+const SCENARIO: &str = include_str!("../assets/demo-github.toml");
+const HOUR: Duration = Duration::from_secs(3600);
+
+async fn github() -> GithubSim {
+    GithubSim::start(Scenario::from_toml_str(SCENARIO).unwrap())
+        .await
+        .unwrap()
+}
+
+/// What `package list --json` and `team list --json` say, without the
+/// times that differ between runs.
+fn store_content(data: &std::path::Path) -> (Vec<(String, u64)>, Value) {
+    let packages: Value =
+        serde_json::from_slice(&ok(packyard(data).args(["package", "list", "--json"])).stdout)
+            .unwrap();
+    let packages = packages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["versions"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let teams: Value =
+        serde_json::from_slice(&ok(packyard(data).args(["team", "list", "--json"])).stdout)
+            .unwrap();
+    (packages, teams)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_spends_the_budget_pauses_with_exit_75_and_the_next_one_completes() {
+    // The same organization synced without a limit, for comparison.
+    let free = github().await;
+    let reference = tempfile::tempdir().unwrap();
+    ok(&mut sync_add(
+        reference.path(),
+        &free.api_url(),
+        "acme",
+        &free.token(),
+    ));
+    free.budget().reset_charged();
+    ok(packyard(reference.path()).args(["sync", "run", "acme"]));
+    let uninterrupted = free.budget().charged().granted("core");
+
+    let sim = github().await;
+    // Enough for most of the run, not all of it.
+    let limit = uninterrupted * 2 / 3;
+    sim.set_rate_limit(Some(limit));
+    let data = tempfile::tempdir().unwrap();
+    ok(&mut sync_add(
+        data.path(),
+        &sim.api_url(),
+        "acme",
+        &sim.token(),
+    ));
+    sim.budget().reset_charged();
+
+    let paused = packyard(data.path())
+        .args(["sync", "run", "acme"])
+        .output()
+        .unwrap();
+    let text = stdout(&paused);
+    assert_eq!(paused.status.code(), Some(75), "{text}");
+    let reserve = limit.div_ceil(10);
+    let expected = format!(
+        "rate limit of {} spent: {reserve} of {limit} left, resets at ",
+        sim.api_url().trim_start_matches("http://")
+    );
+    assert!(text.contains(&expected), "{expected:?} in:\n{text}");
+    assert!(text.contains(" UTC (in 60 min)"), "{text}");
+    assert!(
+        !text.contains("incomplete"),
+        "a rate limit is no partial listing: {text}"
+    );
+    let left = sim.budget().standing("core", &sim.token_key()).unwrap();
+    assert!(
+        left.remaining >= reserve,
+        "the reserve is kept for webhooks: {left:?}"
+    );
+    let listed = stdout(&ok(packyard(data.path()).args(["sync", "list"])));
+    assert!(listed.contains("paused: rate limit, resumes"), "{listed}");
+    assert_eq!(
+        store_content(data.path()).0,
+        vec![],
+        "a paused run applies nothing"
+    );
+    let spent_before_reset = sim.budget().charged().granted("core");
+
+    // Another run before the reset asks the free /rate_limit and refuses.
+    let early = packyard(data.path())
+        .args(["sync", "run", "acme"])
+        .output()
+        .unwrap();
+    assert_eq!(early.status.code(), Some(75), "{}", stdout(&early));
+    assert_eq!(sim.budget().charged().granted("core"), spent_before_reset);
+
+    sim.clock().advance(HOUR);
+    let resumed = ok(packyard(data.path()).args(["sync", "run", "acme"]));
+    assert!(
+        stdout(&resumed).contains("packages +10"),
+        "{}",
+        stdout(&resumed)
+    );
+    assert_eq!(store_content(data.path()), store_content(reference.path()));
+    let total = sim.budget().charged().granted("core");
+    // What the paused run read is kept: listings it finished come back as
+    // free 304s, refs and manifests are not read again. Only what was in
+    // flight when it paused (at most one page per request slot) is repeated.
+    assert!(
+        total <= uninterrupted + 16,
+        "paused + resumed {total} vs uninterrupted {uninterrupted}"
+    );
+}
+
+#[tokio::test]
+async fn a_sync_sharing_a_spent_token_does_not_spend_a_request_to_find_out() {
+    let sim = github().await;
+    let data = tempfile::tempdir().unwrap();
+    let engine = EngineHandle::new(Store::open(data.path()).unwrap(), EngineSettings::default());
+    let mut ids = Vec::new();
+    for name in ["first", "second"] {
+        let id = SyncId::new(name).unwrap();
+        engine
+            .add_sync(NewSync {
+                id: id.clone(),
+                provider: ProviderKind::Github,
+                api_url: sim.api_url(),
+                org: sim.org(),
+                credential: Credential::Token(Secret::new(sim.token())),
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // Another tool spends what is left of the token's hour.
+    sim.set_rate_limit(Some(40));
+    let first = engine.run_sync(&ids[0], Policy::default()).await.unwrap();
+    assert!(first.paused.is_some(), "{first:?}");
+    sim.reset_stats();
+
+    let second = engine.run_sync(&ids[1], Policy::default()).await.unwrap();
+
+    let pause = second.paused.expect("the shared budget is spent");
+    assert_eq!(pause.budget.bucket, "core");
+    let stats = sim.stats();
+    assert_eq!(
+        stats.requests - stats.route("/rate_limit"),
+        0,
+        "only the free rate-limit check: {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn bitbucket_cloud_pauses_on_its_own_estimate_of_the_rolling_hour() {
+    let sim = BitbucketCloudSim::start(Scenario::from_toml_str(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    sim.budget()
+        .set_limit("repository data", Some(Limit::rolling_hour(20)));
+    let bitbucket = BitbucketCloudHost::new(
+        &sim.api_url(),
+        &sim.org(),
+        &Credential::Basic {
+            username: sim.username(),
+            password: Secret::new(sim.token()),
+        },
+        Arc::new(MemoryCache::default()),
+        &settings(),
+    )
+    .unwrap();
+    let err = bitbucket.snapshot(quiet()).await.unwrap_err();
+    let ProviderError::RateLimited {
+        budget: Some(budget),
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert!(budget.estimated, "Bitbucket reports no count: {budget:?}");
+    assert_eq!((budget.limit, budget.remaining), (20, 2));
+    assert!(err.to_string().contains("≈2 of ≈20 left"), "{err}");
+    let charged = sim.budget().charged();
+    assert_eq!(
+        (
+            charged.granted("repository data"),
+            charged.refused("repository data")
+        ),
+        (18, 0),
+        "stopped at the reserve before the host refused anything"
+    );
+    assert!(
+        charged.granted("raw files") > 0,
+        "composer.json comes from the raw-file budget"
+    );
+}
