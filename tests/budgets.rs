@@ -9,6 +9,7 @@ mod support;
 use packyard::domain::{Credential, ProviderKind, Secret, SyncId};
 use packyard::engine::{EngineHandle, EngineSettings, NewSync, Policy};
 use packyard::providers::bitbucket_cloud::BitbucketCloudHost;
+use packyard::providers::budget::{Priority, with_priority};
 use packyard::providers::{CodeHost, MemoryCache, ProviderError};
 use packyard::simulate::{BitbucketCloudSim, GithubSim, Limit, Scenario};
 use packyard::store::Store;
@@ -85,12 +86,23 @@ async fn a_run_that_spends_the_budget_pauses_with_exit_75_and_the_next_one_compl
     let text = stdout(&paused);
     assert_eq!(paused.status.code(), Some(75), "{text}");
     let reserve = limit.div_ceil(10);
-    let expected = format!(
-        "rate limit of {} spent: {reserve} of {limit} left, resets at ",
+    let prefix = format!(
+        "rate limit of {} spent: ",
         sim.api_url().trim_start_matches("http://")
     );
-    assert!(text.contains(&expected), "{expected:?} in:\n{text}");
-    assert!(text.contains(" UTC (in 60 min)"), "{text}");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{prefix:?} in:\n{text}"));
+    let (left, rest) = line.split_once(" of ").unwrap();
+    // Requests in flight when the budget reached the reserve were dropped
+    // unsent or unanswered, so somewhat more than the reserve may be left.
+    assert!(left.parse::<u64>().unwrap() >= reserve, "{line}");
+    assert!(
+        rest.starts_with(&format!("{limit} left, resets at "))
+            && rest.ends_with(" UTC (in 60 min)"),
+        "{line}"
+    );
     assert!(
         !text.contains("incomplete"),
         "a rate limit is no partial listing: {text}"
@@ -180,18 +192,19 @@ async fn bitbucket_cloud_pauses_on_its_own_estimate_of_the_rolling_hour() {
         .unwrap();
     sim.budget()
         .set_limit("repository data", Some(Limit::rolling_hour(20)));
+    // An access token: the only credential Bitbucket tells its limit
+    // (`X-RateLimit-Limit`), never what is left of it.
     let bitbucket = BitbucketCloudHost::new(
         &sim.api_url(),
         &sim.org(),
-        &Credential::Basic {
-            username: sim.username(),
-            password: Secret::new(sim.token()),
-        },
+        &Credential::Token(Secret::new(sim.token())),
         Arc::new(MemoryCache::default()),
         &settings(),
     )
     .unwrap();
-    let err = bitbucket.snapshot(quiet()).await.unwrap_err();
+    let err = with_priority(Priority::Run, bitbucket.snapshot(quiet()))
+        .await
+        .unwrap_err();
     let ProviderError::RateLimited {
         budget: Some(budget),
         ..
@@ -200,16 +213,17 @@ async fn bitbucket_cloud_pauses_on_its_own_estimate_of_the_rolling_hour() {
         panic!("{err:?}");
     };
     assert!(budget.estimated, "Bitbucket reports no count: {budget:?}");
-    assert_eq!((budget.limit, budget.remaining), (20, 2));
+    assert_eq!(
+        (budget.limit, budget.remaining),
+        (20, 2),
+        "{err} {:?}",
+        sim.budget().charged()
+    );
     assert!(err.to_string().contains("≈2 of ≈20 left"), "{err}");
     let charged = sim.budget().charged();
-    assert_eq!(
-        (
-            charged.granted("repository data"),
-            charged.refused("repository data")
-        ),
-        (18, 0),
-        "stopped at the reserve before the host refused anything"
+    assert!(
+        charged.granted("repository data") <= 18 && charged.refused("repository data") == 0,
+        "stopped at the reserve before the host refused anything: {charged:?}"
     );
     assert!(
         charged.granted("raw files") > 0,

@@ -113,10 +113,10 @@ pub fn until(now: Timestamp, at: Timestamp) -> String {
         return format!("{secs} s");
     }
     let minutes = (secs + 59) / 60;
-    if minutes < 60 {
-        format!("{minutes} min")
-    } else {
-        format!("{} h {} min", minutes / 60, minutes % 60)
+    match (minutes / 60, minutes % 60) {
+        _ if minutes <= 60 => format!("{minutes} min"),
+        (hours, 0) => format!("{hours} h"),
+        (hours, rest) => format!("{hours} h {rest} min"),
     }
 }
 
@@ -177,6 +177,8 @@ mod tests {
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(until(Timestamp(0), Timestamp(40)), "40 s");
         assert_eq!(until(Timestamp(0), Timestamp(61)), "2 min");
+        assert_eq!(until(Timestamp(0), Timestamp(3600)), "60 min");
+        assert_eq!(until(Timestamp(0), Timestamp(7200)), "2 h");
         assert_eq!(until(Timestamp(0), Timestamp(7500)), "2 h 5 min");
         assert_eq!(until(Timestamp(10), Timestamp(0)), "0 s");
     }

@@ -56,7 +56,15 @@ impl EngineHandle {
                 host,
                 retry_after,
                 budget: seen,
-            })) => Some(pause(host, *retry_after, seen.as_deref())),
+            })) => {
+                // The bucket as the run left it, every request answered,
+                // rather than as the request that found it spent saw it.
+                let settled = seen
+                    .as_deref()
+                    .and_then(|seen| budget.iter().find(|b| b.bucket == seen.bucket))
+                    .or(seen.as_deref());
+                Some(pause(host, *retry_after, settled))
+            }
             _ => None,
         };
         let (outcome, error) = match result {
@@ -93,8 +101,14 @@ impl EngineHandle {
         };
         let id = sync.id.clone();
         let saved = summary.clone();
+        // A paused run applied nothing, so nothing flushed what it read
+        // into the provider cache: flush it now, for the run that resumes.
+        let flush = summary.paused.is_some();
         if let Err(e) = self
-            .blocking(move |s| s.apply_run_summary(&id, &saved))
+            .blocking(move |s| {
+                s.apply_run_summary(&id, &saved)?;
+                if flush { s.flush() } else { Ok(()) }
+            })
             .await
         {
             tracing::error!(sync = %sync.id, error = %e, "could not record the run summary");

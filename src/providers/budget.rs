@@ -156,9 +156,13 @@ pub struct Budget {
 #[derive(Debug, Clone)]
 struct Bucket {
     limit: u64,
-    /// What the host last reported, less what was sent since; `None` until
-    /// the host reported a count.
+    /// The lowest count the host reported in the current window (answers
+    /// arrive out of order; within a window the count only falls); `None`
+    /// until the host reported one.
     remaining: Option<u64>,
+    /// The host's own reset value for the current window, to tell windows
+    /// apart.
+    window: Option<u64>,
     resets_at: Option<SystemTime>,
     /// Rolling buckets: when each of packyard's own requests was sent.
     sent: VecDeque<SystemTime>,
@@ -188,6 +192,7 @@ impl Bucket {
         }
         if self.resets_at.is_some_and(|at| at <= now) {
             self.resets_at = None;
+            self.window = None;
             self.remaining = None;
         }
         if self.blocked_until.is_some_and(|at| at <= now) {
@@ -195,11 +200,12 @@ impl Bucket {
         }
     }
 
-    /// What is left now: the host's count, or the estimate from own
-    /// requests in the rolling window; `None` when nothing is known.
+    /// What is left now: the host's count less the requests it has not
+    /// counted yet, or the estimate from own requests in the rolling window;
+    /// `None` when nothing is known.
     fn left(&self) -> Option<u64> {
         match (self.remaining, self.refill) {
-            (Some(known), _) => Some(known),
+            (Some(known), _) => Some(known.saturating_sub(self.in_flight)),
             (None, Refill::Rolling(_)) => Some(self.limit.saturating_sub(self.sent.len() as u64)),
             (None, Refill::Window) => None,
         }
@@ -283,6 +289,7 @@ impl Budget {
             Bucket {
                 limit: documented.map_or(0, |d| d.limit),
                 remaining: None,
+                window: None,
                 resets_at: None,
                 sent: VecDeque::new(),
                 refill: documented.map_or(Refill::Window, |d| d.refill),
@@ -322,9 +329,6 @@ impl Budget {
                     headroom: b.headroom(&self.host, bucket, now),
                 };
             }
-            if let Some(known) = b.remaining.as_mut() {
-                *known = known.saturating_sub(1);
-            }
             if matches!(b.refill, Refill::Rolling(_)) {
                 b.sent.push_back(now);
             }
@@ -335,11 +339,10 @@ impl Budget {
 
     /// Takes in the answer to a request [`Self::admit`] let go (empty
     /// `headers` when none came): the limit, remaining count and reset the
-    /// host reports (`x-ratelimit-*`, `RateLimit-*`). The count replaces
-    /// packyard's own, less the requests still in flight, so answers that
-    /// cost nothing (GitHub's 304s) give back what was counted for them. A
-    /// reset is measured against the host's `Date`, so a skewed clock does
-    /// not matter.
+    /// host reports (`x-ratelimit-*`, `RateLimit-*`). Answers that cost
+    /// nothing (GitHub's 304s) leave the count where it was. A reset is
+    /// measured against the host's `Date`, so a skewed clock does not
+    /// matter.
     pub fn observe(&self, bucket: &'static str, headers: &HeaderMap, now: SystemTime) {
         let limit = number(headers, &["x-ratelimit-limit", "ratelimit-limit"]);
         let remaining = number(headers, &["x-ratelimit-remaining", "ratelimit-remaining"]);
@@ -352,8 +355,13 @@ impl Budget {
                 b.limit = limit;
             }
             if let Some(remaining) = remaining {
-                b.remaining = Some(remaining.saturating_sub(b.in_flight));
-                if resets_at.is_some() {
+                let same_window = reset.is_none() || b.window == reset;
+                b.remaining = Some(match b.remaining {
+                    Some(low) if same_window => low.min(remaining),
+                    _ => remaining,
+                });
+                if reset.is_some() {
+                    b.window = reset;
                     b.resets_at = resets_at;
                 }
             }
@@ -389,11 +397,18 @@ impl Budget {
         self.with_bucket(bucket, |b| {
             b.limit = limit;
             b.remaining = Some(remaining);
+            b.window = Some(reset);
             b.resets_at = resets_at;
             if remaining > 0 {
                 b.blocked_until = None;
             }
         });
+    }
+
+    /// A request [`Self::admit`] let go was dropped unanswered (its task
+    /// was cancelled): it no longer counts as in flight.
+    pub fn abandoned(&self, bucket: &'static str) {
+        self.with_bucket(bucket, |b| b.in_flight = b.in_flight.saturating_sub(1));
     }
 
     /// Every bucket as known now, for `sync list` and the TUI.
@@ -433,6 +448,7 @@ impl Budget {
             buckets.entry(bucket).or_insert(Bucket {
                 limit: headroom.limit,
                 remaining: Some(headroom.remaining),
+                window: None,
                 resets_at: Some(resets_at),
                 sent: VecDeque::new(),
                 refill: Refill::Window,
@@ -545,6 +561,34 @@ mod tests {
             budget.admit("core", later),
             Admission::Go,
             "the window reset"
+        );
+    }
+
+    #[test]
+    fn requests_in_flight_count_until_answered_and_a_late_older_answer_changes_nothing() {
+        let budget = budget(&GITHUB_LIKE);
+        let now = SystemTime::now();
+        let reset = (now.duration_since(UNIX_EPOCH).unwrap().as_secs() + 600).to_string();
+        let answer = |remaining: &str| {
+            headers(&[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", remaining),
+                ("x-ratelimit-reset", &reset),
+            ])
+        };
+        budget.observe("core", &answer("100"), now);
+        for _ in 0..3 {
+            assert_eq!(budget.admit("core", now), Admission::Go);
+        }
+        assert_eq!(budget.headroom()[0].remaining, 97, "three in flight");
+        budget.observe("core", &answer("98"), now);
+        budget.observe("core", &answer("99"), now);
+        assert_eq!(budget.headroom()[0].remaining, 97, "the lowest count wins");
+        budget.observe("core", &answer("98"), now);
+        assert_eq!(
+            budget.headroom()[0].remaining,
+            98,
+            "a free answer (304) gave back what was counted for it"
         );
     }
 

@@ -233,6 +233,30 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// A request the budget let go, until its answer is observed. Dropped
+/// unanswered (the run was cancelled or another request's error ended it),
+/// it stops counting as in flight.
+struct Admitted<'a> {
+    budget: &'a Budget,
+    bucket: Option<&'static str>,
+}
+
+impl Admitted<'_> {
+    fn answered(mut self, headers: &HeaderMap, now: SystemTime) {
+        if let Some(bucket) = self.bucket.take() {
+            self.budget.observe(bucket, headers, now);
+        }
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(bucket) = self.bucket.take() {
+            self.budget.abandoned(bucket);
+        }
+    }
+}
+
 /// Why one attempt failed before a status was available.
 enum AttemptError {
     Transport(reqwest::Error),
@@ -457,10 +481,12 @@ impl HttpClient {
                 Some(a) => Some(a.authorization().await?),
                 None => None,
             };
-            // Every request admitted here is observed below, answered or not.
-            if let Some(bucket) = bucket {
-                self.admit(bucket).await?;
-            }
+            // Every request admitted here is observed below, answered or
+            // not, or given back if this future is dropped in between.
+            let mut admitted = match bucket {
+                Some(bucket) => Some(self.admit(bucket).await?),
+                None => None,
+            };
             let outcome = self
                 .attempt(
                     &method,
@@ -472,10 +498,10 @@ impl HttpClient {
                 )
                 .await;
             let now = SystemTime::now();
-            if let Some(bucket) = bucket {
+            if let Some(admitted) = admitted.take() {
                 let none = HeaderMap::new();
                 let headers = outcome.as_ref().map_or(&none, |(_, headers, _)| headers);
-                self.budget.observe(bucket, headers, now);
+                admitted.answered(headers, now);
             }
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
@@ -613,12 +639,17 @@ impl HttpClient {
     /// Waits until the budget lets a request to `bucket` go: waits up to
     /// `max_rate_limit_wait` are waited out; a longer one, after the free
     /// endpoint confirmed it, is [`ProviderError::RateLimited`].
-    async fn admit(&self, bucket: &'static str) -> Result<(), ProviderError> {
+    async fn admit(&self, bucket: &'static str) -> Result<Admitted<'_>, ProviderError> {
         let mut checked = false;
         loop {
             let now = SystemTime::now();
             let wait = match self.budget.admit(bucket, now) {
-                Admission::Go => return Ok(()),
+                Admission::Go => {
+                    return Ok(Admitted {
+                        budget: &self.budget,
+                        bucket: Some(bucket),
+                    });
+                }
                 Admission::Wait(wait) => wait,
                 Admission::Spent { until, .. } => {
                     if !checked && self.check_budget().await {
