@@ -416,7 +416,7 @@ pub async fn execute(
             let id = sync_id(&name)?;
             let policy = Policy { confirm_removals };
             let mut summary = run_sync(admin, id.clone(), policy.clone()).await?;
-            while let Some(pause) = summary.paused.as_ref().filter(|_| wait) {
+            while let Some(pause) = summary.paused().filter(|_| wait) {
                 eprintln!("{}", pause.budget.spent_message(Timestamp::now()));
                 if !count_down(pause.resumes_at).await {
                     eprintln!("Stopped. What was read is kept: the next run continues from there.");
@@ -425,7 +425,7 @@ pub async fn execute(
                 summary = run_sync(admin, id.clone(), policy.clone()).await?;
             }
             print_summary(&name, &summary);
-            if summary.paused.is_some() {
+            if summary.paused().is_some() {
                 return Ok(ExitCode::from(EX_TEMPFAIL));
             }
             if summary.error.is_some() {
@@ -889,7 +889,7 @@ async fn run_sync(
 
 fn print_summary(name: &str, s: &RunSummary) {
     let c = &s.changes;
-    match (&s.error, &s.paused) {
+    match (&s.error, s.paused()) {
         (Some(error), _) => println!("sync {name} failed: {error}"),
         (None, Some(pause)) => {
             println!("{}", pause.budget.spent_message(Timestamp::now()));
@@ -962,7 +962,7 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
             let result = match &s.last_run {
                 None => "never run".to_owned(),
                 Some(r) if r.error.is_some() => "failed".to_owned(),
-                Some(r) if r.paused.is_some() => "paused".to_owned(),
+                Some(r) if r.paused().is_some() => "paused".to_owned(),
                 Some(r) if r.partial => "partial".to_owned(),
                 Some(_) => "ok".to_owned(),
             };
@@ -997,8 +997,8 @@ fn headroom(sync: &Sync) -> String {
     let Some(run) = &sync.last_run else {
         return "-".to_owned();
     };
-    let mut parts: Vec<String> = run.budget.iter().map(|b| b.describe()).collect();
-    if let Some(pause) = &run.paused {
+    let mut parts: Vec<String> = run.headroom().iter().map(|b| b.describe()).collect();
+    if let Some(pause) = run.paused() {
         parts.insert(0, pause.progress_text());
     }
     if parts.is_empty() {

@@ -170,12 +170,12 @@ async fn a_sync_sharing_a_spent_token_does_not_spend_a_request_to_find_out() {
     // Another tool spends what is left of the token's hour.
     sim.set_rate_limit(Some(40));
     let first = engine.run_sync(&ids[0], Policy::default()).await.unwrap();
-    assert!(first.paused.is_some(), "{first:?}");
+    assert!(first.paused().is_some(), "{first:?}");
     sim.reset_stats();
 
     let second = engine.run_sync(&ids[1], Policy::default()).await.unwrap();
 
-    let pause = second.paused.expect("the shared budget is spent");
+    let pause = second.paused().expect("the shared budget is spent");
     assert_eq!(pause.budget.bucket, "core");
     let stats = sim.stats();
     assert_eq!(
@@ -229,4 +229,67 @@ async fn bitbucket_cloud_pauses_on_its_own_estimate_of_the_rolling_hour() {
         charged.granted("raw files") > 0,
         "composer.json comes from the raw-file budget"
     );
+}
+
+#[tokio::test]
+async fn a_ghes_with_rate_limiting_off_reports_no_budget_and_a_run_never_pauses() {
+    let sim = github().await;
+    sim.set_rate_limit(None);
+    let data = tempfile::tempdir().unwrap();
+    let engine = EngineHandle::new(Store::open(data.path()).unwrap(), EngineSettings::default());
+    let id = SyncId::new("ghes").unwrap();
+    engine
+        .add_sync(NewSync {
+            id: id.clone(),
+            provider: ProviderKind::Github,
+            api_url: sim.api_url(),
+            org: sim.org(),
+            credential: Credential::Token(Secret::new(sim.token())),
+        })
+        .await
+        .unwrap();
+    let summary = engine.run_sync(&id, Policy::default()).await.unwrap();
+    assert_eq!((&summary.error, summary.paused()), (&None, None));
+    assert!(summary.headroom().is_empty(), "no headers, nothing to show");
+    let rate_limit = reqwest::Client::new()
+        .get(format!("{}/rate_limit", sim.api_url()))
+        .bearer_auth(sim.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        rate_limit.status(),
+        404,
+        "GHES: rate limiting is not enabled"
+    );
+}
+
+#[tokio::test]
+async fn gitlab_answers_429_with_its_headers_once_the_minute_is_spent_and_resets_with_the_clock() {
+    let sim = packyard::simulate::GitlabSim::start(Scenario::from_toml_str(SCENARIO).unwrap())
+        .await
+        .unwrap();
+    sim.budget().set_limit("api", Some(Limit::per_minute(2)));
+    let get = || {
+        reqwest::Client::new()
+            .get(format!("{}/groups/{}", sim.api_url(), sim.org()))
+            .header("private-token", sim.token())
+            .send()
+    };
+    for left in ["1", "0"] {
+        let ok = get().await.unwrap();
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.headers()["ratelimit-remaining"], left);
+        assert_eq!(ok.headers()["ratelimit-limit"], "2");
+    }
+    let refused = get().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    sim.clock().advance(Duration::from_secs(60));
+    assert_eq!(get().await.unwrap().status(), 200, "a new minute");
 }

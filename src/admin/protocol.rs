@@ -314,8 +314,7 @@ mod tests {
             }],
             requests: 3,
             not_modified: 1,
-            paused: None,
-            budget: Vec::new(),
+            budget: None,
         }
     }
 

@@ -62,6 +62,17 @@ impl Headroom {
     }
 }
 
+/// What a run records about the budget it used.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunBudget {
+    /// The run stopped on a spent budget.
+    #[serde(default)]
+    pub paused: Option<Pause>,
+    /// Every bucket as the run left it.
+    #[serde(default)]
+    pub headroom: Vec<Headroom>,
+}
+
 /// A run stopped because the budget is spent; it resumes at `resumes_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {

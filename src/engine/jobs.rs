@@ -66,8 +66,7 @@ mod tests {
             problems: vec![],
             requests: 0,
             not_modified: 0,
-            paused: None,
-            budget: Vec::new(),
+            budget: None,
         }
     }
 

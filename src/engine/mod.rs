@@ -109,7 +109,7 @@ const RESYNC_CHECK: Duration = Duration::from_secs(30);
 /// over `default`; zero (or no interval at all) means never. A run paused
 /// on a spent budget is due again at the reset, whatever the interval.
 fn resync_due(sync: &Sync, default: Option<Duration>, now: Timestamp) -> bool {
-    if let Some(pause) = sync.last_run.as_ref().and_then(|r| r.paused.as_ref()) {
+    if let Some(pause) = sync.last_run.as_ref().and_then(|r| r.paused()) {
         return pause.resumes_at <= now;
     }
     let interval = match sync.resync_minutes {
@@ -469,8 +469,7 @@ mod tests {
             problems: vec![],
             requests: 0,
             not_modified: 0,
-            paused: None,
-            budget: Vec::new(),
+            budget: None,
         };
         Sync {
             id: SyncId::new("acme").unwrap(),
@@ -518,10 +517,13 @@ mod tests {
             estimated: false,
         };
         if let Some(run) = paused.last_run.as_mut() {
-            run.paused = Some(crate::domain::Pause {
-                budget,
-                resumes_at: Timestamp(10_500),
-            });
+            run.budget = Some(Box::new(crate::domain::RunBudget {
+                paused: Some(crate::domain::Pause {
+                    budget,
+                    resumes_at: Timestamp(10_500),
+                }),
+                headroom: vec![],
+            }));
         }
         assert!(!resync_due(&paused, None, Timestamp(10_000)));
         assert!(

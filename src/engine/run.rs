@@ -8,8 +8,8 @@
 
 use super::{EngineError, EngineEvent, EngineHandle, Policy, reconcile};
 use crate::domain::{
-    Headroom, Pause, Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId,
-    Timestamp,
+    Headroom, Pause, Plan, PlanSummary, Problem, RemoteSnapshot, RunBudget, RunSummary, Sync,
+    SyncId, Timestamp,
 };
 use crate::providers::budget::{Priority, with_priority};
 use crate::providers::{CodeHost, Progress, ProgressFn, ProviderError, RequestStats};
@@ -39,7 +39,7 @@ impl EngineHandle {
                 // A budget this process has not used yet starts from what the
                 // last run saw, so a spent one is not spent again to find out.
                 if let Some(last) = &sync.last_run {
-                    host.budget().seed(&last.budget);
+                    host.budget().seed(last.headroom());
                 }
                 let result = with_priority(
                     Priority::Run,
@@ -96,14 +96,16 @@ impl EngineHandle {
             problems: outcome.problems,
             requests: stats.requests,
             not_modified: stats.not_modified,
-            paused,
-            budget,
+            budget: Some(Box::new(RunBudget {
+                paused,
+                headroom: budget,
+            })),
         };
         let id = sync.id.clone();
         let saved = summary.clone();
         // A paused run applied nothing, so nothing flushed what it read
         // into the provider cache: flush it now, for the run that resumes.
-        let flush = summary.paused.is_some();
+        let flush = summary.paused().is_some();
         if let Err(e) = self
             .blocking(move |s| {
                 s.apply_run_summary(&id, &saved)?;
@@ -114,8 +116,8 @@ impl EngineHandle {
             tracing::error!(sync = %sync.id, error = %e, "could not record the run summary");
         }
         match &summary.error {
-            None if summary.paused.is_some() => {
-                tracing::info!(sync = %sync.id, requests = summary.requests, paused = ?summary.paused, "sync paused: request budget spent");
+            None if summary.paused().is_some() => {
+                tracing::info!(sync = %sync.id, requests = summary.requests, paused = ?summary.paused(), "sync paused: request budget spent");
                 self.emit(EngineEvent::SyncFinished {
                     sync: sync.id.clone(),
                     summary: summary.clone(),

@@ -59,7 +59,8 @@ pub enum Reply {
     RemoveSyncPreview(SyncId, SyncRemoval),
     /// The engine refused to remove the sync; the reason says what to do.
     RemoveSyncRefused(SyncId, String),
-    SyncAdded(Sync),
+    /// Boxed: a sync is far larger than the other replies.
+    SyncAdded(Box<Sync>),
     AddSyncFailed(String),
     TokenCreated(Token, Secret),
     /// A change was made; the text says which.
@@ -299,7 +300,7 @@ impl App {
                         self.runs
                             .insert(sync.clone(), RunState::Failed(error.clone()));
                     }
-                    None if summary.paused.is_some() => {
+                    None if summary.paused().is_some() => {
                         self.log(Tone::Warning, format!("{sync}: sync {text}"));
                         self.runs.remove(&sync);
                     }

@@ -196,7 +196,7 @@ async fn call(cmd: Cmd, admin: &dyn AdminClient) -> Option<Reply> {
             .map(|gone| Reply::Done(format!("removed {} packages", gone.len())))
             .unwrap_or_else(failed("removing packages".to_owned())),
         Cmd::AddSync(new) => match admin.add_sync(new).await {
-            Ok((sync, _)) => Reply::SyncAdded(sync),
+            Ok((sync, _)) => Reply::SyncAdded(Box::new(sync)),
             Err(e) => Reply::AddSyncFailed(e.to_string()),
         },
         Cmd::CreateToken { scope, label } => admin

@@ -60,8 +60,7 @@ pub fn syncs() -> Vec<Sync> {
         }],
         requests: 42,
         not_modified: 0,
-        paused: None,
-        budget: Vec::new(),
+        budget: None,
     });
     github.hooks = Some(HookState {
         url: "https://packages.acme.test/webhooks/acme-github".to_owned(),

@@ -345,6 +345,28 @@ async fn group_permissions(
     })
 }
 
+fn branch_values<'a>(
+    state: &'a state::State,
+    repo: &'a state::Repo,
+    base: &'a str,
+) -> impl Iterator<Item = Value> + 'a {
+    repo.git
+        .branches
+        .iter()
+        .map(move |(name, sha)| json::branch(state, repo, name, sha, base))
+}
+
+fn tag_values<'a>(
+    state: &'a state::State,
+    repo: &'a state::Repo,
+    base: &'a str,
+) -> impl Iterator<Item = Value> + 'a {
+    repo.git
+        .tags
+        .iter()
+        .map(move |(name, sha)| json::tag(state, repo, name, sha, base))
+}
+
 async fn branches(
     State(sim): Sim,
     Path((ws, slug)): Path<(String, String)>,
@@ -352,11 +374,7 @@ async fn branches(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        repo.git
-            .branches
-            .iter()
-            .map(|(name, sha)| json::branch(state, repo, name, sha, &sim.base))
-            .collect()
+        branch_values(state, repo, &sim.base).collect()
     })
 }
 
@@ -368,17 +386,9 @@ async fn refs(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        let branches = repo
-            .git
-            .branches
-            .iter()
-            .map(|(name, sha)| json::branch(state, repo, name, sha, &sim.base));
-        let tags = repo
-            .git
-            .tags
-            .iter()
-            .map(|(name, sha)| json::tag(state, repo, name, sha, &sim.base));
-        branches.chain(tags).collect()
+        branch_values(state, repo, &sim.base)
+            .chain(tag_values(state, repo, &sim.base))
+            .collect()
     })
 }
 
@@ -389,11 +399,7 @@ async fn tags(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        repo.git
-            .tags
-            .iter()
-            .map(|(name, sha)| json::tag(state, repo, name, sha, &sim.base))
-            .collect()
+        tag_values(state, repo, &sim.base).collect()
     })
 }
 

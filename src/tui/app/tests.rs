@@ -296,8 +296,7 @@ fn engine_events_drive_the_run_state_and_progress() {
         problems: Vec::new(),
         requests: 5,
         not_modified: 0,
-        paused: None,
-        budget: Vec::new(),
+        budget: None,
     };
     let cmds = app.update(Msg::Engine(EngineEvent::SyncFinished {
         sync: id.clone(),
@@ -390,7 +389,7 @@ fn add_sync_form_reports_invalid_fields_then_submits_and_shows_host_errors() {
     );
     let mut added = sample::syncs().remove(1);
     added.id = sync_id("acme-two");
-    let cmds = app.update(Msg::Reply(Reply::SyncAdded(added)));
+    let cmds = app.update(Msg::Reply(Reply::SyncAdded(Box::new(added))));
     assert!(app.popup.is_none());
     assert!(
         cmds.iter()

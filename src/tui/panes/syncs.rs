@@ -89,7 +89,7 @@ pub fn result_text(run: &RunSummary) -> String {
     if let Some(error) = &run.error {
         return format!("failed: {error}");
     }
-    if let Some(pause) = &run.paused {
+    if let Some(pause) = run.paused() {
         return pause.progress_text();
     }
     run.changes.describe()
@@ -156,7 +156,7 @@ fn state_cell(app: &App, sync: &crate::domain::Sync) -> Span<'static> {
         None if sync.last_run.as_ref().is_some_and(|r| r.error.is_some()) => {
             Span::styled("failed", theme.error())
         }
-        None if sync.last_run.as_ref().is_some_and(|r| r.paused.is_some()) => {
+        None if sync.last_run.as_ref().is_some_and(|r| r.paused().is_some()) => {
             Span::styled("paused", theme.warning())
         }
         None => Span::styled("idle", theme.ok()),
@@ -258,7 +258,7 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
             );
         }
         None => {
-            let status = match sync.last_run.as_ref().and_then(|r| r.paused.as_ref()) {
+            let status = match sync.last_run.as_ref().and_then(|r| r.paused()) {
                 Some(pause) => Line::styled(pause.progress_text(), theme.warning()),
                 None => Line::styled("Idle", theme.ok()),
             };
@@ -282,8 +282,8 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
                     theme.warning(),
                 ));
             }
-            if !run.budget.is_empty() {
-                let budgets: Vec<String> = run.budget.iter().map(|b| b.describe()).collect();
+            if !run.headroom().is_empty() {
+                let budgets: Vec<String> = run.headroom().iter().map(|b| b.describe()).collect();
                 lines.push(Line::raw(format!("Budget: {}", budgets.join("; "))));
             }
         }
