@@ -28,6 +28,32 @@ async fn github() -> GithubSim {
         .unwrap()
 }
 
+/// An engine on a fresh data dir with one GitHub sync per name, all with
+/// the simulator's token.
+async fn engine_with_syncs(
+    sim: &GithubSim,
+    names: &[&str],
+) -> (EngineHandle, Vec<SyncId>, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let engine = EngineHandle::new(Store::open(data.path()).unwrap(), EngineSettings::default());
+    let mut ids = Vec::new();
+    for name in names {
+        let id = SyncId::new(name).unwrap();
+        engine
+            .add_sync(NewSync {
+                id: id.clone(),
+                provider: ProviderKind::Github,
+                api_url: sim.api_url(),
+                org: sim.org(),
+                credential: Credential::Token(Secret::new(sim.token())),
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    (engine, ids, data)
+}
+
 /// What `package list --json` and `team list --json` say, without the
 /// times that differ between runs.
 fn store_content(data: &std::path::Path) -> (Vec<(String, u64)>, Value) {
@@ -162,23 +188,7 @@ async fn a_run_that_spends_the_budget_pauses_with_exit_75_and_the_next_one_compl
 #[tokio::test]
 async fn a_sync_sharing_a_spent_token_does_not_spend_a_request_to_find_out() {
     let sim = github().await;
-    let data = tempfile::tempdir().unwrap();
-    let engine = EngineHandle::new(Store::open(data.path()).unwrap(), EngineSettings::default());
-    let mut ids = Vec::new();
-    for name in ["first", "second"] {
-        let id = SyncId::new(name).unwrap();
-        engine
-            .add_sync(NewSync {
-                id: id.clone(),
-                provider: ProviderKind::Github,
-                api_url: sim.api_url(),
-                org: sim.org(),
-                credential: Credential::Token(Secret::new(sim.token())),
-            })
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+    let (engine, ids, _data) = engine_with_syncs(&sim, &["first", "second"]).await;
     // Another tool spends what is left of the token's hour.
     sim.set_rate_limit(Some(40));
     let first = engine.run_sync(&ids[0], Policy::default()).await.unwrap();
@@ -247,20 +257,8 @@ async fn bitbucket_cloud_pauses_on_its_own_estimate_of_the_rolling_hour() {
 async fn a_ghes_with_rate_limiting_off_reports_no_budget_and_a_run_never_pauses() {
     let sim = github().await;
     sim.set_rate_limit(None);
-    let data = tempfile::tempdir().unwrap();
-    let engine = EngineHandle::new(Store::open(data.path()).unwrap(), EngineSettings::default());
-    let id = SyncId::new("ghes").unwrap();
-    engine
-        .add_sync(NewSync {
-            id: id.clone(),
-            provider: ProviderKind::Github,
-            api_url: sim.api_url(),
-            org: sim.org(),
-            credential: Credential::Token(Secret::new(sim.token())),
-        })
-        .await
-        .unwrap();
-    let summary = engine.run_sync(&id, Policy::default()).await.unwrap();
+    let (engine, ids, _data) = engine_with_syncs(&sim, &["ghes"]).await;
+    let summary = engine.run_sync(&ids[0], Policy::default()).await.unwrap();
     assert_eq!((&summary.error, summary.paused()), (&None, None));
     assert!(summary.headroom().is_empty(), "no headers, nothing to show");
     let rate_limit = reqwest::Client::new()

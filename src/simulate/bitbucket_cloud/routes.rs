@@ -7,6 +7,7 @@ use super::super::budget::Standing;
 use super::super::hook_change::{HookChange, Refusal};
 use super::super::webhooks::{Hook, HookScope};
 use super::{Shared, json, lock, state};
+use crate::domain::RefKind;
 use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
@@ -345,26 +346,22 @@ async fn group_permissions(
     })
 }
 
-fn branch_values<'a>(
+/// The branches or the tags of `repo` as Bitbucket lists them.
+fn ref_values<'a>(
     state: &'a state::State,
     repo: &'a state::Repo,
     base: &'a str,
+    kind: RefKind,
 ) -> impl Iterator<Item = Value> + 'a {
-    repo.git
-        .branches
-        .iter()
-        .map(move |(name, sha)| json::branch(state, repo, name, sha, base))
-}
-
-fn tag_values<'a>(
-    state: &'a state::State,
-    repo: &'a state::Repo,
-    base: &'a str,
-) -> impl Iterator<Item = Value> + 'a {
-    repo.git
-        .tags
-        .iter()
-        .map(move |(name, sha)| json::tag(state, repo, name, sha, base))
+    let (refs, shape): (
+        _,
+        fn(&state::State, &state::Repo, &str, &str, &str) -> Value,
+    ) = match kind {
+        RefKind::Branch => (&repo.git.branches, json::branch),
+        RefKind::Tag => (&repo.git.tags, json::tag),
+    };
+    refs.iter()
+        .map(move |(name, sha)| shape(state, repo, name, sha, base))
 }
 
 async fn branches(
@@ -374,7 +371,7 @@ async fn branches(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        branch_values(state, repo, &sim.base).collect()
+        ref_values(state, repo, &sim.base, RefKind::Branch).collect()
     })
 }
 
@@ -386,8 +383,8 @@ async fn refs(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        branch_values(state, repo, &sim.base)
-            .chain(tag_values(state, repo, &sim.base))
+        ref_values(state, repo, &sim.base, RefKind::Branch)
+            .chain(ref_values(state, repo, &sim.base, RefKind::Tag))
             .collect()
     })
 }
@@ -399,7 +396,7 @@ async fn tags(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        tag_values(state, repo, &sim.base).collect()
+        ref_values(state, repo, &sim.base, RefKind::Tag).collect()
     })
 }
 
