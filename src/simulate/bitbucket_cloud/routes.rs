@@ -346,6 +346,9 @@ async fn group_permissions(
     })
 }
 
+/// How one ref is shown in a listing (`json::branch` or `json::tag`).
+type RefShape = fn(&state::State, &state::Repo, &str, &str, &str) -> Value;
+
 /// The branches or the tags of `repo` as Bitbucket lists them.
 fn ref_values<'a>(
     state: &'a state::State,
@@ -353,10 +356,7 @@ fn ref_values<'a>(
     base: &'a str,
     kind: RefKind,
 ) -> impl Iterator<Item = Value> + 'a {
-    let (refs, shape): (
-        _,
-        fn(&state::State, &state::Repo, &str, &str, &str) -> Value,
-    ) = match kind {
+    let (refs, shape): (_, RefShape) = match kind {
         RefKind::Branch => (&repo.git.branches, json::branch),
         RefKind::Tag => (&repo.git.tags, json::tag),
     };
