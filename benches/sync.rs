@@ -3,24 +3,27 @@
 //!
 //! Reports wall time, requests made versus the minimum the scenario needs,
 //! peak RSS of the packyard process, and for the second run the share of
-//! requests answered 304; then a third run prefetches every archive and
-//! reports its requests and the dist store's size on disk. Numbers, not
-//! pass/fail: `cargo bench --bench sync`.
+//! requests answered 304. Numbers, not pass/fail: `cargo bench --bench sync`.
 //!
 //! Runs for every provider (or those named in `PACKYARD_BENCH_PROVIDERS`,
 //! e.g. `github,gitlab`). Sizes default to the foundation issue's
 //! organization (1,000 repositories, 700 with composer.json, 5 tags and 2
 //! branches each, 100 teams, 2,000 members, 20 ms latency per request) and
 //! can be changed with `PACKYARD_BENCH_REPOS`, `..._COMPOSER`, `..._TEAMS`,
-//! `..._MEMBERS`, `..._LATENCY_MS`.
+//! `..._MEMBERS`, `..._LATENCY_MS`. `PACKYARD_BENCH_LARGE=1` adds a
+//! 10,000-repository organization (7,000 with composer.json, 500 teams,
+//! 10,000 members) after it.
 //!
-//! GitHub reads through GraphQL by default; `PACKYARD_BENCH_GITHUB_API=rest`
-//! measures the REST path instead. Each run also reports what it cost in the
-//! host's budget: REST requests answered with anything but 304 (which are
-//! free) plus GraphQL points, and the hours of a 5,000-an-hour budget that is.
+//! A last run prefetches every wanted archive and reports its requests and
+//! the dist store's size on disk. Every simulator enforces its host's
+//! documented request budget. A run
+//! that spends it pauses (exit 75); the benchmark then moves the
+//! simulator's clock past the reset and runs again, as an admin would after
+//! the reset, and reports per budget bucket what the sync cost and how many
+//! hours of that bucket's documented hourly budget it is.
 
 use packyard::domain::ProviderKind;
-use packyard::simulate::{GeneratedSpec, OrgRole, Scenario, Simulator};
+use packyard::simulate::{Charged, GeneratedSpec, OrgRole, Scenario, Simulator, Window};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -33,24 +36,24 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// One run of the binary: wall time and the peak RSS it reached.
+/// One run of the binary: wall time, the peak RSS it reached, and whether
+/// it paused on a spent budget.
 struct Measured {
     wall: Duration,
     peak_rss_kib: u64,
+    paused: bool,
 }
+
+/// `sync run`'s exit code when the request budget is spent.
+const PAUSED: i32 = 75;
 
 /// Runs `packyard` to completion, sampling its high-water RSS from /proc
 /// (monotonic, so the last sample before exit is the peak).
 fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
     let started = Instant::now();
-    let config = data_dir.join("bench.toml");
-    let api = std::env::var("PACKYARD_BENCH_GITHUB_API").unwrap_or_else(|_| "graphql".into());
-    std::fs::write(&config, format!("[sync]\ngithub_api = \"{api}\"\n")).expect("write config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_packyard"))
         .arg("--data-dir")
         .arg(data_dir)
-        .arg("--config")
-        .arg(&config)
         .args(args)
         .env("BENCH_TOKEN", token)
         .stdout(std::process::Stdio::piped())
@@ -78,15 +81,64 @@ fn run_packyard(data_dir: &Path, args: &[&str], token: &str) -> Measured {
     };
     let wall = started.elapsed();
     let output = child.wait_with_output().expect("packyard output");
+    let paused = status.code() == Some(PAUSED);
     assert!(
-        status.success(),
+        status.success() || paused,
         "packyard {args:?} failed: {}",
         String::from_utf8_lossy(&output.stdout)
     );
     Measured {
         wall,
         peak_rss_kib: peak,
+        paused,
     }
+}
+
+/// A sync run to its end: runs again after each pause, with the simulator's
+/// clock moved an hour on (every host's budget is back within an hour).
+/// Returns the total wall time, the highest peak RSS and the pauses.
+fn sync_to_the_end(data_dir: &Path, sim: &Simulator) -> (Duration, u64, u32) {
+    let (mut wall, mut peak, mut pauses) = (Duration::ZERO, 0, 0);
+    loop {
+        // Archives are prefetched (and counted) apart, after the metadata.
+        let args = ["sync", "run", "bench", "--no-prefetch"];
+        let run = run_packyard(data_dir, &args, &sim.token());
+        wall += run.wall;
+        peak = peak.max(run.peak_rss_kib);
+        if !run.paused {
+            return (wall, peak, pauses);
+        }
+        pauses += 1;
+        assert!(pauses < 50, "the sync never completes");
+        sim.clock().advance(Duration::from_secs(3600));
+    }
+}
+
+/// Per bucket: what a run was charged, and that in hours of the bucket's
+/// documented budget (its limit scaled to an hour).
+fn budget_lines(sim: &Simulator, charged: &Charged) -> Vec<String> {
+    let budget = sim.budget();
+    charged
+        .granted
+        .iter()
+        .map(|(bucket, cost)| {
+            let hours = budget.limit(bucket).map(|limit| {
+                let per_hour = match limit.window {
+                    Window::Fixed(period) | Window::Rolling(period) => {
+                        limit.limit as f64 * 3600.0 / period.as_secs_f64()
+                    }
+                    Window::TokenBucket { refill, every } => {
+                        refill as f64 * 3600.0 / every.as_secs_f64()
+                    }
+                };
+                *cost as f64 / per_hour
+            });
+            match hours {
+                Some(hours) => format!("{bucket}: {cost} ({hours:.2} h of budget)"),
+                None => format!("{bucket}: {cost} (not limited)"),
+            }
+        })
+        .collect()
 }
 
 /// The fewest requests any client of this host's API needs for a complete
@@ -139,7 +191,11 @@ fn minimum_requests(scenario: &Scenario, sim: &Simulator) -> u64 {
             continue;
         }
         let branches = repo.all_branches();
-        min += pages(branches.len()) + pages(repo.tags.len());
+        min += match sim.kind() {
+            // Branches and tags in one `/refs` listing.
+            ProviderKind::BitbucketCloud => pages(branches.len() + repo.tags.len()),
+            _ => pages(branches.len()) + pages(repo.tags.len()),
+        };
         let default = sim.commit_of(&repo.name, &repo.default_branch);
         let others: BTreeSet<String> = branches
             .iter()
@@ -153,45 +209,44 @@ fn minimum_requests(scenario: &Scenario, sim: &Simulator) -> u64 {
     min
 }
 
-/// What a run cost GitHub's budget, as its simulator charged it: REST
-/// requests (bucket `core`; 304s are free) and GraphQL points. Reading the
-/// charge also starts the next count.
-fn github_budget(sim: &Simulator) -> Option<(u64, u64)> {
-    let Simulator::Github(github) = sim else {
-        return None;
-    };
-    let budget = github.budget();
-    let charged = budget.charged();
-    budget.reset_charged();
-    Some((charged.granted("core"), charged.granted("graphql")))
-}
-
 fn main() {
-    let spec = GeneratedSpec {
+    let mut specs = vec![GeneratedSpec {
         repos: env_or("REPOS", 1000),
         with_composer: env_or("COMPOSER", 700),
         tags: 5,
         branches: 2,
         teams: env_or("TEAMS", 100),
         members: env_or("MEMBERS", 2000),
-    };
+    }];
+    if env_or("LARGE", 0) == 1 {
+        specs.push(GeneratedSpec {
+            repos: 10_000,
+            with_composer: 7_000,
+            tags: 5,
+            branches: 2,
+            teams: 500,
+            members: 10_000,
+        });
+    }
     let latency = Duration::from_millis(env_or("LATENCY_MS", 20) as u64);
     let providers = std::env::var("PACKYARD_BENCH_PROVIDERS")
         .unwrap_or_else(|_| "github,gitlab,bitbucket-cloud,bitbucket-server".into());
-    println!(
-        "sync benchmark: {spec:?}, {} ms latency per request",
-        latency.as_millis()
-    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    for provider in providers.split(',') {
-        let kind = match provider.trim() {
-            "github" => ProviderKind::Github,
-            "gitlab" => ProviderKind::Gitlab,
-            "bitbucket-cloud" => ProviderKind::BitbucketCloud,
-            "bitbucket-server" => ProviderKind::BitbucketServer,
-            other => panic!("unknown provider {other:?} in PACKYARD_BENCH_PROVIDERS"),
-        };
-        bench_provider(&runtime, kind, spec, latency);
+    for spec in specs {
+        println!(
+            "\nsync benchmark: {spec:?}, {} ms latency per request",
+            latency.as_millis()
+        );
+        for provider in providers.split(',') {
+            let kind = match provider.trim() {
+                "github" => ProviderKind::Github,
+                "gitlab" => ProviderKind::Gitlab,
+                "bitbucket-cloud" => ProviderKind::BitbucketCloud,
+                "bitbucket-server" => ProviderKind::BitbucketServer,
+                other => panic!("unknown provider {other:?} in PACKYARD_BENCH_PROVIDERS"),
+            };
+            bench_provider(&runtime, kind, spec, latency);
+        }
     }
 }
 
@@ -213,52 +268,46 @@ fn bench_provider(
     run_packyard(data.path(), &add, &sim.token());
 
     let minimum = minimum_requests(&scenario, &sim);
+    // The first run starts on a fresh budget, as a new sync would.
+    sim.clock().advance(Duration::from_secs(3600));
     sim.reset_stats();
-    github_budget(&sim);
-    // Archives are prefetched (and counted) apart, after the metadata runs.
-    let first = run_packyard(
-        data.path(),
-        &["sync", "run", "bench", "--no-prefetch"],
-        &sim.token(),
-    );
+    sim.budget().reset_charged();
+    let (first_wall, first_rss, first_pauses) = sync_to_the_end(data.path(), &sim);
     let first_stats = sim.stats();
-    let first_budget = github_budget(&sim);
+    let first_charged = sim.budget().charged();
+    sim.clock().advance(Duration::from_secs(3600));
     sim.reset_stats();
-    let second = run_packyard(
-        data.path(),
-        &["sync", "run", "bench", "--no-prefetch"],
-        &sim.token(),
-    );
+    sim.budget().reset_charged();
+    let (second_wall, second_rss, second_pauses) = sync_to_the_end(data.path(), &sim);
     let second_stats = sim.stats();
-    let second_budget = github_budget(&sim);
+    let second_charged = sim.budget().charged();
 
     println!("\n== {kind}");
     println!(
-        "first run:  {:>8.2} s  {:>6} requests (minimum {minimum}, ratio {:.3}x)  peak RSS {:.1} MiB",
-        first.wall.as_secs_f64(),
+        "first run:  {:>8.2} s  {:>6} requests (minimum {minimum}, ratio {:.3}x)  paused {first_pauses}x  peak RSS {:.1} MiB",
+        first_wall.as_secs_f64(),
         first_stats.requests,
         first_stats.requests as f64 / minimum as f64,
-        first.peak_rss_kib as f64 / 1024.0
+        first_rss as f64 / 1024.0
     );
     println!(
-        "second run: {:>8.2} s  {:>6} requests ({:.1}% of the first), {} answered 304 ({:.1}%)  {:.1}% of the first run's time  peak RSS {:.1} MiB",
-        second.wall.as_secs_f64(),
+        "  budget: {}",
+        budget_lines(&sim, &first_charged).join("; ")
+    );
+    println!(
+        "second run: {:>8.2} s  {:>6} requests ({:.1}% of the first), {} answered 304 ({:.1}%)  {:.1}% of the first run's time  paused {second_pauses}x  peak RSS {:.1} MiB",
+        second_wall.as_secs_f64(),
         second_stats.requests,
         100.0 * second_stats.requests as f64 / first_stats.requests.max(1) as f64,
         second_stats.not_modified,
         100.0 * second_stats.not_modified as f64 / second_stats.requests.max(1) as f64,
-        100.0 * second.wall.as_secs_f64() / first.wall.as_secs_f64(),
-        second.peak_rss_kib as f64 / 1024.0
+        100.0 * second_wall.as_secs_f64() / first_wall.as_secs_f64(),
+        second_rss as f64 / 1024.0
     );
-    for (run, budget) in [("first run", first_budget), ("second run", second_budget)] {
-        if let Some((rest, graphql)) = budget {
-            println!(
-                "{run} budget: {rest} REST requests + {graphql} GraphQL points = {} points ({:.3} h of 5,000 an hour)",
-                rest + graphql,
-                (rest + graphql) as f64 / 5000.0
-            );
-        }
-    }
+    println!(
+        "  budget: {}",
+        budget_lines(&sim, &second_charged).join("; ")
+    );
     println!("requests by route (first run):");
     for (route, n) in &first_stats.by_route {
         println!("  {n:>6}  {route}");
@@ -267,19 +316,27 @@ fn bench_provider(
 }
 
 /// The prefetch of every tag's and default branch's archive, as a run after
-/// the metadata is in: its requests, time and the dist store's size on disk.
+/// the metadata is in: its requests and budget, time and the dist store's
+/// size on disk.
 fn bench_prefetch(sim: &Simulator, data: &Path) {
+    sim.clock().advance(Duration::from_secs(3600));
     sim.reset_stats();
+    sim.budget().reset_charged();
     let run = run_packyard(data, &["sync", "run", "bench"], &sim.token());
     let stats = sim.stats();
     let (files, bytes) = disk_use(&data.join("dists"));
     println!(
-        "prefetch:   {:>8.2} s  {:>6} requests  {files} archives, {:.1} MiB on disk ({:.1} KiB each)  peak RSS {:.1} MiB",
+        "prefetch:   {:>8.2} s  {:>6} requests  {files} archives, {:.1} MiB on disk ({:.1} KiB each)  paused: {}  peak RSS {:.1} MiB",
         run.wall.as_secs_f64(),
         stats.requests,
         bytes as f64 / 1_048_576.0,
         bytes as f64 / 1024.0 / files.max(1) as f64,
+        run.paused,
         run.peak_rss_kib as f64 / 1024.0
+    );
+    println!(
+        "  budget: {}",
+        budget_lines(sim, &sim.budget().charged()).join("; ")
     );
 }
 

@@ -103,6 +103,10 @@ pub enum SyncCommand {
         /// versions first (they are then fetched on the first install).
         #[arg(long)]
         no_prefetch: bool,
+        /// When the host's request budget runs out, wait for its reset (with a countdown;
+        /// Ctrl-C stops) and continue, instead of exiting with code 75.
+        #[arg(long)]
+        wait: bool,
     },
     /// Make a synchronization the primary one: its remote owners/admins become packyard's
     /// owners/admins. Shows who gains and who loses that access first.
@@ -452,6 +456,7 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
             timeout: Duration::from_secs(s.timeout_secs),
             max_rate_limit_wait: Duration::from_secs(s.max_rate_limit_wait_secs),
             github_api: s.github_api,
+            budget_reserve_percent: s.budget_reserve_percent,
             ..ClientSettings::default()
         },
         dists: DistSettings {
@@ -499,13 +504,26 @@ async fn execute_command(
             name,
             confirm_removals,
             no_prefetch,
+            wait,
         }) => {
+            let id = sync_id(&name)?;
             let policy = Policy {
                 confirm_removals,
                 skip_prefetch: no_prefetch,
             };
-            let summary = run_sync(admin, sync_id(&name)?, policy).await?;
+            let mut summary = run_sync(admin, id.clone(), policy.clone()).await?;
+            while let Some(pause) = summary.paused().filter(|_| wait) {
+                eprintln!("{}", pause.budget.spent_message(Timestamp::now()));
+                if !count_down(pause.resumes_at).await {
+                    eprintln!("Stopped. What was read is kept: the next run continues from there.");
+                    return Ok(ExitCode::from(EX_TEMPFAIL));
+                }
+                summary = run_sync(admin, id.clone(), policy.clone()).await?;
+            }
             print_summary(&name, &summary);
+            if summary.paused().is_some() {
+                return Ok(ExitCode::from(EX_TEMPFAIL));
+            }
             if summary.error.is_some() {
                 return Ok(ExitCode::FAILURE);
             }
@@ -960,6 +978,35 @@ async fn add_sync(add: AddSync, admin: &dyn AdminClient) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `sysexits.h`'s EX_TEMPFAIL: a run paused on a spent request budget; try
+/// again after the reset.
+const EX_TEMPFAIL: u8 = 75;
+
+/// Counts down to `at` on stderr; false when Ctrl-C stopped it first.
+async fn count_down(at: Timestamp) -> bool {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(Duration::from_millis(500));
+    let tick = async {
+        loop {
+            let now = Timestamp::now();
+            if now >= at {
+                return;
+            }
+            bar.set_message(format!(
+                "waiting for the rate limit to reset: {} left (Ctrl-C stops)",
+                crate::domain::until(now, at)
+            ));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    };
+    let done = tokio::select! {
+        () = tick => true,
+        _ = tokio::signal::ctrl_c() => false,
+    };
+    bar.finish_and_clear();
+    done
+}
+
 /// Runs a sync while drawing its progress on stderr.
 async fn run_sync(
     admin: &dyn AdminClient,
@@ -1012,11 +1059,17 @@ fn print_lines(lines: &[String]) {
 
 fn print_summary(name: &str, s: &RunSummary) {
     let c = &s.changes;
-    match &s.error {
-        Some(held) if s.guarded => println!("sync {name}: {}\nheld: {held}", c.describe()),
-        Some(error) => println!("sync {name} failed: {error}"),
-        None if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
-        None => println!("sync {name}: {}", c.describe()),
+    match (&s.error, s.paused()) {
+        (Some(held), _) if s.guarded => println!("sync {name}: {}\nheld: {held}", c.describe()),
+        (Some(error), _) => println!("sync {name} failed: {error}"),
+        (None, Some(pause)) => {
+            println!("{}", pause.budget.spent_message(Timestamp::now()));
+            println!(
+                "sync {name} paused: nothing was applied yet; what was read is kept, and `packyard sync run {name}` after the reset continues from there (`--wait` waits for it; `packyard serve` resumes by itself)"
+            );
+        }
+        (None, None) if c.is_empty() => println!("sync {name}: up to date, nothing changed"),
+        (None, None) => println!("sync {name}: {}", c.describe()),
     }
     if s.partial {
         println!(
@@ -1111,6 +1164,7 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
             let result = match &s.last_run {
                 None => "never run".to_owned(),
                 Some(r) if r.error.is_some() => "failed".to_owned(),
+                Some(r) if r.paused().is_some() => "paused".to_owned(),
                 Some(r) if r.partial => "partial".to_owned(),
                 Some(_) => "ok".to_owned(),
             };
@@ -1129,15 +1183,34 @@ fn print_syncs(syncs: &[Sync], json: bool) -> anyhow::Result<()> {
                 s.hooks
                     .as_ref()
                     .map_or_else(|| "none (no public URL)".to_owned(), |h| h.describe()),
+                headroom(s),
             ]
         })
         .collect();
     print_table(
         &[
             "NAME", "PROVIDER", "ORG", "API URL", "PRIMARY", "LAST RUN", "RESULT", "WEBHOOKS",
+            "BUDGET",
         ],
         rows,
     )
+}
+
+/// The sync's request budgets as its last run left them, and when a paused
+/// run resumes.
+fn headroom(sync: &Sync) -> String {
+    let Some(run) = &sync.last_run else {
+        return "-".to_owned();
+    };
+    let mut parts: Vec<String> = run.headroom().iter().map(|b| b.describe()).collect();
+    if let Some(pause) = run.paused() {
+        parts.insert(0, pause.progress_text());
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join("; ")
+    }
 }
 
 fn print_packages(packages: &[PackageSummary], json: bool) -> anyhow::Result<()> {

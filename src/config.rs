@@ -16,7 +16,8 @@
 //! concurrency = 16                 # 1..=256 requests in flight per sync
 //! timeout_secs = 30                # 1..=3600
 //! max_attempts = 4                 # 1..=10, retries on 5xx and timeouts
-//! max_rate_limit_wait_secs = 300   # 0..=86400
+//! max_rate_limit_wait_secs = 300   # 0..=86400, longest reset waited for in place
+//! budget_reserve_percent = 10      # 0..=90, request budget a full run leaves untouched
 //! resync_interval_minutes = 60     # 0..=10080, 0 disables the periodic full resync
 //! github_api = "graphql"           # graphql | rest: how GitHub and GHES syncs read
 //!
@@ -110,9 +111,14 @@ pub struct SyncDefaults {
     /// Attempts for a request that fails with 5xx or a timeout (1 = no retry).
     #[serde(deserialize_with = "ranged::<_, _, 1, 10>")]
     pub max_attempts: u32,
-    /// Longest wait for a rate limit reset before the run fails.
+    /// Longest wait for a rate limit reset that a request waits out in
+    /// place; a longer one pauses the run until the reset.
     #[serde(deserialize_with = "ranged::<_, _, 0, 86400>")]
     pub max_rate_limit_wait_secs: u64,
+    /// Share of each request budget a full run leaves for webhooks and
+    /// other tools sharing the credentials.
+    #[serde(deserialize_with = "ranged::<_, _, 0, 90>")]
+    pub budget_reserve_percent: u8,
     /// Minutes between the full resyncs `serve` runs; 0 disables them.
     #[serde(deserialize_with = "ranged::<_, _, 0, { MAX_RESYNC_MINUTES as u64 }>")]
     pub resync_interval_minutes: u64,
@@ -127,6 +133,7 @@ impl Default for SyncDefaults {
             timeout_secs: 30,
             max_attempts: 4,
             max_rate_limit_wait_secs: 300,
+            budget_reserve_percent: 10,
             resync_interval_minutes: 60,
             github_api: GithubApi::default(),
         }

@@ -100,6 +100,7 @@ fn full_config_sets_every_field() {
                 timeout_secs: 60,
                 max_attempts: 2,
                 max_rate_limit_wait_secs: 0,
+                budget_reserve_percent: 25,
                 resync_interval_minutes: 0,
                 github_api: GithubApi::Rest,
             },
@@ -138,6 +139,7 @@ fn example_config_documents_every_key_with_its_default() {
         "timeout_secs",
         "max_attempts",
         "max_rate_limit_wait_secs",
+        "budget_reserve_percent",
         "resync_interval_minutes",
         "github_api",
     ] {

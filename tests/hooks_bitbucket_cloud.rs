@@ -208,8 +208,7 @@ async fn fetch_repo_reads_refs_afresh_sees_a_new_tag_and_remembers_them() {
     sim.reset_stats();
     bitbucket.fetch_repo("acme/log").await.unwrap().unwrap();
     assert_eq!(
-        sim.stats()
-            .route("/2.0/repositories/{ws}/{slug}/refs/branches"),
+        sim.stats().route("/2.0/repositories/{ws}/{slug}/refs"),
         1,
         "refs are read though `updated_on` did not move: a webhook said so"
     );

@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::snapshots::*;
 
-const SRC: &str = "/2.0/repositories/{ws}/{slug}/src/{commit}/{*path}";
-const BRANCHES: &str = "/2.0/repositories/{ws}/{slug}/refs/branches";
-const TAGS: &str = "/2.0/repositories/{ws}/{slug}/refs/tags";
+/// composer.json comes from the web host's raw files (their own budget).
+const SRC: &str = "/{ws}/{slug}/raw/{commit}/{*path}";
+/// Branches and tags come in one listing.
+const REFS: &str = "/2.0/repositories/{ws}/{slug}/refs";
 const REPOS: &str = "/2.0/repositories/{ws}";
 const GROUP_PERMISSIONS: &str = "/2.0/repositories/{ws}/{slug}/permissions-config/groups";
 const DOWNLOAD: &str = "/{ws}/{slug}/get/{file}";
@@ -237,11 +238,7 @@ async fn resync_reads_no_refs_or_manifests_when_nothing_changed() {
     assert_eq!(first, second);
     let stats = sim.stats();
     assert_eq!(stats.route(SRC), 0, "no manifest refetched");
-    assert_eq!(
-        stats.route(BRANCHES) + stats.route(TAGS),
-        0,
-        "updated_on unchanged: refs reused"
-    );
+    assert_eq!(stats.route(REFS), 0, "updated_on unchanged: refs reused");
     // Workspace, owners, groups, one repository page and the group
     // permissions of the 10 repositories with a composer.json.
     assert_eq!(stats.requests, 4 + 10, "{stats:?}");
@@ -259,9 +256,9 @@ async fn only_the_new_tag_is_read_when_a_tag_is_added() {
 
     let stats = sim.stats();
     assert_eq!(
-        (stats.route(BRANCHES), stats.route(TAGS)),
-        (1, 1),
-        "only log's refs are read again: {stats:?}"
+        stats.route(REFS),
+        1,
+        "only log's refs are read again, branches and tags in one listing: {stats:?}"
     );
     assert_eq!(stats.route(SRC), 1, "only the new commit's manifest");
     let log = repo(&snap, "log");
@@ -337,7 +334,7 @@ async fn listing_is_partial_when_server_errors_persist() {
     let sim = BitbucketCloudSim::start(demo()).await.unwrap();
     sim.faults().fail_next("/1.0/groups/acme", 1000, 500);
     sim.faults()
-        .fail_next("/2.0/repositories/acme/log/refs/tags", 1000, 503);
+        .fail_next("/2.0/repositories/acme/log/refs", 1000, 503);
     let snap = host(&sim, Arc::new(MemoryCache::default()))
         .snapshot(quiet())
         .await
@@ -347,7 +344,6 @@ async fn listing_is_partial_when_server_errors_persist() {
     assert!(snap.repos.complete);
     let log = repo(&snap, "log");
     assert!(!log.refs.complete);
-    assert!(log.default_ref().is_some(), "branches still listed");
     assert!(!snap.is_complete());
 }
 
@@ -752,14 +748,14 @@ async fn request_counts_are_reported_when_generated_workspace_is_synced_twice() 
     println!(
         "full snapshot: {full:?}, manifests {}, refs {}, group permissions {}",
         stats.route(SRC),
-        stats.route(BRANCHES) + stats.route(TAGS),
+        stats.route(REFS),
         stats.route(GROUP_PERMISSIONS)
     );
     println!(
         "no-change resync: {resync:?}, 304s {}, manifests {}, refs {} (skipped {} repos by updated_on), group permissions {}",
         again.not_modified,
         again.route(SRC),
-        again.route(BRANCHES) + again.route(TAGS),
+        again.route(REFS),
         first.repos.items.len(),
         again.route(GROUP_PERMISSIONS)
     );

@@ -331,6 +331,7 @@ mod tests {
             prefetch_bytes: 0,
             requests: 3,
             not_modified: 1,
+            budget: None,
         }
     }
 

@@ -62,6 +62,17 @@ impl Headroom {
     }
 }
 
+/// What a run records about the budget it used.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunBudget {
+    /// The run stopped on a spent budget.
+    #[serde(default)]
+    pub paused: Option<Pause>,
+    /// Every bucket as the run left it.
+    #[serde(default)]
+    pub headroom: Vec<Headroom>,
+}
+
 /// A run stopped because the budget is spent; it resumes at `resumes_at`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {
@@ -113,10 +124,10 @@ pub fn until(now: Timestamp, at: Timestamp) -> String {
         return format!("{secs} s");
     }
     let minutes = (secs + 59) / 60;
-    if minutes < 60 {
-        format!("{minutes} min")
-    } else {
-        format!("{} h {} min", minutes / 60, minutes % 60)
+    match (minutes / 60, minutes % 60) {
+        _ if minutes <= 60 => format!("{minutes} min"),
+        (hours, 0) => format!("{hours} h"),
+        (hours, rest) => format!("{hours} h {rest} min"),
     }
 }
 
@@ -177,6 +188,8 @@ mod tests {
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(until(Timestamp(0), Timestamp(40)), "40 s");
         assert_eq!(until(Timestamp(0), Timestamp(61)), "2 min");
+        assert_eq!(until(Timestamp(0), Timestamp(3600)), "60 min");
+        assert_eq!(until(Timestamp(0), Timestamp(7200)), "2 h");
         assert_eq!(until(Timestamp(0), Timestamp(7500)), "2 h 5 min");
         assert_eq!(until(Timestamp(10), Timestamp(0)), "0 s");
     }

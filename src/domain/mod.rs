@@ -21,7 +21,7 @@ pub mod version;
 
 pub use access::{Directory, access_for, may_install};
 pub use audit::AuditEntry;
-pub use budget::{Headroom, Pause, thousands, until};
+pub use budget::{Headroom, Pause, RunBudget, thousands, until};
 pub use hooks::{HookState, HookTarget, HubSigner, InstalledHooks, QueuedTarget, hub_signature};
 pub use ids::{IdError, IdentityKey, PackageName, RemoteId, RepoKey, SyncId, TeamKey, UserId};
 pub use plan::{Change, Current, Plan, PlanSummary};

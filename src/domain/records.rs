@@ -337,6 +337,23 @@ pub struct RunSummary {
     pub prefetch_bytes: u64,
     pub requests: u64,
     pub not_modified: u64,
+    /// The credential's request budget as the run left it, and whether the
+    /// run paused on it. Boxed: most of what holds a summary never looks.
+    #[serde(default)]
+    pub budget: Option<Box<super::RunBudget>>,
+}
+
+impl RunSummary {
+    /// Set when the run stopped because the request budget was spent: it
+    /// applied nothing and resumes at the reset, reusing what it read.
+    pub fn paused(&self) -> Option<&super::Pause> {
+        self.budget.as_ref().and_then(|b| b.paused.as_ref())
+    }
+
+    /// The credential's request budgets as the run left them.
+    pub fn headroom(&self) -> &[super::Headroom] {
+        self.budget.as_ref().map_or(&[], |b| &b.headroom)
+    }
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ mod tests {
             prefetch_bytes: 0,
             requests: 0,
             not_modified: 0,
+            budget: None,
         }
     }
 

@@ -132,8 +132,12 @@ struct Inner {
 const RESYNC_CHECK: Duration = Duration::from_secs(30);
 
 /// Whether `sync`'s periodic resync is due at `now`: its own interval wins
-/// over `default`; zero (or no interval at all) means never.
+/// over `default`; zero (or no interval at all) means never. A run paused
+/// on a spent budget is due again at the reset, whatever the interval.
 fn resync_due(sync: &Sync, default: Option<Duration>, now: Timestamp) -> bool {
+    if let Some(pause) = sync.last_run.as_ref().and_then(|r| r.paused()) {
+        return pause.resumes_at <= now;
+    }
     let interval = match sync.resync_minutes {
         Some(minutes) => Duration::from_secs(u64::from(minutes) * 60),
         None => default.unwrap_or(Duration::ZERO),
@@ -456,7 +460,9 @@ impl EngineHandle {
     ) -> Result<bytes::Bytes, EngineError> {
         let sync = self.load_sync(&package.origin).await?;
         let host = self.host(&sync).await?;
-        Ok(host.fetch_archive(&package.repo_full_name, commit).await?)
+        // Archives wait for metadata: they may not spend the budget as deep.
+        let archive = host.fetch_archive(&package.repo_full_name, commit);
+        Ok(providers::budget::with_priority(providers::budget::Priority::Archive, archive).await?)
     }
 }
 
@@ -516,6 +522,7 @@ mod tests {
             prefetch_bytes: 0,
             requests: 0,
             not_modified: 0,
+            budget: None,
         };
         Sync {
             id: SyncId::new("acme").unwrap(),
@@ -548,6 +555,33 @@ mod tests {
         assert!(
             resync_due(&sync(Some(60), None), None, now),
             "counted from creation"
+        );
+    }
+
+    #[test]
+    fn a_paused_sync_is_due_at_its_reset_and_not_before() {
+        let mut paused = sync(Some(0), Some(9_000));
+        let budget = crate::domain::Headroom {
+            host: "api.github.com".into(),
+            bucket: "core".into(),
+            limit: 5000,
+            remaining: 0,
+            resets_at: Some(Timestamp(10_500)),
+            estimated: false,
+        };
+        if let Some(run) = paused.last_run.as_mut() {
+            run.budget = Some(Box::new(crate::domain::RunBudget {
+                paused: Some(crate::domain::Pause {
+                    budget,
+                    resumes_at: Timestamp(10_500),
+                }),
+                headroom: vec![],
+            }));
+        }
+        assert!(!resync_due(&paused, None, Timestamp(10_000)));
+        assert!(
+            resync_due(&paused, None, Timestamp(10_500)),
+            "even with periodic resyncs off"
         );
     }
 }

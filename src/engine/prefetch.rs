@@ -32,16 +32,13 @@ pub(super) struct Prefetched {
 }
 
 /// Archives come from the package's code host, through the engine's client
-/// for its origin sync (so with that sync's credentials).
+/// for its origin sync (so with that sync's credentials), after metadata in
+/// the request budget.
 #[async_trait]
 impl ArchiveSource for EngineHandle {
     async fn fetch_archive(&self, package: &Package, commit: &str) -> Result<bytes::Bytes, String> {
-        let sync = self
-            .load_sync(&package.origin)
-            .await
-            .map_err(|e| e.to_string())?;
-        let host = self.host(&sync).await.map_err(|e| e.to_string())?;
-        host.fetch_archive(&package.repo_full_name, commit)
+        // The inherent method, which downloads at the archives' priority.
+        EngineHandle::fetch_archive(self, package, commit)
             .await
             .map_err(|e| e.to_string())
     }

@@ -1,11 +1,19 @@
 //! One full synchronization run: snapshot, plan, apply, record.
+//!
+//! A run whose request budget runs out pauses instead of failing: it applies
+//! nothing, records when the budget is back ([`RunSummary::paused`]), and
+//! the next run (in any process) picks up where it stopped, since what it
+//! read is in the store-backed provider cache (ETags answered 304 for free,
+//! refs and manifests not fetched again).
 
 use super::prefetch::Prefetched;
 use super::{EngineError, EngineEvent, EngineHandle, Policy, reconcile};
 use crate::domain::{
-    Conflict, Plan, PlanSummary, Problem, RemoteSnapshot, RunSummary, Sync, SyncId, Timestamp,
+    Conflict, Headroom, Pause, Plan, PlanSummary, Problem, RemoteSnapshot, RunBudget, RunSummary,
+    Sync, SyncId, Timestamp,
 };
-use crate::providers::{Progress, ProgressFn, RequestStats};
+use crate::providers::budget::{Priority, with_priority};
+use crate::providers::{CodeHost, Progress, ProgressFn, ProviderError, RequestStats};
 use crate::store::{Store, StoreError};
 use std::sync::Arc;
 
@@ -14,6 +22,7 @@ use std::sync::Arc;
 const APPLY_ATTEMPTS: usize = 3;
 
 /// What a successful run produced.
+#[derive(Default)]
 struct Outcome {
     changes: PlanSummary,
     problems: Vec<Problem>,
@@ -32,21 +41,42 @@ impl EngineHandle {
             sync: sync.id.clone(),
         });
         let mut stats = RequestStats::default();
-        let result = self.snapshot_and_apply(&sync, &policy, &mut stats).await;
+        let (result, budget) = match self.host(&sync).await {
+            Ok(host) => {
+                // A budget this process has not used yet starts from what the
+                // last run saw, so a spent one is not spent again to find out.
+                if let Some(last) = &sync.last_run {
+                    host.budget().seed(last.headroom());
+                }
+                let result = with_priority(
+                    Priority::Run,
+                    self.snapshot_and_apply(&sync, host.clone(), &policy, &mut stats),
+                )
+                .await;
+                (result, host.budget().headroom())
+            }
+            Err(e) => (Err(e), Vec::new()),
+        };
+        let paused = match &result {
+            Err(EngineError::Provider(ProviderError::RateLimited {
+                host,
+                retry_after,
+                budget: seen,
+            })) => {
+                // The bucket as the run left it, every request answered,
+                // rather than as the request that found it spent saw it.
+                let settled = seen
+                    .as_deref()
+                    .and_then(|seen| budget.iter().find(|b| b.bucket == seen.bucket))
+                    .or(seen.as_deref());
+                Some(pause(host, *retry_after, settled))
+            }
+            _ => None,
+        };
         let (mut outcome, error) = match result {
             Ok(outcome) => (outcome, None),
-            Err(e) => (
-                Outcome {
-                    changes: PlanSummary::default(),
-                    problems: vec![],
-                    conflicts: vec![],
-                    prefetched: 0,
-                    prefetch_bytes: 0,
-                    partial: false,
-                    held: None,
-                },
-                Some(e.to_string()),
-            ),
+            Err(_) if paused.is_some() => (Outcome::default(), None),
+            Err(e) => (Outcome::default(), Some(e.to_string())),
         };
         // A run whose removals were held applied everything else, but it
         // waits for an admin, so it reports as not done.
@@ -65,11 +95,21 @@ impl EngineHandle {
             prefetch_bytes: outcome.prefetch_bytes,
             requests: stats.requests,
             not_modified: stats.not_modified,
+            budget: Some(Box::new(RunBudget {
+                paused,
+                headroom: budget,
+            })),
         };
         let id = sync.id.clone();
         let saved = summary.clone();
+        // A paused run applied nothing, so nothing flushed what it read
+        // into the provider cache: flush it now, for the run that resumes.
+        let flush = summary.paused().is_some();
         if let Err(e) = self
-            .blocking(move |s| s.apply_run_summary(&id, &saved))
+            .blocking(move |s| {
+                s.apply_run_summary(&id, &saved)?;
+                if flush { s.flush() } else { Ok(()) }
+            })
             .await
         {
             tracing::error!(sync = %sync.id, error = %e, "could not record the run summary");
@@ -78,6 +118,13 @@ impl EngineHandle {
             tracing::warn!(sync = %sync.id, package = %conflict.name, "{}", conflict.describe());
         }
         match &summary.error {
+            None if summary.paused().is_some() => {
+                tracing::info!(sync = %sync.id, requests = summary.requests, paused = ?summary.paused(), "sync paused: request budget spent");
+                self.emit(EngineEvent::SyncFinished {
+                    sync: sync.id.clone(),
+                    summary: summary.clone(),
+                });
+            }
             Some(error) if !summary.guarded => {
                 tracing::warn!(sync = %sync.id, %error, "sync failed");
                 self.emit(EngineEvent::SyncFailed {
@@ -100,10 +147,10 @@ impl EngineHandle {
     async fn snapshot_and_apply(
         &self,
         sync: &Sync,
+        host: Arc<dyn CodeHost>,
         policy: &Policy,
         stats: &mut RequestStats,
     ) -> Result<Outcome, EngineError> {
-        let host = self.host(sync).await?;
         let before = host.stats();
         let progress: ProgressFn = {
             let engine = self.clone();
@@ -154,6 +201,25 @@ impl EngineHandle {
             partial: !snapshot.is_complete(),
             held: applied.plan.guard,
         })
+    }
+}
+
+/// The pause of a run whose budget at `host` is spent for `retry_after`.
+fn pause(host: &str, retry_after: std::time::Duration, seen: Option<&Headroom>) -> Pause {
+    let now = Timestamp::now();
+    let wait = i64::try_from(retry_after.as_secs()).unwrap_or(i64::MAX);
+    let resumes_at = Timestamp(now.0.saturating_add(wait));
+    let budget = seen.cloned().unwrap_or_else(|| Headroom {
+        host: host.to_owned(),
+        bucket: "api".to_owned(),
+        limit: 0,
+        remaining: 0,
+        resets_at: Some(resumes_at),
+        estimated: false,
+    });
+    Pause {
+        resumes_at: budget.resets_at.unwrap_or(resumes_at).max(resumes_at),
+        budget,
     }
 }
 

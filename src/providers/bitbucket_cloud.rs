@@ -22,9 +22,14 @@
 //!   2.0 replacement of 1.0 `group-privileges`. Read only for repositories
 //!   whose main branch has a composer.json, the only ones a team's access
 //!   matters for. Permissions a group inherits from a *project* are not read.
-//! - `GET …/refs/branches?pagelen=100` and `…/refs/tags?pagelen=100`.
-//! - `GET …/src/{commit}/composer.json`: the raw file (404: none), cached by
-//!   commit in the [`ProviderCache`].
+//! - `GET …/refs?pagelen=100&fields=…`: branches and tags in one listing,
+//!   trimmed to name, type and commit (one request per repository where
+//!   branches and tags would take two, in the 1,000-an-hour repository-data
+//!   budget).
+//! - `GET {web}/{ws}/{slug}/raw/{commit}/composer.json`: the raw file (404:
+//!   none), cached by commit in the [`ProviderCache`]. Counted in the
+//!   5,000-an-hour raw-file budget, not the repository-data one the API's
+//!   `…/src/{commit}/composer.json` would spend.
 //! - Archives: `{web}/{ws}/{slug}/get/{commit}.zip` on the web host
 //!   (`bitbucket.org` for `api.bitbucket.org`, else the API's own origin).
 //!   The URL is built here, never taken from a response, so the credentials
@@ -72,6 +77,10 @@ const CLOUD_WEB_URL: &str = "https://bitbucket.org/";
 
 /// The largest page Bitbucket serves.
 const PAGELEN: &str = "100";
+
+/// What the `/refs` listing needs to return: the rest of each ref (links,
+/// the full commit) is dropped by the host.
+const REF_FIELDS: &str = "next,values.name,values.type,values.target.hash";
 
 const ROLLING_HOUR: Refill = Refill::Rolling(std::time::Duration::from_secs(3600));
 
@@ -221,6 +230,9 @@ mod wire {
     #[derive(Debug, Deserialize)]
     pub struct Ref {
         pub name: String,
+        /// `branch` or `tag` (the `/refs` listing mixes both).
+        #[serde(rename = "type")]
+        pub kind: String,
         pub target: Target,
     }
 
@@ -518,18 +530,19 @@ impl BitbucketCloudHost {
         let repo_path: Vec<&str> = std::iter::once("repositories")
             .chain(remote.full_name.split('/'))
             .collect();
-        let branches = self
-            .list::<wire::Ref>(
-                self.list_url(&[&repo_path[..], &["refs", "branches"]].concat(), &[]),
-            )
+        let listed = self
+            .list::<wire::Ref>(self.list_url(
+                &[&repo_path[..], &["refs"]].concat(),
+                &[("fields", REF_FIELDS)],
+            ))
             .await?;
-        let Some(main) = branches
+        let Some(main) = listed
             .items
             .iter()
-            .find(|b| b.name == remote.default_branch)
+            .find(|r| r.kind == "branch" && r.name == remote.default_branch)
         else {
             // A repository without commits has no branches and is no package.
-            remote.refs.complete = branches.complete;
+            remote.refs.complete = listed.complete;
             return Ok(remote);
         };
         let main_commit = main.target.hash.clone();
@@ -548,26 +561,28 @@ impl BitbucketCloudHost {
             }]);
             return Ok(remote);
         }
-        let tags = self
-            .list::<wire::Ref>(self.list_url(&[&repo_path[..], &["refs", "tags"]].concat(), &[]))
-            .await?;
-        let branches_complete = branches.complete;
-        let refs: Vec<ListedRef> = branches
+        let complete = listed.complete;
+        let refs: Vec<ListedRef> = listed
             .items
             .into_iter()
-            .map(|b| (RefKind::Branch, b))
-            .chain(tags.items.into_iter().map(|t| (RefKind::Tag, t)))
-            .map(|(kind, r)| ListedRef {
-                kind,
-                commit: r.target.hash,
-                name: r.name,
+            .filter_map(|r| {
+                let kind = match r.kind.as_str() {
+                    "branch" => RefKind::Branch,
+                    "tag" => RefKind::Tag,
+                    _ => return None,
+                };
+                Some(ListedRef {
+                    kind,
+                    commit: r.target.hash,
+                    name: r.name,
+                })
             })
             .collect();
         let (id, repo_path) = (&remote.id, &repo_path);
         remote.refs = manifest::refs_with_manifests(
             refs,
             (main_commit, manifest),
-            branches_complete && tags.complete,
+            complete,
             self.concurrency,
             |commit| async move { self.fetch_manifest(id, repo_path, &commit).await },
         )
@@ -586,9 +601,11 @@ impl BitbucketCloudHost {
         if let Some(known) = self.cache.manifest(repo, commit) {
             return Ok(Some(known));
         }
+        // `repo_path` is `repositories/{ws}/{slug}`; the web host serves
+        // `{ws}/{slug}/raw/…`.
         let url = Self::url(
-            &self.api,
-            &[repo_path, &["src", commit, "composer.json"]].concat(),
+            &self.web,
+            &[&repo_path[1..], &["raw", commit, "composer.json"]].concat(),
             &[],
         );
         let manifest = match self

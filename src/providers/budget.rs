@@ -156,18 +156,22 @@ pub struct Budget {
 #[derive(Debug, Clone)]
 struct Bucket {
     limit: u64,
-    /// What the host last reported, less what was sent since; `None` until
-    /// the host reported a count.
+    /// The lowest count the host reported in the current window (answers
+    /// arrive out of order; within a window the count only falls); `None`
+    /// until the host reported one.
     remaining: Option<u64>,
-    resets_at: Option<SystemTime>,
     /// The host's own reset value for the current window, to tell windows
     /// apart.
     window: Option<u64>,
+    resets_at: Option<SystemTime>,
     /// Rolling buckets: when each of packyard's own requests was sent.
     sent: VecDeque<SystemTime>,
     refill: Refill,
     /// Nothing goes out before this (`Retry-After`).
     blocked_until: Option<SystemTime>,
+    /// Requests admitted and not yet answered: a count the host reports
+    /// does not include them yet.
+    in_flight: u64,
 }
 
 impl Bucket {
@@ -196,11 +200,12 @@ impl Bucket {
         }
     }
 
-    /// What is left now: the host's count, or the estimate from own
-    /// requests in the rolling window; `None` when nothing is known.
+    /// What is left now: the host's count less the requests it has not
+    /// counted yet, or the estimate from own requests in the rolling window;
+    /// `None` when nothing is known.
     fn left(&self) -> Option<u64> {
         match (self.remaining, self.refill) {
-            (Some(known), _) => Some(known),
+            (Some(known), _) => Some(known.saturating_sub(self.in_flight)),
             (None, Refill::Rolling(_)) => Some(self.limit.saturating_sub(self.sent.len() as u64)),
             (None, Refill::Window) => None,
         }
@@ -248,6 +253,16 @@ fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
         .map(str::trim)
 }
 
+/// A host's reset (epoch seconds by its clock) on our clock: the time from
+/// the host's `Date` to the reset, added to `now`.
+fn local_reset(reset: u64, headers: &HeaderMap, now: SystemTime) -> Option<SystemTime> {
+    let host_now = header(headers, &["date"])
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .unwrap_or(now);
+    let reset = UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
+    now.checked_add(reset.duration_since(host_now).unwrap_or_default())
+}
+
 fn number(headers: &HeaderMap, names: &[&str]) -> Option<u64> {
     header(headers, names)?.parse().ok()
 }
@@ -274,11 +289,12 @@ impl Budget {
             Bucket {
                 limit: documented.map_or(0, |d| d.limit),
                 remaining: None,
-                resets_at: None,
                 window: None,
+                resets_at: None,
                 sent: VecDeque::new(),
                 refill: documented.map_or(Refill::Window, |d| d.refill),
                 blocked_until: None,
+                in_flight: 0,
             }
         });
         f(entry)
@@ -313,45 +329,35 @@ impl Budget {
                     headroom: b.headroom(&self.host, bucket, now),
                 };
             }
-            if let Some(known) = b.remaining.as_mut() {
-                *known = known.saturating_sub(1);
-            }
             if matches!(b.refill, Refill::Rolling(_)) {
                 b.sent.push_back(now);
             }
+            b.in_flight += 1;
             Admission::Go
         })
     }
 
-    /// Takes in what a response to a request in `bucket` reports: limit,
-    /// remaining and reset (`x-ratelimit-*`, `RateLimit-*`). A reset is
+    /// Takes in the answer to a request [`Self::admit`] let go (empty
+    /// `headers` when none came): the limit, remaining count and reset the
+    /// host reports (`x-ratelimit-*`, `RateLimit-*`). Answers that cost
+    /// nothing (GitHub's 304s) leave the count where it was. A reset is
     /// measured against the host's `Date`, so a skewed clock does not
     /// matter.
     pub fn observe(&self, bucket: &'static str, headers: &HeaderMap, now: SystemTime) {
         let limit = number(headers, &["x-ratelimit-limit", "ratelimit-limit"]);
         let remaining = number(headers, &["x-ratelimit-remaining", "ratelimit-remaining"]);
         let reset = number(headers, &["x-ratelimit-reset", "ratelimit-reset"]);
-        if limit.is_none() && remaining.is_none() {
-            return;
-        }
-        let host_now = header(headers, &["date"])
-            .and_then(|d| httpdate::parse_http_date(d).ok())
-            .unwrap_or(now);
-        let resets_at = reset
-            .and_then(|r| UNIX_EPOCH.checked_add(Duration::from_secs(r)))
-            .map(|r| now + r.duration_since(host_now).unwrap_or_default());
+        let resets_at = reset.and_then(|r| local_reset(r, headers, now));
         self.with_bucket(bucket, |b| {
+            b.in_flight = b.in_flight.saturating_sub(1);
             b.catch_up(now);
             if let Some(limit) = limit {
                 b.limit = limit;
             }
             if let Some(remaining) = remaining {
-                // Within one window, requests still in flight were counted
-                // here but not yet by the host: keep the lower count. A new
-                // window's count replaces ours.
                 let same_window = reset.is_none() || b.window == reset;
                 b.remaining = Some(match b.remaining {
-                    Some(known) if same_window => known.min(remaining),
+                    Some(low) if same_window => low.min(remaining),
                     _ => remaining,
                 });
                 if reset.is_some() {
@@ -377,18 +383,32 @@ impl Budget {
     }
 
     /// Replaces what is known of `bucket` with a report from the host's free
-    /// rate-limit endpoint (epoch seconds for `reset`).
-    pub fn report(&self, bucket: &'static str, limit: u64, remaining: u64, reset: u64) {
-        let resets_at = UNIX_EPOCH.checked_add(Duration::from_secs(reset));
+    /// rate-limit endpoint (epoch seconds for `reset`, measured against the
+    /// `Date` of `headers`, the answer's).
+    pub fn report(
+        &self,
+        bucket: &'static str,
+        limit: u64,
+        remaining: u64,
+        reset: u64,
+        headers: &HeaderMap,
+    ) {
+        let resets_at = local_reset(reset, headers, SystemTime::now());
         self.with_bucket(bucket, |b| {
             b.limit = limit;
             b.remaining = Some(remaining);
-            b.resets_at = resets_at;
             b.window = Some(reset);
+            b.resets_at = resets_at;
             if remaining > 0 {
                 b.blocked_until = None;
             }
         });
+    }
+
+    /// A request [`Self::admit`] let go was dropped unanswered (its task
+    /// was cancelled): it no longer counts as in flight.
+    pub fn abandoned(&self, bucket: &'static str) {
+        self.with_bucket(bucket, |b| b.in_flight = b.in_flight.saturating_sub(1));
     }
 
     /// Every bucket as known now, for `sync list` and the TUI.
@@ -408,10 +428,13 @@ impl Budget {
 
     /// Starts a budget nothing was sent with yet from what an earlier run
     /// (maybe in another process) saw, so a spent budget is not spent again
-    /// to learn it is spent. Buckets this budget already knows are kept.
+    /// to learn it is spent. Buckets this budget already knows are kept, and
+    /// estimates are not carried over: they were only ever this process's
+    /// count, and the host's own refusal is the better witness.
     pub fn seed(&self, seen: &[Headroom]) {
         let now = SystemTime::now();
-        for headroom in seen {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        for headroom in seen.iter().filter(|h| !h.estimated) {
             let Some(bucket) = self.documented_name(&headroom.bucket) else {
                 continue;
             };
@@ -422,34 +445,16 @@ impl Budget {
             else {
                 continue;
             };
-            let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-            if buckets.contains_key(bucket) {
-                continue;
-            }
-            let documented = self.limits.documented.iter().find(|d| d.bucket == bucket);
-            let refill = documented.map_or(Refill::Window, |d| d.refill);
-            let used = headroom.limit.saturating_sub(headroom.remaining);
-            // A rolling estimate is rebuilt as if what was used left the
-            // window at the remembered reset.
-            let (remaining, sent) = match refill {
-                Refill::Rolling(period) => {
-                    let at = resets_at.checked_sub(period).unwrap_or(now);
-                    (None, std::iter::repeat_n(at, used as usize).collect())
-                }
-                Refill::Window => (Some(headroom.remaining), VecDeque::new()),
-            };
-            buckets.insert(
-                bucket,
-                Bucket {
-                    limit: headroom.limit,
-                    remaining,
-                    resets_at: matches!(refill, Refill::Window).then_some(resets_at),
-                    window: None,
-                    sent,
-                    refill,
-                    blocked_until: None,
-                },
-            );
+            buckets.entry(bucket).or_insert(Bucket {
+                limit: headroom.limit,
+                remaining: Some(headroom.remaining),
+                window: None,
+                resets_at: Some(resets_at),
+                sent: VecDeque::new(),
+                refill: Refill::Window,
+                blocked_until: None,
+                in_flight: 0,
+            });
         }
     }
 
@@ -549,13 +554,41 @@ mod tests {
         let budget = budget(&GITHUB_LIKE);
         let now = SystemTime::now();
         let epoch = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
-        budget.report("core", 5000, 0, epoch + 60);
+        budget.report("core", 5000, 0, epoch + 60, &HeaderMap::new());
         assert!(matches!(budget.admit("core", now), Admission::Spent { .. }));
         let later = now + Duration::from_secs(61);
         assert_eq!(
             budget.admit("core", later),
             Admission::Go,
             "the window reset"
+        );
+    }
+
+    #[test]
+    fn requests_in_flight_count_until_answered_and_a_late_older_answer_changes_nothing() {
+        let budget = budget(&GITHUB_LIKE);
+        let now = SystemTime::now();
+        let reset = (now.duration_since(UNIX_EPOCH).unwrap().as_secs() + 600).to_string();
+        let answer = |remaining: &str| {
+            headers(&[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", remaining),
+                ("x-ratelimit-reset", &reset),
+            ])
+        };
+        budget.observe("core", &answer("100"), now);
+        for _ in 0..3 {
+            assert_eq!(budget.admit("core", now), Admission::Go);
+        }
+        assert_eq!(budget.headroom()[0].remaining, 97, "three in flight");
+        budget.observe("core", &answer("98"), now);
+        budget.observe("core", &answer("99"), now);
+        assert_eq!(budget.headroom()[0].remaining, 97, "the lowest count wins");
+        budget.observe("core", &answer("98"), now);
+        assert_eq!(
+            budget.headroom()[0].remaining,
+            98,
+            "a free answer (304) gave back what was counted for it"
         );
     }
 
@@ -597,7 +630,7 @@ mod tests {
         let first = budget(&GITHUB_LIKE);
         let now = SystemTime::now();
         let epoch = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
-        first.report("core", 5000, 0, epoch + 600);
+        first.report("core", 5000, 0, epoch + 600, &HeaderMap::new());
         let seen = first.headroom();
         let fresh = Budgets::default().of("h.test", b"token", &GITHUB_LIKE, 10);
         fresh.seed(&seen);

@@ -85,7 +85,7 @@ static LIMITS: HostLimits = HostLimits {
 };
 
 /// Reports `GET /rate_limit`'s answer to the budget.
-fn report_rate_limit(budget: &Budget, body: &[u8]) {
+fn report_rate_limit(budget: &Budget, headers: &HeaderMap, body: &[u8]) {
     let Ok(answer) = serde_json::from_slice::<wire::RateLimit>(body) else {
         return;
     };
@@ -94,7 +94,7 @@ fn report_rate_limit(budget: &Budget, body: &[u8]) {
         ("graphql", answer.resources.graphql),
     ] {
         if let Some(r) = r {
-            budget.report(bucket, r.limit, r.remaining, r.reset);
+            budget.report(bucket, r.limit, r.remaining, r.reset, headers);
         }
     }
 }

@@ -217,7 +217,7 @@ pub struct HttpClient {
 /// and the function that reports its answer to the budget.
 struct BudgetCheck {
     url: Url,
-    report: fn(&Budget, &[u8]),
+    report: fn(&Budget, &HeaderMap, &[u8]),
 }
 
 /// How long a free check stays good enough for requests that find the
@@ -230,6 +230,30 @@ impl std::fmt::Debug for HttpClient {
             .field("host", &self.host)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
+    }
+}
+
+/// A request the budget let go, until its answer is observed. Dropped
+/// unanswered (the run was cancelled or another request's error ended it),
+/// it stops counting as in flight.
+struct Admitted<'a> {
+    budget: &'a Budget,
+    bucket: Option<&'static str>,
+}
+
+impl Admitted<'_> {
+    fn answered(mut self, headers: &HeaderMap, now: SystemTime) {
+        if let Some(bucket) = self.bucket.take() {
+            self.budget.observe(bucket, headers, now);
+        }
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if let Some(bucket) = self.bucket.take() {
+            self.budget.abandoned(bucket);
+        }
     }
 }
 
@@ -309,7 +333,7 @@ impl HttpClient {
 
     /// Asks `url` (a rate-limit endpoint that costs nothing) before refusing
     /// a request because the budget is spent; `report` reads its answer.
-    pub fn with_budget_check(mut self, url: Url, report: fn(&Budget, &[u8])) -> Self {
+    pub fn with_budget_check(mut self, url: Url, report: fn(&Budget, &HeaderMap, &[u8])) -> Self {
         self.budget_check = Some(BudgetCheck { url, report });
         self
     }
@@ -473,11 +497,14 @@ impl HttpClient {
         let mut rate_waits = 0;
         let mut reauthorized = false;
         loop {
-            if let Some(bucket) = bucket {
-                self.admit(bucket).await?;
-            }
             let authorization = match &self.authorizer {
                 Some(a) => Some(a.authorization().await?),
+                None => None,
+            };
+            // Every request admitted here is observed below, answered or
+            // not, or given back if this future is dropped in between.
+            let mut admitted = match bucket {
+                Some(bucket) => Some(self.admit(bucket).await?),
                 None => None,
             };
             let outcome = self
@@ -490,6 +517,12 @@ impl HttpClient {
                     authorization.as_ref(),
                 )
                 .await;
+            let now = SystemTime::now();
+            if let Some(admitted) = admitted.take() {
+                let none = HeaderMap::new();
+                let headers = outcome.as_ref().map_or(&none, |(_, headers, _)| headers);
+                admitted.answered(headers, now);
+            }
             let (status, headers, body) = match outcome {
                 Ok(parts) => parts,
                 Err(AttemptError::TooLarge) => {
@@ -514,10 +547,6 @@ impl HttpClient {
                     });
                 }
             };
-            let now = SystemTime::now();
-            if let Some(bucket) = bucket {
-                self.budget.observe(bucket, &headers, now);
-            }
             if status == StatusCode::NOT_MODIFIED
                 && let Some(cached) = &cached
             {
@@ -630,12 +659,17 @@ impl HttpClient {
     /// Waits until the budget lets a request to `bucket` go: waits up to
     /// `max_rate_limit_wait` are waited out; a longer one, after the free
     /// endpoint confirmed it, is [`ProviderError::RateLimited`].
-    async fn admit(&self, bucket: &'static str) -> Result<(), ProviderError> {
+    async fn admit(&self, bucket: &'static str) -> Result<Admitted<'_>, ProviderError> {
         let mut checked = false;
         loop {
             let now = SystemTime::now();
             let wait = match self.budget.admit(bucket, now) {
-                Admission::Go => return Ok(()),
+                Admission::Go => {
+                    return Ok(Admitted {
+                        budget: &self.budget,
+                        bucket: Some(bucket),
+                    });
+                }
                 Admission::Wait(wait) => wait,
                 Admission::Spent { until, .. } => {
                     if !checked && self.check_budget().await {
@@ -676,7 +710,7 @@ impl HttpClient {
         ));
         match answer.await {
             Ok(response) => {
-                (check.report)(&self.budget, &response.body);
+                (check.report)(&self.budget, &response.headers, &response.body);
                 true
             }
             Err(e) => {

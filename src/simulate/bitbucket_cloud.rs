@@ -23,11 +23,21 @@
 //! # Host behaviour reproduced
 //! Page envelopes (`values`, `pagelen` ≤ 100 (default 10), `size`, `page`,
 //! `next` as an absolute URL), `{"type":"error","error":{"message"}}` bodies
-//! for 401/403/404, 429 with `Retry-After` when the rate limit is spent,
-//! `X-RateLimit-*` headers on `/2.0/repositories/*` for access tokens, raw
-//! files from `/src/{commit}/{path}`, and `{ws}/{slug}/get/{commit}.zip`
-//! archives with a `{ws}-{slug}-{sha12}/` top folder. The API documents no
-//! conditional requests, so no `ETag` is sent.
+//! for 401/403/404, branches and tags listed apart (`/refs/branches`,
+//! `/refs/tags`) or together (`/refs`), raw files from the API's
+//! `/src/{commit}/{path}` and the web host's `{ws}/{slug}/raw/{commit}/{path}`,
+//! and `{ws}/{slug}/get/{commit}.zip` archives with a `{ws}-{slug}-{sha12}/`
+//! top folder. The API documents no conditional requests, so no `ETag` is
+//! sent.
+//!
+//! # Rate limits
+//! Enforced per credential over a rolling hour on a [`SimClock`]
+//! ([`BitbucketCloudSim::budget`]), as Atlassian documents them: 1,000
+//! requests for repository data (`/2.0/repositories/*`), 5,000 raw file
+//! downloads (`/raw/`), 5,000 archives (`/get/`). A spent bucket answers 429
+//! with `Retry-After`. Only access tokens get `X-RateLimit-Limit`,
+//! `X-RateLimit-Resource` and `X-RateLimit-NearLimit` (under a fifth left),
+//! and only on repository data; no remaining count or reset is ever sent.
 //!
 //! # Webhooks
 //! Repository hooks at `/2.0/repositories/{ws}/{slug}/hooks[/{uid}]`
@@ -44,6 +54,7 @@ mod json;
 mod routes;
 mod state;
 
+use super::budget::{Limit, SimBudget, SimClock};
 use super::history::record_push;
 use super::lock;
 use super::scenario::{RepoSpec, Scenario};
@@ -68,6 +79,7 @@ struct Shared {
     state: Mutex<state::State>,
     faults: Faults,
     stats: Mutex<SimStats>,
+    budget: SimBudget,
     webhooks: Webhooks,
 }
 
@@ -82,6 +94,14 @@ impl BitbucketCloudSim {
             state: Mutex::new(state::State::new(&scenario)),
             faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
+            budget: SimBudget::new(
+                SimClock::default(),
+                &[
+                    (routes::REPOSITORY_DATA, Limit::rolling_hour(1_000)),
+                    (routes::RAW_FILES, Limit::rolling_hour(5_000)),
+                    (routes::ARCHIVES, Limit::rolling_hour(5_000)),
+                ],
+            ),
             webhooks: Webhooks::default(),
         });
         let server = Running::serve(listener, routes::router(shared.clone()), "Bitbucket Cloud");
@@ -122,6 +142,19 @@ impl BitbucketCloudSim {
 
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
+    }
+
+    /// The rolling-hour budgets this simulator enforces (buckets
+    /// `repository data`, `raw files`, `archives`; keys `access token` and
+    /// `user`). A large paid workspace gets up to 10,000 an hour for
+    /// repository data: `set_limit` it.
+    pub fn budget(&self) -> SimBudget {
+        self.shared.budget.clone()
+    }
+
+    /// The clock the budgets run on.
+    pub fn clock(&self) -> SimClock {
+        self.shared.budget.clock().clone()
     }
 
     /// The repository hooks registered through the API, and their deliveries.

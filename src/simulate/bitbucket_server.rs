@@ -27,7 +27,9 @@
 //! `isLastPage` and `nextPageStart`; HTTP access tokens as `Bearer` or the
 //! password of Basic auth for [`BitbucketServerSim::username`]; `{"errors":
 //! [...]}` bodies for 401/404; 429 with `Retry-After` when the token bucket is
-//! empty. Bitbucket Server sends no ETags on these resources, so there are no
+//! empty. Rate limiting is what an admin configures: off until a test sets a
+//! token bucket per user with [`BitbucketServerSim::set_rate_limit`] (on a
+//! [`SimClock`]). Bitbucket Server sends no ETags on these resources, so there are no
 //! conditional requests and `not_modified` stays 0. Archives are zips without
 //! a top folder (see `archive`).
 //!
@@ -47,6 +49,7 @@ mod json;
 mod state;
 
 use super::archive;
+use super::budget::{Limit, SimBudget, SimClock, Window};
 use super::history::record_push;
 use super::lock;
 use super::scenario::{RepoRole, RepoSpec, Scenario};
@@ -72,6 +75,9 @@ pub const REST: &str = "/rest/api/1.0";
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 1000;
 
+/// The one budget bucket: Bitbucket's rate limiting counts every request.
+const RATE_BUCKET: &str = "api";
+
 /// A running simulator. Stops when dropped or on [`BitbucketServerSim::shutdown`].
 pub struct BitbucketServerSim {
     shared: Arc<Shared>,
@@ -84,6 +90,7 @@ struct Shared {
     state: Mutex<state::State>,
     faults: Faults,
     stats: Mutex<SimStats>,
+    budget: SimBudget,
     webhooks: Webhooks,
 }
 
@@ -98,6 +105,7 @@ impl BitbucketServerSim {
             state: Mutex::new(state::State::new(&scenario)),
             faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
+            budget: SimBudget::default(),
             webhooks: Webhooks::default(),
         });
         let server = Running::serve(listener, router(shared.clone()), "Bitbucket Server");
@@ -145,6 +153,30 @@ impl BitbucketServerSim {
 
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
+    }
+
+    /// Turns rate limiting on with a token bucket of `size` per user refilled
+    /// with `per_second` tokens a second, as an admin configures it, or off
+    /// (`None`).
+    pub fn set_rate_limit(&self, bucket: Option<(u64, u64)>) {
+        let limit = bucket.map(|(size, per_second)| Limit {
+            limit: size,
+            window: Window::TokenBucket {
+                refill: per_second,
+                every: std::time::Duration::from_secs(1),
+            },
+        });
+        self.shared.budget.set_limit(RATE_BUCKET, limit);
+    }
+
+    /// The budget this simulator enforces (bucket `api`, key `user`).
+    pub fn budget(&self) -> SimBudget {
+        self.shared.budget.clone()
+    }
+
+    /// The clock the token bucket runs on.
+    pub fn clock(&self) -> SimClock {
+        self.shared.budget.clock().clone()
     }
 
     /// The repository webhooks registered through the API, and their
@@ -397,7 +429,13 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
             "com.atlassian.bitbucket.auth.IncorrectPasswordAuthenticationException",
         );
     }
-    if let Some(secs) = sim.faults.retry_after() {
+    let refused = sim.faults.retry_after().or_else(|| {
+        sim.budget
+            .charge(RATE_BUCKET, "user", 1)
+            .err()
+            .map(|s| s.retry_after.max(1))
+    });
+    if let Some(secs) = refused {
         let mut response = error(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many requests. Try again later.",

@@ -23,7 +23,9 @@
 //! `X-Next-Page`, `X-Total-Pages` …) everywhere and keyset pagination
 //! (`pagination=keyset&order_by=id&sort=asc`, `id_after`) on group
 //! projects, a weak `ETag` on every JSON GET with 304 on a matching
-//! `If-None-Match`, `RateLimit-*` headers and 429 with `Retry-After`, the
+//! `If-None-Match`, GitLab.com's limit of 2,000 API requests a minute per
+//! user enforced on a [`SimClock`](super::SimClock) ([`GitlabSim::budget`];
+//! 304s count too) with `RateLimit-*` headers and 429 with `Retry-After`, the
 //! files API with base64 content, and `archive.zip` with GitLab's
 //! `{path}-{sha}-{sha}/` top folder. [`Faults`] inject latency,
 //! failures and rate-limit exhaustion; mutations change the group between
@@ -48,6 +50,7 @@ mod json;
 mod pages;
 mod state;
 
+use super::budget::{Limit, SimBudget, SimClock, Standing};
 use super::lock;
 use super::scenario::{RepoSpec, Scenario};
 use super::server::{self, Running};
@@ -55,7 +58,7 @@ use super::webhooks::{Event, HookScope, Webhooks};
 use super::{Faults, SimError, SimStats};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, DATE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -65,11 +68,12 @@ use serde_json::{Value, json};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
-/// GitLab.com's limit for authenticated API requests, per minute.
+/// GitLab.com's limit for authenticated API requests, per user and minute.
 const RATE_LIMIT: u64 = 2_000;
-const RATE_WINDOW_SECS: u64 = 60;
+/// The one user the scenario token belongs to.
+const USER_KEY: &str = "user";
 
 /// A running simulator. Stops when dropped or on [`GitlabSim::shutdown`].
 pub struct GitlabSim {
@@ -83,7 +87,7 @@ struct Shared {
     state: Mutex<state::State>,
     faults: Faults,
     stats: Mutex<SimStats>,
-    rate: Mutex<RateWindow>,
+    budget: SimBudget,
     webhooks: Webhooks,
 }
 
@@ -114,18 +118,6 @@ impl Shared {
     }
 }
 
-/// The current one-minute rate limit window, counting non-304s.
-struct RateWindow {
-    used: u64,
-    reset: u64,
-}
-
-fn epoch_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl GitlabSim {
     pub async fn start(scenario: Scenario) -> io::Result<Self> {
         scenario
@@ -137,10 +129,10 @@ impl GitlabSim {
             state: Mutex::new(state::State::new(&scenario)),
             faults: Faults::default(),
             stats: Mutex::new(SimStats::default()),
-            rate: Mutex::new(RateWindow {
-                used: 0,
-                reset: epoch_secs() + RATE_WINDOW_SECS,
-            }),
+            budget: SimBudget::new(
+                SimClock::default(),
+                &[("api", Limit::per_minute(RATE_LIMIT))],
+            ),
             webhooks: Webhooks::default(),
         });
         let server = Running::serve(listener, router(shared.clone()), "GitLab");
@@ -176,6 +168,17 @@ impl GitlabSim {
 
     pub fn faults(&self) -> &Faults {
         &self.shared.faults
+    }
+
+    /// The per-minute API limit this simulator enforces (bucket `api`, one
+    /// key: the scenario token's user).
+    pub fn budget(&self) -> SimBudget {
+        self.shared.budget.clone()
+    }
+
+    /// The clock the budget runs on.
+    pub fn clock(&self) -> SimClock {
+        self.shared.budget.clock().clone()
     }
 
     /// The registered hooks and the deliveries made so far.
@@ -436,35 +439,45 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
     if !authorized(request.headers(), &lock(&sim.state).token) {
         return message(StatusCode::UNAUTHORIZED, "401 Unauthorized");
     }
-    if let Some(reset) = sim.faults.rate_limited_until() {
-        let mut response = retry_later(reset.saturating_sub(epoch_secs()).max(1));
-        rate_headers(response.headers_mut(), 0, reset);
-        return response;
+    let mut response = limited(&sim, request, next).await;
+    if let Ok(date) = HeaderValue::from_str(&sim.budget.clock().http_date()) {
+        response.headers_mut().insert(DATE, date);
     }
+    response
+}
+
+/// The per-minute limit around the handler. Rack::Attack counts every
+/// request, 304s included, and answers 429 once the minute's are spent.
+async fn limited(sim: &Shared, request: Request, next: Next) -> Response {
+    let spent = match sim.faults.rate_limited_until() {
+        Some(reset) => {
+            let now = sim.budget.clock().epoch_secs();
+            Err(Standing {
+                limit: RATE_LIMIT,
+                used: RATE_LIMIT,
+                remaining: 0,
+                reset,
+                retry_after: reset.saturating_sub(now).max(1),
+            })
+        }
+        None => sim.budget.charge("api", USER_KEY, 1),
+    };
+    let standing = match spent {
+        Err(spent) => {
+            let mut response = retry_later(spent.retry_after.max(1));
+            rate_headers(response.headers_mut(), &spent);
+            return response;
+        }
+        Ok(standing) => standing,
+    };
     let if_none_match = request.headers().get("if-none-match").cloned();
-    let response = pages::with_etag(next.run(request).await, if_none_match).await;
-    let not_modified = response.status() == StatusCode::NOT_MODIFIED;
-    if not_modified {
+    let mut response = pages::with_etag(next.run(request).await, if_none_match).await;
+    if response.status() == StatusCode::NOT_MODIFIED {
         lock(&sim.stats).not_modified += 1;
     }
-    let (remaining, reset) = {
-        let mut rate = lock(&sim.rate);
-        let now = epoch_secs();
-        if now >= rate.reset {
-            *rate = RateWindow {
-                used: 0,
-                reset: now + RATE_WINDOW_SECS,
-            };
-        }
-        // Only `exhaust_rate_limit` refuses requests: a long benchmark must
-        // not stall on the simulated window.
-        if !not_modified {
-            rate.used += 1;
-        }
-        (RATE_LIMIT.saturating_sub(rate.used), rate.reset)
-    };
-    let mut response = response;
-    rate_headers(response.headers_mut(), remaining, reset);
+    if let Some(standing) = standing {
+        rate_headers(response.headers_mut(), &standing);
+    }
     response
 }
 
@@ -485,13 +498,16 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
         || header(AUTHORIZATION.as_str()).and_then(|v| v.strip_prefix("Bearer ")) == Some(token)
 }
 
-fn rate_headers(headers: &mut HeaderMap, remaining: u64, reset: u64) {
-    let reset_time = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(reset));
+fn rate_headers(headers: &mut HeaderMap, standing: &Standing) {
+    let reset_time = UNIX_EPOCH
+        .checked_add(std::time::Duration::from_secs(standing.reset))
+        .map(httpdate::fmt_http_date)
+        .unwrap_or_default();
     for (name, value) in [
-        ("ratelimit-limit", RATE_LIMIT.to_string()),
-        ("ratelimit-observed", (RATE_LIMIT - remaining).to_string()),
-        ("ratelimit-remaining", remaining.to_string()),
-        ("ratelimit-reset", reset.to_string()),
+        ("ratelimit-limit", standing.limit.to_string()),
+        ("ratelimit-observed", standing.used.to_string()),
+        ("ratelimit-remaining", standing.remaining.to_string()),
+        ("ratelimit-reset", standing.reset.to_string()),
         ("ratelimit-resettime", reset_time),
     ] {
         if let Ok(value) = HeaderValue::from_str(&value) {

@@ -2,7 +2,8 @@
 //! and benchmarks can set up and drive a sync on each host alike.
 
 use super::{
-    BitbucketCloudSim, BitbucketServerSim, GithubSim, GitlabSim, Scenario, SimError, SimStats,
+    BitbucketCloudSim, BitbucketServerSim, GithubSim, GitlabSim, Scenario, SimBudget, SimClock,
+    SimError, SimStats,
 };
 use crate::domain::ProviderKind;
 use std::time::Duration;
@@ -102,6 +103,21 @@ impl Simulator {
             Simulator::BitbucketCloud(s) => s.reset_stats(),
             Simulator::BitbucketServer(s) => s.reset_stats(),
         }
+    }
+
+    /// The request budgets the simulator enforces.
+    pub fn budget(&self) -> SimBudget {
+        match self {
+            Simulator::Github(s) => s.budget(),
+            Simulator::Gitlab(s) => s.budget(),
+            Simulator::BitbucketCloud(s) => s.budget(),
+            Simulator::BitbucketServer(s) => s.budget(),
+        }
+    }
+
+    /// The clock the budgets run on.
+    pub fn clock(&self) -> SimClock {
+        self.budget().clock().clone()
     }
 
     pub fn set_latency(&self, latency: Duration) {

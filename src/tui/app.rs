@@ -311,6 +311,10 @@ impl App {
                         self.runs
                             .insert(sync.clone(), RunState::Failed(error.clone()));
                     }
+                    None if summary.paused().is_some() => {
+                        self.log(Tone::Warning, format!("{sync}: sync {text}"));
+                        self.runs.remove(&sync);
+                    }
                     None => {
                         self.log(Tone::Ok, format!("{sync}: sync finished: {text}"));
                         self.runs.remove(&sync);

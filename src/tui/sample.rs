@@ -63,6 +63,7 @@ pub fn syncs() -> Vec<Sync> {
         prefetch_bytes: 0,
         requests: 42,
         not_modified: 0,
+        budget: None,
     });
     github.hooks = Some(HookState {
         url: "https://packages.acme.test/webhooks/acme-github".to_owned(),

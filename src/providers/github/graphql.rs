@@ -403,7 +403,13 @@ impl GraphqlHost {
                 &time::format_description::well_known::Rfc3339,
             ) {
                 let reset = u64::try_from(reset.unix_timestamp()).unwrap_or(0);
-                budget.report(GRAPHQL_BUCKET, rate.limit, rate.remaining, reset);
+                budget.report(
+                    GRAPHQL_BUCKET,
+                    rate.limit,
+                    rate.remaining,
+                    reset,
+                    &response.headers,
+                );
             }
             tracing::debug!(
                 operation,

@@ -3,13 +3,15 @@
 //! handler per endpoint.
 
 use super::super::archive;
+use super::super::budget::Standing;
 use super::super::hook_change::{HookChange, Refusal};
 use super::super::webhooks::{Hook, HookScope};
 use super::{Shared, json, lock, state};
+use crate::domain::RefKind;
 use axum::Json;
 use axum::Router;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{AUTHORIZATION, CONTENT_DISPOSITION, CONTENT_TYPE, DATE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -18,8 +20,25 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// Requests per hour Bitbucket grants by default on `/2.0/repositories/*`.
-const RATE_LIMIT: &str = "1000";
+/// Bitbucket's budget buckets, each over a rolling hour (see the module
+/// docs of the simulator for their limits).
+pub(super) const REPOSITORY_DATA: &str = "repository data";
+pub(super) const RAW_FILES: &str = "raw files";
+pub(super) const ARCHIVES: &str = "archives";
+
+/// The bucket a request to `path` is charged to; `None` for the endpoints
+/// whose limits this simulator does not model (workspaces, groups).
+fn bucket(path: &str) -> Option<&'static str> {
+    if path.starts_with("/2.0/repositories/") {
+        Some(REPOSITORY_DATA)
+    } else if path.contains("/raw/") {
+        Some(RAW_FILES)
+    } else if path.contains("/get/") {
+        Some(ARCHIVES)
+    } else {
+        None
+    }
+}
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -40,6 +59,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             "/2.0/repositories/{ws}/{slug}/hooks/{uid}",
             get(hook).put(update_hook).delete(delete_hook),
         )
+        .route("/2.0/repositories/{ws}/{slug}/refs", get(refs))
         .route("/2.0/repositories/{ws}/{slug}/refs/branches", get(branches))
         .route("/2.0/repositories/{ws}/{slug}/refs/tags", get(tags))
         .route(
@@ -47,6 +67,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             get(source),
         )
         .route("/{ws}/{slug}/get/{file}", get(download))
+        .route("/{ws}/{slug}/raw/{commit}/{*path}", get(source))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Resource not found") })
         .layer(from_fn_with_state(shared.clone(), gate))
         .with_state(shared)
@@ -104,24 +125,65 @@ async fn gate(State(sim): Sim, request: Request, next: Next) -> Response {
             None => return error(StatusCode::UNAUTHORIZED, "Invalid or expired credentials"),
         }
     };
-    if let Some(wait) = sim.faults.retry_after() {
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Rate limit for this resource has been exceeded",
-        );
-        if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-            response.headers_mut().insert(RETRY_AFTER, value);
-        }
-        return response;
+    let mut response = limited(&sim, &path, access_token, request, next).await;
+    if let Ok(date) = HeaderValue::from_str(&sim.budget.clock().http_date()) {
+        response.headers_mut().insert(DATE, date);
     }
+    response
+}
+
+/// The rolling-hour limits around the handler: a spent bucket answers 429
+/// with `Retry-After`; otherwise the request is charged.
+async fn limited(
+    sim: &Shared,
+    path: &str,
+    access_token: bool,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = if access_token { "access token" } else { "user" };
+    let charged = match (sim.faults.retry_after(), bucket(path)) {
+        (Some(wait), _) => Err(wait),
+        (None, Some(bucket)) => sim
+            .budget
+            .charge(bucket, key, 1)
+            .map_err(|spent| spent.retry_after.max(1)),
+        (None, None) => Ok(None),
+    };
+    let standing = match charged {
+        Ok(standing) => standing,
+        Err(wait) => {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit for this resource has been exceeded",
+            );
+            if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            return response;
+        }
+    };
     let mut response = next.run(request).await;
     // Bitbucket sends its rate-limit headers only to access tokens, on the
-    // scaled `/2.0/repositories/*` resource group.
-    if access_token && path.starts_with("/2.0/repositories/") {
+    // scaled `/2.0/repositories/*` resource group: the limit and whether
+    // less than a fifth of it is left, never a count or a reset.
+    if access_token
+        && bucket(path) == Some(REPOSITORY_DATA)
+        && let Some(Standing {
+            limit, remaining, ..
+        }) = standing
+    {
+        let near = if remaining * 5 < limit {
+            "true"
+        } else {
+            "false"
+        };
         let headers = response.headers_mut();
-        headers.insert("x-ratelimit-limit", HeaderValue::from_static(RATE_LIMIT));
+        if let Ok(value) = HeaderValue::from_str(&limit.to_string()) {
+            headers.insert("x-ratelimit-limit", value);
+        }
         headers.insert("x-ratelimit-resource", HeaderValue::from_static("api"));
-        headers.insert("x-ratelimit-nearlimit", HeaderValue::from_static("false"));
+        headers.insert("x-ratelimit-nearlimit", HeaderValue::from_static(near));
     }
     response
 }
@@ -284,6 +346,24 @@ async fn group_permissions(
     })
 }
 
+/// How one ref is shown in a listing (`json::branch` or `json::tag`).
+type RefShape = fn(&state::State, &state::Repo, &str, &str, &str) -> Value;
+
+/// The branches or the tags of `repo` as Bitbucket lists them.
+fn ref_values<'a>(
+    state: &'a state::State,
+    repo: &'a state::Repo,
+    base: &'a str,
+    kind: RefKind,
+) -> impl Iterator<Item = Value> + 'a {
+    let (refs, shape): (_, RefShape) = match kind {
+        RefKind::Branch => (&repo.git.branches, json::branch),
+        RefKind::Tag => (&repo.git.tags, json::tag),
+    };
+    refs.iter()
+        .map(move |(name, sha)| shape(state, repo, name, sha, base))
+}
+
 async fn branches(
     State(sim): Sim,
     Path((ws, slug)): Path<(String, String)>,
@@ -291,10 +371,20 @@ async fn branches(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        repo.git
-            .branches
-            .iter()
-            .map(|(name, sha)| json::branch(state, repo, name, sha, &sim.base))
+        ref_values(state, repo, &sim.base, RefKind::Branch).collect()
+    })
+}
+
+/// Branches and tags in one listing, as `/refs` lists them.
+async fn refs(
+    State(sim): Sim,
+    Path((ws, slug)): Path<(String, String)>,
+    Query(query): Query<ListQuery>,
+    uri: Uri,
+) -> Response {
+    repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
+        ref_values(state, repo, &sim.base, RefKind::Branch)
+            .chain(ref_values(state, repo, &sim.base, RefKind::Tag))
             .collect()
     })
 }
@@ -306,15 +396,12 @@ async fn tags(
     uri: Uri,
 ) -> Response {
     repo_listing(&sim, (&ws, &slug), &query, &uri, |state, repo| {
-        repo.git
-            .tags
-            .iter()
-            .map(|(name, sha)| json::tag(state, repo, name, sha, &sim.base))
-            .collect()
+        ref_values(state, repo, &sim.base, RefKind::Tag).collect()
     })
 }
 
-/// A file's raw bytes at a commit (or ref), as `/src` serves files.
+/// A file's raw bytes at a commit (or ref), as the API's `/src` and the web
+/// host's `/raw` serve files.
 async fn source(
     State(sim): Sim,
     Path((ws, slug, commit, path)): Path<(String, String, String, String)>,

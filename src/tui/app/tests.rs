@@ -303,6 +303,7 @@ fn engine_events_drive_the_run_state_and_progress() {
         prefetch_bytes: 0,
         requests: 5,
         not_modified: 0,
+        budget: None,
     };
     let cmds = app.update(Msg::Engine(EngineEvent::SyncFinished {
         sync: id.clone(),
@@ -349,6 +350,7 @@ fn guarded_run_is_logged_with_what_it_revoked_and_what_it_held() {
         prefetch_bytes: 0,
         requests: 5,
         not_modified: 0,
+        budget: None,
     };
     app.update(Msg::Engine(EngineEvent::SyncFinished {
         sync: id.clone(),

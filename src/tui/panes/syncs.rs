@@ -83,9 +83,13 @@ pub fn on_action(app: &mut App, action: Action) -> Vec<Cmd> {
     }
 }
 
-/// "up to date", "packages +3, versions +12 ~1", "failed: …", or what a
-/// guarded run applied and what it held.
+/// "up to date", "packages +3, versions +12 ~1", "failed: …", what a
+/// guarded run applied and what it held, or "paused: rate limit, resumes
+/// 05:19".
 pub fn result_text(run: &RunSummary) -> String {
+    if let Some(pause) = run.paused() {
+        return pause.progress_text();
+    }
     match &run.error {
         Some(held) if run.guarded => format!("{}; held: {held}", run.changes.describe()),
         Some(error) => format!("failed: {error}"),
@@ -163,6 +167,9 @@ fn state_cell(app: &App, sync: &crate::domain::Sync) -> Span<'static> {
         Some(RunState::Failed(_)) => Span::styled("failed", theme.error()),
         None if sync.last_run.as_ref().is_some_and(|r| r.error.is_some()) => {
             Span::styled("failed", theme.error())
+        }
+        None if sync.last_run.as_ref().is_some_and(|r| r.paused().is_some()) => {
+            Span::styled("paused", theme.warning())
         }
         None => Span::styled("idle", theme.ok()),
     }
@@ -262,7 +269,13 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
                 gauge,
             );
         }
-        None => frame.render_widget(Paragraph::new(Line::styled("Idle", theme.ok())), gauge),
+        None => {
+            let status = match sync.last_run.as_ref().and_then(|r| r.paused()) {
+                Some(pause) => Line::styled(pause.progress_text(), theme.warning()),
+                None => Line::styled("Idle", theme.ok()),
+            };
+            frame.render_widget(Paragraph::new(status), gauge);
+        }
     }
     let mut lines = vec![Line::raw(format!(
         "{} {} at {}",
@@ -289,6 +302,10 @@ fn render_detail(app: &App, sync: &crate::domain::Sync, frame: &mut Frame, area:
                     ),
                     theme.warning(),
                 ));
+            }
+            if !run.headroom().is_empty() {
+                let budgets: Vec<String> = run.headroom().iter().map(|b| b.describe()).collect();
+                lines.push(Line::raw(format!("Budget: {}", budgets.join("; "))));
             }
         }
         None => lines.push(Line::styled(
