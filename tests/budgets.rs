@@ -17,7 +17,22 @@ use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use support::snapshots::{quiet, settings};
-use support::{ok, packyard, stdout, sync_add};
+use support::{ok, stdout, sync_add};
+
+/// `packyard` reading GitHub through REST: these tests count REST requests
+/// against the `core` budget (the GraphQL path spends a handful of them).
+fn packyard(data_dir: &std::path::Path) -> std::process::Command {
+    let home = data_dir.with_extension("config");
+    std::fs::create_dir_all(home.join("packyard")).unwrap();
+    std::fs::write(
+        home.join("packyard/config.toml"),
+        "[sync]\ngithub_api = \"rest\"\n",
+    )
+    .unwrap();
+    let mut cmd = support::packyard(data_dir);
+    cmd.env("XDG_CONFIG_HOME", home);
+    cmd
+}
 
 const SCENARIO: &str = include_str!("../assets/demo-github.toml");
 const HOUR: Duration = Duration::from_secs(3600);
@@ -38,7 +53,16 @@ async fn engine_with_syncs(
     names: &[&str],
 ) -> (EngineHandle, Vec<SyncId>, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
-    let engine = EngineHandle::new(Store::open(data.path()).unwrap(), EngineSettings::default());
+    let engine = EngineHandle::new(
+        Store::open(data.path()).unwrap(),
+        EngineSettings {
+            client: packyard::providers::ClientSettings {
+                github_api: packyard::domain::GithubApi::Rest,
+                ..Default::default()
+            },
+            ..EngineSettings::default()
+        },
+    );
     let mut ids = Vec::new();
     for name in names {
         let id = SyncId::new(name).unwrap();
@@ -92,7 +116,7 @@ async fn a_run_that_spends_the_budget_pauses_with_exit_75_and_the_next_one_compl
         &free.token(),
     ));
     free.budget().reset_charged();
-    ok(packyard(reference.path()).args(["sync", "run", "acme"]));
+    ok(packyard(reference.path()).args(["sync", "run", "acme", "--no-prefetch"]));
     let uninterrupted = free.budget().charged().granted("core");
 
     let sim = github().await;
@@ -109,7 +133,7 @@ async fn a_run_that_spends_the_budget_pauses_with_exit_75_and_the_next_one_compl
     sim.budget().reset_charged();
 
     let paused = packyard(data.path())
-        .args(["sync", "run", "acme"])
+        .args(["sync", "run", "acme", "--no-prefetch"])
         .output()
         .unwrap();
     let text = stdout(&paused);
@@ -155,7 +179,7 @@ async fn a_run_that_spends_the_budget_pauses_with_exit_75_and_the_next_one_compl
     // the free /rate_limit, spends at most what is left above the reserve
     // and pauses again; the host never has to refuse it.
     let early = packyard(data.path())
-        .args(["sync", "run", "acme"])
+        .args(["sync", "run", "acme", "--no-prefetch"])
         .output()
         .unwrap();
     assert_eq!(early.status.code(), Some(75), "{}", stdout(&early));
@@ -180,7 +204,7 @@ async fn a_run_that_spends_the_budget_pauses_with_exit_75_and_the_next_one_compl
     let resumed = loop {
         sim.clock().advance(HOUR);
         let run = packyard(data.path())
-            .args(["sync", "run", "acme"])
+            .args(["sync", "run", "acme", "--no-prefetch"])
             .output()
             .unwrap();
         if run.status.code() != Some(75) {
@@ -213,11 +237,11 @@ async fn a_sync_sharing_a_spent_token_does_not_spend_a_request_to_find_out() {
     let (engine, ids, _data) = engine_with_syncs(&sim, &["first", "second"]).await;
     // Another tool spends what is left of the token's hour.
     sim.set_rate_limit(Some(40));
-    let first = engine.run_sync(&ids[0], Policy::default()).await.unwrap();
+    let first = engine.run_sync(&ids[0], metadata_only()).await.unwrap();
     assert!(first.paused().is_some(), "{first:?}");
     sim.reset_stats();
 
-    let second = engine.run_sync(&ids[1], Policy::default()).await.unwrap();
+    let second = engine.run_sync(&ids[1], metadata_only()).await.unwrap();
 
     let pause = second.paused().expect("the shared budget is spent");
     assert_eq!(pause.budget.bucket, "core");
@@ -280,7 +304,7 @@ async fn a_ghes_with_rate_limiting_off_reports_no_budget_and_a_run_never_pauses(
     let sim = github().await;
     sim.set_rate_limit(None);
     let (engine, ids, _data) = engine_with_syncs(&sim, &["ghes"]).await;
-    let summary = engine.run_sync(&ids[0], Policy::default()).await.unwrap();
+    let summary = engine.run_sync(&ids[0], metadata_only()).await.unwrap();
     assert_eq!((&summary.error, summary.paused()), (&None, None));
     assert!(summary.headroom().is_empty(), "no headers, nothing to show");
     let rate_limit = reqwest::Client::new()
@@ -324,4 +348,13 @@ async fn gitlab_answers_429_with_its_headers_once_the_minute_is_spent_and_resets
     assert!((1..=60).contains(&wait), "{wait}");
     sim.clock().advance(Duration::from_secs(60));
     assert_eq!(get().await.unwrap().status(), 200, "a new minute");
+}
+
+/// A run without the dist prefetch, whose archive downloads would spend the
+/// budgets these tests measure.
+fn metadata_only() -> Policy {
+    Policy {
+        skip_prefetch: true,
+        ..Policy::default()
+    }
 }
