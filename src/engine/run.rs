@@ -246,7 +246,12 @@ pub(super) async fn plan_and_apply_retrying(
         match attempt {
             Attempt::Stale => continue,
             Attempt::Removed => return Err(EngineError::NoSuchSync(id.to_string())),
-            Attempt::Done { plan, revision } => return Ok(Applied { plan, revision }),
+            Attempt::Done { plan, revision } => {
+                return Ok(Applied {
+                    plan: *plan,
+                    revision,
+                });
+            }
         }
     }
     Err(EngineError::Internal(format!(
@@ -260,7 +265,11 @@ enum Attempt {
     /// Another writer moved the store on; plan again.
     Stale,
     /// The plan was applied (`revision` is `None` when it was empty).
-    Done { plan: Plan, revision: Option<u64> },
+    /// Boxed: a plan is far larger than the other variants.
+    Done {
+        plan: Box<Plan>,
+        revision: Option<u64>,
+    },
 }
 
 /// Plans against the current state and applies the plan, on the blocking pool.
@@ -278,7 +287,7 @@ fn plan_and_apply(
     let plan = reconcile::plan(id, snapshot, &current, policy);
     if plan.is_empty() {
         return Ok(Attempt::Done {
-            plan,
+            plan: Box::new(plan),
             revision: None,
         });
     }
@@ -288,7 +297,7 @@ fn plan_and_apply(
         Ok(next) => {
             store.flush()?;
             Ok(Attempt::Done {
-                plan,
+                plan: Box::new(plan),
                 revision: Some(next),
             })
         }

@@ -45,7 +45,7 @@ pub(super) fn full(
     let work = store
         .load_packages()?
         .into_iter()
-        .map(Work::Loaded)
+        .map(|p| Work::Loaded(Box::new(p)))
         .collect();
     let everything = Changed {
         people: true,
@@ -303,7 +303,8 @@ fn view_of(
 /// A package to publish: already loaded, or to be looked up (and maybe
 /// found gone).
 enum Work {
-    Loaded(Package),
+    /// Boxed: a package record is far larger than a name.
+    Loaded(Box<Package>),
     Named(PackageName),
 }
 
@@ -316,7 +317,7 @@ fn publish_all(
 ) -> Result<Vec<(PackageName, Option<Published>)>, StoreError> {
     let one = |work: Work| -> Result<(PackageName, Option<Published>), StoreError> {
         let package = match work {
-            Work::Loaded(package) => package,
+            Work::Loaded(package) => *package,
             Work::Named(name) => match store.load_package(&name)? {
                 Some(package) => package,
                 None => return Ok((name, None)),
