@@ -659,6 +659,12 @@ pub fn plan_move(
     current: &Current,
 ) -> Result<Plan, String> {
     let mut out = Plan::default();
+    let incomplete = || {
+        format!(
+            "could not read every tag and branch of {}; try again",
+            repo.full_name
+        )
+    };
     let manifest = match verdict(repo, &mut out.problems) {
         RepoVerdict::Package(declared, manifest) if &declared == name => manifest,
         RepoVerdict::Package(declared, _) => {
@@ -667,12 +673,7 @@ pub fn plan_move(
                 repo.full_name
             ));
         }
-        _ if !repo.refs.complete => {
-            return Err(format!(
-                "could not read every tag and branch of {}; try again",
-                repo.full_name
-            ));
-        }
+        _ if !repo.refs.complete => return Err(incomplete()),
         _ => {
             return Err(format!(
                 "{} has no usable composer.json naming {name} on its default branch {:?}",
@@ -681,10 +682,7 @@ pub fn plan_move(
         }
     };
     if !repo.refs.complete {
-        return Err(format!(
-            "could not read every tag and branch of {}; try again",
-            repo.full_name
-        ));
+        return Err(incomplete());
     }
     let stored = current.packages.get(name);
     if stored.is_some_and(|p| owns(sync, repo, p, current)) {
